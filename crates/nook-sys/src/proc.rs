@@ -1,0 +1,72 @@
+//! Reading `/proc/<pid>/stat`: a process's state and start time, which
+//! together with the pid identify a process even after its pid is reused.
+
+use std::fs;
+
+/// What `/proc/<pid>/stat` says about a process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcStat {
+    /// State letter (`R`, `S`, `Z`, ...).
+    pub state: char,
+    /// Parent pid.
+    pub ppid: i32,
+    /// Start time in clock ticks since boot (field 22).
+    pub start_time: u64,
+}
+
+impl ProcStat {
+    /// Parse the contents of a stat file.  The command name may contain
+    /// spaces and parentheses, so fields are counted after the last `)`.
+    pub fn parse(s: &str) -> Option<ProcStat> {
+        let rest = &s[s.rfind(')')? + 1..];
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        // f[0] is field 3 (state); field N is f[N-3].
+        Some(ProcStat {
+            state: f.first()?.chars().next()?,
+            ppid: f.get(1)?.parse().ok()?,
+            start_time: f.get(19)?.parse().ok()?,
+        })
+    }
+
+    /// Read the stat of `pid`; `None` if it does not exist.
+    pub fn read(pid: i32) -> Option<ProcStat> {
+        let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        ProcStat::parse(&s)
+    }
+
+    /// Is this a zombie or dead process?
+    pub fn is_dead(&self) -> bool {
+        matches!(self.state, 'Z' | 'X' | 'x')
+    }
+}
+
+/// Is `pid` alive and the same process that started at `start_time`?
+pub fn is_same_alive(pid: i32, start_time: u64) -> bool {
+    match ProcStat::read(pid) {
+        Some(st) => st.start_time == start_time && !st.is_dead(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_odd_comm() {
+        let s = "1234 (a) b (c)) S 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 10";
+        let st = ProcStat::parse(s).unwrap();
+        assert_eq!(st.state, 'S');
+        assert_eq!(st.ppid, 1);
+        assert_eq!(st.start_time, 98765);
+    }
+
+    #[test]
+    fn reads_self() {
+        let me = std::process::id() as i32;
+        let st = ProcStat::read(me).unwrap();
+        assert!(!st.is_dead());
+        assert!(is_same_alive(me, st.start_time));
+        assert!(!is_same_alive(me, st.start_time + 1));
+    }
+}
