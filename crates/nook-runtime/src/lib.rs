@@ -1,1 +1,393 @@
-//! placeholder
+//! The command line of `nook-runtime`: runc's commands and flags, mapped onto
+//! [`nook_container::Runtime`].  Errors become one line on stderr (and in
+//! `--log`, as runc writes it) and exit status 1.
+
+pub mod log;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use nook_container::{CreateOpts, Error, Runtime, RunOpts};
+
+/// nook-runtime: an OCI container runtime (runc-compatible command line).
+#[derive(Parser, Debug)]
+#[command(name = "nook-runtime", version, disable_help_subcommand = true)]
+pub struct Cli {
+    /// Directory for container state.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Log file (default: stderr).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log: Option<String>,
+    /// Log format: text or json.
+    #[arg(long = "log-format", global = true, default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+    /// Log debug messages.
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Use systemd to manage cgroups (not supported: refused when asked for).
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+    /// Path to criu (accepted for compatibility; checkpointing is not supported).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub criu: Option<String>,
+    /// Rootless mode: auto, true or false (nook decides from the user id).
+    #[arg(long, value_name = "MODE")]
+    pub rootless: Option<String>,
+    /// The command.
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+/// Flags shared by create and run.
+#[derive(Args, Debug, Clone)]
+pub struct CreateArgs {
+    /// Bundle directory (holds config.json).
+    #[arg(short = 'b', long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// Unix socket that receives the pty master.
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Write the container's pid to this file.
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Use MS_MOVE + chroot instead of pivot_root.
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// Do not create a new session keyring.
+    #[arg(long = "no-new-keyring")]
+    pub no_new_keyring: bool,
+    /// Pass N more descriptors (3..3+N) to the container.
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Container id.
+    pub id: String,
+}
+
+/// Commands.
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Create a container (its program waits for `start`).
+    Create(CreateArgs),
+    /// Start a created container.
+    Start {
+        /// Container id.
+        id: String,
+    },
+    /// Create and start a container; wait for it unless --detach.
+    Run {
+        #[command(flatten)]
+        c: CreateArgs,
+        /// Return once the container has started.
+        #[arg(short = 'd', long)]
+        detach: bool,
+        /// Keep the container after it exits.
+        #[arg(long)]
+        keep: bool,
+        /// Do not become a subreaper.
+        #[arg(long = "no-subreaper")]
+        no_subreaper: bool,
+    },
+    /// Print the state of a container.
+    State {
+        /// Container id.
+        id: String,
+    },
+    /// Send a signal to a container.
+    Kill {
+        /// Signal every process of the container.
+        #[arg(short = 'a', long)]
+        all: bool,
+        /// Container id.
+        id: String,
+        /// Signal name or number (default SIGTERM).
+        signal: Option<String>,
+    },
+    /// Delete a container.
+    Delete {
+        /// Kill it first if it is running.
+        #[arg(short = 'f', long)]
+        force: bool,
+        /// Container id.
+        id: String,
+    },
+    /// List containers.
+    List {
+        /// Output format: table or json.
+        #[arg(short = 'f', long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+        /// Print ids only.
+        #[arg(short = 'q', long)]
+        quiet: bool,
+    },
+    /// Freeze a container.
+    Pause {
+        /// Container id.
+        id: String,
+    },
+    /// Thaw a paused container.
+    Resume {
+        /// Container id.
+        id: String,
+    },
+    /// List the processes of a container.
+    Ps {
+        /// Output format: table or json.
+        #[arg(short = 'f', long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+        /// Container id.
+        id: String,
+        /// Options for ps(1) (default -ef).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
+    /// Write a default config.json.
+    Spec {
+        /// Bundle directory to write into.
+        #[arg(short = 'b', long, default_value = ".")]
+        bundle: PathBuf,
+        /// A config for an unprivileged user.
+        #[arg(long)]
+        rootless: bool,
+    },
+    /// Print the features this runtime supports.
+    Features,
+    /// Checkpoint a container (not supported).
+    #[command(hide = true)]
+    Checkpoint {
+        /// Anything.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        rest: Vec<String>,
+    },
+    /// Restore a container (not supported).
+    #[command(hide = true)]
+    Restore {
+        /// Anything.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        rest: Vec<String>,
+    },
+}
+
+fn default_root() -> PathBuf {
+    // SAFETY: trivial getter.
+    if unsafe { libc::geteuid() } == 0 {
+        return PathBuf::from("/run/nook-runtime");
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+        Some(d) => PathBuf::from(d).join("nook-runtime"),
+        None => std::env::temp_dir().join(format!("nook-runtime-{}", unsafe { libc::geteuid() })),
+    }
+}
+
+fn create_opts(c: &CreateArgs, foreground: bool) -> CreateOpts {
+    CreateOpts {
+        id: c.id.clone(),
+        bundle: c.bundle.clone(),
+        pid_file: c.pid_file.clone(),
+        console_socket: c.console_socket.clone(),
+        no_pivot: c.no_pivot,
+        no_new_keyring: c.no_new_keyring,
+        preserve_fds: c.preserve_fds + listen_fds(),
+        foreground,
+    }
+}
+
+/// Descriptors passed by systemd socket activation are preserved too.
+fn listen_fds() -> u32 {
+    let pid_ok = std::env::var("LISTEN_PID").ok().and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id());
+    if !pid_ok {
+        return 0;
+    }
+    std::env::var("LISTEN_FDS").ok().and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
+fn print_json(v: &impl serde::Serialize) -> Result<(), Error> {
+    let mut s = serde_json::to_string_pretty(v).map_err(|e| Error::Input(e.to_string()))?;
+    s.push('\n');
+    let _ = std::io::stdout().write_all(s.as_bytes());
+    Ok(())
+}
+
+fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.first().map_or(0, |r| r.len());
+    let widths: Vec<usize> = (0..cols).map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for r in rows {
+        let line: Vec<String> = r.iter().enumerate().map(|(i, v)| if i + 1 == cols { v.clone() } else { format!("{v:<w$}", w = widths[i]) }).collect();
+        out.push_str(line.join("   ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Run one command; the returned code is the process exit status.
+pub fn dispatch(cli: &Cli) -> Result<i32, Error> {
+    if cli.systemd_cgroup && matches!(cli.cmd, Cmd::Create(_) | Cmd::Run { .. }) {
+        return Err(Error::Input(
+            "--systemd-cgroup: nook drives cgroupfs directly and has no systemd cgroup driver; configure your manager for cgroupfs".into(),
+        ));
+    }
+    let rt = Runtime::new(cli.root.clone().unwrap_or_else(default_root));
+    match &cli.cmd {
+        Cmd::Create(c) => {
+            rt.create(&create_opts(c, false))?;
+        }
+        Cmd::Start { id } => rt.start(id)?,
+        Cmd::Run { c, detach, keep, no_subreaper } => {
+            let ro = RunOpts { detach: *detach, keep: *keep, no_subreaper: *no_subreaper };
+            return rt.run(&create_opts(c, !detach), ro);
+        }
+        Cmd::State { id } => print_json(&rt.state(id)?)?,
+        Cmd::Kill { all, id, signal } => {
+            let sig = match signal {
+                Some(s) => nook_sys::signal::parse(s).map_err(Error::Input)?,
+                None => libc::SIGTERM,
+            };
+            rt.kill(id, sig, *all)?;
+        }
+        Cmd::Delete { force, id } => rt.delete(id, *force)?,
+        Cmd::List { format, quiet } => {
+            let list = rt.list()?;
+            if *quiet {
+                let mut s = String::new();
+                for r in &list {
+                    s.push_str(&r.id);
+                    s.push('\n');
+                }
+                let _ = std::io::stdout().write_all(s.as_bytes());
+            } else if format == "json" {
+                print_json(&list)?;
+            } else {
+                let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from).to_vec()];
+                for r in &list {
+                    rows.push(vec![
+                        r.id.clone(),
+                        r.pid.to_string(),
+                        r.status.clone(),
+                        r.bundle.display().to_string(),
+                        r.created.clone(),
+                        r.owner.clone(),
+                    ]);
+                }
+                let _ = std::io::stdout().write_all(table(&rows).as_bytes());
+            }
+        }
+        Cmd::Pause { id } => rt.pause(id)?,
+        Cmd::Resume { id } => rt.resume(id)?,
+        Cmd::Ps { format, id, ps_args } => ps(&rt, format, id, ps_args)?,
+        Cmd::Spec { bundle, rootless } => {
+            let p = bundle.join("config.json");
+            if p.exists() {
+                return Err(Error::Input(format!("{} exists already; remove it first", p.display())));
+            }
+            let mut s = serde_json::to_string_pretty(&nook_container::spec::default_spec(*rootless)).unwrap_or_default();
+            s.push('\n');
+            std::fs::write(&p, s).map_err(Error::io("write", p.clone()))?;
+        }
+        Cmd::Features => print_json(&nook_container::features::features())?,
+        Cmd::Checkpoint { .. } | Cmd::Restore { .. } => {
+            return Err(Error::Input("checkpoint/restore is not supported by nook (no CRIU integration)".into()))
+        }
+    }
+    Ok(0)
+}
+
+fn ps(rt: &Runtime, format: &str, id: &str, args: &[String]) -> Result<(), Error> {
+    let pids = rt.pids(id)?;
+    if format == "json" {
+        return print_json(&pids);
+    }
+    let args: Vec<String> = if args.is_empty() { vec!["-ef".into()] } else { args.to_vec() };
+    let out = std::process::Command::new("ps")
+        .args(&args)
+        .output()
+        .map_err(|e| Error::Input(format!("run ps: {e}")))?;
+    if !out.status.success() {
+        return Err(Error::Input(format!("ps {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim())));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let Some(header) = lines.next() else { return Ok(()) };
+    let col = header.split_whitespace().position(|h| h == "PID").ok_or_else(|| Error::Input("ps output has no PID column".into()))?;
+    let mut s = format!("{header}\n");
+    for l in lines {
+        if l.split_whitespace().nth(col).and_then(|p| p.parse::<i32>().ok()).is_some_and(|p| pids.contains(&p)) {
+            s.push_str(l);
+            s.push('\n');
+        }
+    }
+    let _ = std::io::stdout().write_all(s.as_bytes());
+    Ok(())
+}
+
+fn describe(cmd: &Cmd) -> String {
+    match cmd {
+        Cmd::Create(c) => format!("create {}", c.id),
+        Cmd::Run { c, .. } => format!("run {}", c.id),
+        Cmd::Start { id } => format!("start {id}"),
+        Cmd::State { id } => format!("state {id}"),
+        Cmd::Kill { id, .. } => format!("kill {id}"),
+        Cmd::Delete { id, .. } => format!("delete {id}"),
+        Cmd::Pause { id } => format!("pause {id}"),
+        Cmd::Resume { id } => format!("resume {id}"),
+        Cmd::Ps { id, .. } => format!("ps {id}"),
+        Cmd::List { .. } => "list".into(),
+        Cmd::Spec { .. } => "spec".into(),
+        Cmd::Features => "features".into(),
+        Cmd::Checkpoint { .. } => "checkpoint".into(),
+        Cmd::Restore { .. } => "restore".into(),
+    }
+}
+
+/// Parse the command line, run, report.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let logger = Arc::new(log::Logger::new(cli.log.as_deref(), cli.log_format == "json", cli.debug));
+    let _ = tracing::subscriber::set_global_default(ArcSub(logger.clone()));
+    match dispatch(&cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let msg = format!("{}: {e}", describe(&cli.cmd));
+            if cli.log.as_deref().is_some_and(|l| !l.is_empty()) {
+                logger.line(&tracing::Level::ERROR, &msg);
+            }
+            let _ = writeln!(std::io::stderr(), "nook-runtime: {msg}");
+            1
+        }
+    }
+}
+
+struct ArcSub(Arc<log::Logger>);
+
+impl tracing::Subscriber for ArcSub {
+    fn enabled(&self, m: &tracing::Metadata<'_>) -> bool {
+        self.0.enabled(m)
+    }
+    fn new_span(&self, a: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        self.0.new_span(a)
+    }
+    fn record(&self, i: &tracing::span::Id, r: &tracing::span::Record<'_>) {
+        self.0.record(i, r)
+    }
+    fn record_follows_from(&self, a: &tracing::span::Id, b: &tracing::span::Id) {
+        self.0.record_follows_from(a, b)
+    }
+    fn event(&self, e: &tracing::Event<'_>) {
+        self.0.event(e)
+    }
+    fn enter(&self, i: &tracing::span::Id) {
+        self.0.enter(i)
+    }
+    fn exit(&self, i: &tracing::span::Id) {
+        self.0.exit(i)
+    }
+}

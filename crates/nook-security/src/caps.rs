@@ -238,7 +238,7 @@ pub fn apply(s: &CapSets) -> Result<()> {
         // Ambient raise is only allowed for capabilities both permitted and
         // inheritable; others are skipped, as the kernel would refuse them.
         if perm & inh & (1 << i) == 0 {
-            tracing::warn!("ambient capability {} is not both permitted and inheritable; not raised", NAMES.get(i as usize).unwrap_or(&"?"));
+            tracing::debug!("ambient capability {} is not both permitted and inheritable; not raised", NAMES.get(i as usize).unwrap_or(&"?"));
             continue;
         }
         // SAFETY: plain prctl.

@@ -1,0 +1,263 @@
+//! Loading a bundle: reading `config.json` (errors say where in the file),
+//! validating the container id, and the semantic checks that must fail
+//! `create` before anything is set up.
+
+use std::path::{Path, PathBuf};
+
+use nook_namespaces::{NsKind, NsPlan};
+use oci_spec::runtime::Spec;
+
+use crate::error::{Error, Result};
+
+/// Check a container id: non-empty, at most 1024 bytes, made of letters,
+/// digits, `_`, `+`, `-`, `.` (as runc), and not `.` or `..`.
+pub fn validate_id(id: &str) -> Result<()> {
+    let bad = |why| Err(Error::InvalidId { id: id.to_string(), why });
+    if id.is_empty() {
+        return bad("it is empty");
+    }
+    if id == "." || id == ".." {
+        return bad("it is a path component (. or ..)");
+    }
+    if id.len() > 1024 {
+        return bad("it is longer than 1024 bytes");
+    }
+    if id.contains('/') {
+        return bad("it contains '/'");
+    }
+    if !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '-' | '.')) {
+        return bad("only letters, digits, '_', '+', '-' and '.' are allowed");
+    }
+    Ok(())
+}
+
+/// A bundle read from disk.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    /// Absolute bundle directory.
+    pub dir: PathBuf,
+    /// The raw bytes of config.json (kept in the container's state).
+    pub raw: Vec<u8>,
+    /// The parsed configuration.
+    pub spec: Spec,
+    /// Absolute, symlink-free rootfs path.
+    pub rootfs: PathBuf,
+}
+
+/// Parse config.json bytes; errors name the file, line, column and the
+/// JSON path of the offending value.
+pub fn parse_config(bytes: &[u8], name: &Path) -> Result<Spec> {
+    match serde_json::from_slice::<Spec>(bytes) {
+        Ok(s) => Ok(s),
+        Err(e) => {
+            // Slow path, errors only: find where in the document it failed.
+            let mut de = serde_json::Deserializer::from_slice(bytes);
+            let path = match serde_path_to_error::deserialize::<_, Spec>(&mut de) {
+                Err(pe) => pe.path().to_string(),
+                Ok(_) => String::new(),
+            };
+            let msg = e.to_string();
+            // serde_json appends " at line L column C"; we put it in front.
+            let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+            let msg = msg.split(", expected one of").next().unwrap_or(&msg).to_string();
+            let at = if path.is_empty() || path == "." { String::new() } else { format!(" ({path})") };
+            Err(Error::Config(format!(
+                "{}: line {}, column {}{at}: {msg}",
+                name.display(),
+                e.line(),
+                e.column()
+            )))
+        }
+    }
+}
+
+/// Read and check the bundle at `dir` (relative to the current directory).
+pub fn load_bundle(dir: &Path) -> Result<Bundle> {
+    let dir = if dir.is_absolute() {
+        dir.to_path_buf()
+    } else {
+        std::env::current_dir().map_err(Error::io("get current directory", "."))?.join(dir)
+    };
+    let dir = nook_sys::path::clean_relative(&dir);
+    let dir = Path::new("/").join(dir);
+    if !dir.is_dir() {
+        return Err(Error::Config(format!("bundle {} does not exist or is not a directory", dir.display())));
+    }
+    let cfg = dir.join("config.json");
+    let raw = std::fs::read(&cfg).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::Config(format!("bundle {}: config.json not found", dir.display()))
+        } else {
+            Error::io("read", cfg.clone())(e)
+        }
+    })?;
+    let spec = parse_config(&raw, &cfg)?;
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| Error::Config(format!("{}: root is missing (root.path names the container's file system)", cfg.display())))?;
+    let rp = root.path();
+    let rootfs = if rp.is_absolute() { rp.clone() } else { dir.join(rp) };
+    let rootfs = std::fs::canonicalize(&rootfs)
+        .map_err(|_| Error::Config(format!("root.path {} does not exist", rootfs.display())))?;
+    if !rootfs.is_dir() {
+        return Err(Error::Config(format!("root.path {} is not a directory", rootfs.display())));
+    }
+    validate(&spec)?;
+    Ok(Bundle { dir, raw, spec, rootfs })
+}
+
+/// Which namespace a sysctl belongs to, if it is namespaced at all.
+fn sysctl_ns(key: &str) -> Option<NsKind> {
+    const IPC: &[&str] = &[
+        "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax",
+        "kernel.shmmni", "kernel.shm_rmid_forced",
+    ];
+    if IPC.contains(&key) || key.starts_with("fs.mqueue.") {
+        return Some(NsKind::Ipc);
+    }
+    if key.starts_with("net.") {
+        return Some(NsKind::Net);
+    }
+    if key == "kernel.hostname" || key == "kernel.domainname" {
+        return Some(NsKind::Uts);
+    }
+    if key.starts_with("user.") {
+        return Some(NsKind::User);
+    }
+    None
+}
+
+/// Semantic checks of a configuration (what the JSON schema cannot say).
+pub fn validate(spec: &Spec) -> Result<()> {
+    let cfg = |m: String| Err(Error::Config(m));
+    let process = match spec.process() {
+        Some(p) => p,
+        None => return cfg("process is missing: nook needs the program to run at create time".into()),
+    };
+    if process.args().as_ref().is_none_or(|a| a.is_empty()) {
+        return cfg("process.args must name the program to run".into());
+    }
+    if !process.cwd().is_absolute() {
+        return cfg(format!("process.cwd {:?} must be an absolute path", process.cwd()));
+    }
+    let linux = spec.linux().clone().unwrap_or_default();
+    let plan = NsPlan::from_spec(linux.namespaces().as_deref().unwrap_or(&[]))?;
+    if !plan.contains(NsKind::Mount) {
+        return cfg("linux.namespaces must include a mount namespace (a container needs its own mount table for its root file system)".into());
+    }
+    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !plan.contains(NsKind::Uts) {
+        return cfg("hostname is set but there is no uts namespace: it would change the host's name".into());
+    }
+    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !plan.contains(NsKind::Uts) {
+        return cfg("domainname is set but there is no uts namespace: it would change the host's domain name".into());
+    }
+    let has_maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+        || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
+    if plan.is_new(NsKind::User) && !has_maps {
+        return cfg("a new user namespace needs linux.uidMappings and linux.gidMappings".into());
+    }
+    if has_maps && !plan.is_new(NsKind::User) {
+        return cfg("linux.uidMappings/gidMappings are set but no new user namespace is created".into());
+    }
+    if plan.is_new(NsKind::User) {
+        let u: Vec<nook_namespaces::idmap::IdMap> = linux.uid_mappings().iter().flatten().map(Into::into).collect();
+        let g: Vec<nook_namespaces::idmap::IdMap> = linux.gid_mappings().iter().flatten().map(Into::into).collect();
+        nook_namespaces::idmap::validate("linux.uidMappings", &u)?;
+        nook_namespaces::idmap::validate("linux.gidMappings", &g)?;
+    }
+    if linux.time_offsets().as_ref().is_some_and(|t| !t.is_empty()) {
+        if !plan.is_new(NsKind::Time) {
+            return cfg("linux.timeOffsets need a new time namespace".into());
+        }
+        nook_namespaces::timens::format(linux.time_offsets().as_ref().unwrap())?;
+    }
+    if let Some(sysctl) = linux.sysctl() {
+        for k in sysctl.keys() {
+            nook_process::sysctl_path(k)?;
+            match sysctl_ns(k) {
+                Some(ns) if plan.contains(ns) => {}
+                Some(ns) => {
+                    return cfg(format!(
+                        "linux.sysctl {k} needs the container's own {ns} namespace, else it would change the host"
+                    ))
+                }
+                None => return cfg(format!("linux.sysctl {k} is not namespaced: setting it would change the host")),
+            }
+        }
+    }
+    if let Some(p) = linux.rootfs_propagation() {
+        nook_rootfs::propagation_flags(p)?;
+    }
+    for m in spec.mounts().iter().flatten() {
+        if m.destination().as_os_str().is_empty() {
+            return cfg("mounts: a mount has an empty destination".into());
+        }
+    }
+    if let Some(r) = process.rlimits() {
+        nook_process::validate_rlimits(r)?;
+    }
+    if let Some(v) = process.oom_score_adj() {
+        if !(-1000..=1000).contains(&v) {
+            return cfg(format!("process.oomScoreAdj {v} is not in -1000..=1000"));
+        }
+    }
+    if let Some(c) = process.capabilities() {
+        nook_security::caps::CapSets::from_spec(c)?;
+    }
+    nook_security::lsm::LsmRoots::default().check(process.apparmor_profile().as_deref(), process.selinux_label().as_deref())?;
+    nook_process::check_intel_rdt(linux.intel_rdt().is_some())?;
+    if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        return cfg("linux.netDevices is not supported by nook yet".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        assert!(validate_id("abc-1.2_x+y").is_ok());
+        for bad in ["", ".", "..", "a/b", "a b", "ü", &"x".repeat(1025)] {
+            assert!(validate_id(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(validate_id("a/b").unwrap_err().to_string(), "invalid container id \"a/b\": it contains '/'");
+    }
+
+    #[test]
+    fn parse_errors_say_where() {
+        let e = parse_config(b"{\n \"ociVersion\": \"1.0.0\",\n \"process\": {\"user\": {\"uid\": \"x\"}}}", Path::new("config.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("config.json: line 3, column"), "{e}");
+        assert!(e.contains("process.user.uid"), "{e}");
+        let e = parse_config(b"{ not json", Path::new("c.json")).unwrap_err().to_string();
+        assert!(e.contains("line 1"), "{e}");
+    }
+
+    fn spec(extra: &str) -> Spec {
+        let base = format!(
+            r#"{{"ociVersion":"1.0.2","root":{{"path":"rootfs"}},"process":{{"args":["sh"],"cwd":"/","user":{{"uid":0,"gid":0}}}},
+               "linux":{{"namespaces":[{{"type":"mount"}},{{"type":"pid"}}]}}{extra}}}"#
+        );
+        serde_json::from_str(&base).unwrap()
+    }
+
+    #[test]
+    fn semantic_checks() {
+        assert!(validate(&spec("")).is_ok());
+        let e = validate(&spec(r#","hostname":"h""#)).unwrap_err().to_string();
+        assert!(e.contains("no uts namespace"), "{e}");
+        let mut s = spec("");
+        s.linux_mut().as_mut().unwrap().set_sysctl(Some([("net.ipv4.ip_forward".to_string(), "1".to_string())].into()));
+        assert!(validate(&s).unwrap_err().to_string().contains("network namespace"));
+        let mut s = spec("");
+        s.linux_mut().as_mut().unwrap().set_sysctl(Some([("vm.swappiness".to_string(), "1".to_string())].into()));
+        assert!(validate(&s).unwrap_err().to_string().contains("not namespaced"));
+        let mut s = spec("");
+        s.set_process(None);
+        assert!(validate(&s).is_err());
+    }
+}

@@ -1,0 +1,699 @@
+//! The lifecycle operations, run by the runtime process: create, start,
+//! state, kill, delete, list, pause, resume, ps.
+
+use std::collections::BTreeMap;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nook_cgroups::{Cgroup, CgroupSpec, FreezerState, Layout};
+use nook_namespaces::{idmap::IdMap, NsKind, NsPlan};
+use nook_sys::channel::{self, Channel, ChannelError};
+use nook_sys::clone::{fork_with, CloneOpts, Forked};
+use nook_sys::proc::{is_same_alive, ProcStat};
+use nook_sys::Errno;
+use oci_spec::runtime::Spec;
+use serde::Serialize;
+
+use crate::config::{self, Bundle};
+use crate::error::{Error, Result};
+use crate::hooks::{self, HookState};
+use crate::init::{self, InitPlan, Msg};
+use crate::state::{self, ContainerDir, Root, State, Status, OCI_VERSION};
+
+/// A runtime instance: where state lives and who we are.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    /// State root.
+    pub root: Root,
+}
+
+/// Options of `create` (and `run`).
+#[derive(Debug, Clone, Default)]
+pub struct CreateOpts {
+    /// Container id.
+    pub id: String,
+    /// Bundle directory.
+    pub bundle: PathBuf,
+    /// Write the container's pid here.
+    pub pid_file: Option<PathBuf>,
+    /// Send the pty master to this unix socket.
+    pub console_socket: Option<PathBuf>,
+    /// `MS_MOVE` + `chroot` instead of `pivot_root`.
+    pub no_pivot: bool,
+    /// Keep the caller's session keyring.
+    pub no_new_keyring: bool,
+    /// Pass descriptors 3..3+N to the container.
+    pub preserve_fds: u32,
+    /// The caller will wait for the container (`run` without `--detach`):
+    /// a pty master comes back to it instead of a console socket.
+    pub foreground: bool,
+}
+
+/// What `create` hands back.
+#[derive(Debug)]
+pub struct Created {
+    /// Pid of the container's first process.
+    pub pid: i32,
+    /// The pty master, for a foreground terminal.
+    pub pty_master: Option<OwnedFd>,
+}
+
+/// The state of a container as `state` and `list` print it (runc's shape).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// Spec version.
+    pub oci_version: String,
+    /// Id.
+    pub id: String,
+    /// Pid (0 when stopped).
+    pub pid: i32,
+    /// Status.
+    pub status: String,
+    /// Bundle.
+    pub bundle: PathBuf,
+    /// Rootfs.
+    pub rootfs: PathBuf,
+    /// Creation time.
+    pub created: String,
+    /// Owner of the state.
+    pub owner: String,
+    /// Annotations.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// Cleans up a half-created container unless disarmed.
+struct Guard<'a> {
+    dir: Option<&'a ContainerDir>,
+    cgroup: Option<Cgroup>,
+    pids: Vec<i32>,
+    poststop: Option<(Vec<oci_spec::runtime::Hook>, Vec<u8>)>,
+}
+
+impl Guard<'_> {
+    fn disarm(&mut self) {
+        self.dir = None;
+        self.cgroup = None;
+        self.pids.clear();
+        self.poststop = None;
+    }
+}
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        for &pid in &self.pids {
+            // SAFETY: our own children, killed and reaped.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+            }
+        }
+        if let Some(cg) = self.cgroup.take() {
+            let _ = cg.kill_all(libc::SIGKILL);
+            if let Err(e) = cg.destroy() {
+                tracing::warn!("cleanup after a failed create: {e}");
+            }
+        }
+        if let Some((h, st)) = self.poststop.take() {
+            if let Err(e) = hooks::run("poststop", &h, &st) {
+                tracing::warn!("{e}");
+            }
+        }
+        if let Some(d) = self.dir.take() {
+            let _ = std::fs::remove_dir_all(&d.dir);
+        }
+    }
+}
+
+fn status_of(cd: &ContainerDir, st: &State) -> Status {
+    if st.pid <= 0 || !is_same_alive(st.pid, st.init_start_time) {
+        return Status::Stopped;
+    }
+    if cd.fifo_path().exists() {
+        return Status::Created;
+    }
+    if st.cgroup.freezer_state() == FreezerState::Frozen {
+        return Status::Paused;
+    }
+    Status::Running
+}
+
+fn owner_name(uid: u32) -> String {
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 2 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[0].to_string())
+            })
+        })
+        .unwrap_or_else(|| uid.to_string())
+}
+
+fn mkfifo(p: &Path) -> Result<()> {
+    let c = nook_sys::fd::cstr(p).map_err(Error::sys("exec fifo path"))?;
+    // SAFETY: mkfifo/chmod on a path we own.
+    unsafe {
+        if libc::mkfifo(c.as_ptr(), 0o622) < 0 {
+            return Err(Error::sys(format!("create exec fifo {}", p.display()))(Errno::last()));
+        }
+        libc::chmod(c.as_ptr(), 0o622);
+    }
+    Ok(())
+}
+
+fn spec_maps(spec: &Spec) -> (Vec<IdMap>, Vec<IdMap>) {
+    let l = spec.linux().as_ref();
+    let u = l.and_then(|l| l.uid_mappings().as_ref()).map(|v| v.iter().map(Into::into).collect()).unwrap_or_default();
+    let g = l.and_then(|l| l.gid_mappings().as_ref()).map(|v| v.iter().map(Into::into).collect()).unwrap_or_default();
+    (u, g)
+}
+
+fn recv(ch: &Channel, pid: i32) -> Result<(Msg, Vec<OwnedFd>)> {
+    match ch.recv::<Msg>() {
+        Ok((Msg::Error(m), _)) => Err(Error::Init(m)),
+        Ok(x) => Ok(x),
+        Err(ChannelError::Closed) => {
+            let mut st = 0;
+            // SAFETY: reaping our child.
+            let r = unsafe { libc::waitpid(pid, &mut st, 0) };
+            let how = if r == pid && libc::WIFSIGNALED(st) {
+                format!("killed by {}", nook_sys::signal::name(libc::WTERMSIG(st)))
+            } else if r == pid && libc::WIFEXITED(st) {
+                format!("exit status {}", libc::WEXITSTATUS(st))
+            } else {
+                "unknown status".into()
+            };
+            Err(Error::Init(format!("the container's process exited during setup ({how})")))
+        }
+        Err(e) => Err(Error::Init(format!("talking to the container's process: {e}"))),
+    }
+}
+
+fn send(ch: &Channel, m: &Msg) -> Result<()> {
+    ch.send(m, &[]).map_err(|e| Error::Init(format!("talking to the container's process: {e}")))
+}
+
+impl Runtime {
+    /// A runtime keeping state under `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Runtime {
+        Runtime { root: Root::new(root) }
+    }
+
+    fn seccomp_cache(&self) -> PathBuf {
+        self.root.dir.join(".cache").join("seccomp")
+    }
+
+    /// Create a container: everything of its config is set up and its
+    /// process waits for `start`.
+    pub fn create(&self, opts: &CreateOpts) -> Result<Created> {
+        config::validate_id(&opts.id)?;
+        let bundle = config::load_bundle(&opts.bundle)?;
+        let process = bundle.spec.process().as_ref().expect("validated");
+        if process.terminal().unwrap_or(false) && opts.console_socket.is_none() && !opts.foreground {
+            return Err(Error::Config(
+                "process.terminal is true but no --console-socket was given: the pty master would have nowhere to go".into(),
+            ));
+        }
+        let cd = self.root.create(&opts.id)?;
+        let mut guard = Guard { dir: Some(&cd), cgroup: None, pids: Vec::new(), poststop: None };
+        let r = self.create_in(&cd, &bundle, opts, &mut guard);
+        if r.is_ok() {
+            guard.disarm();
+        }
+        r
+    }
+
+    fn create_in(&self, cd: &ContainerDir, b: &Bundle, opts: &CreateOpts, guard: &mut Guard<'_>) -> Result<Created> {
+        let spec = &b.spec;
+        let linux = spec.linux().clone().unwrap_or_default();
+        let process = spec.process().as_ref().expect("validated");
+        std::fs::write(cd.config_path(), &b.raw).map_err(Error::io("write", cd.config_path()))?;
+        mkfifo(&cd.fifo_path())?;
+        let ns = NsPlan::from_spec(linux.namespaces().as_deref().unwrap_or(&[]))?;
+        let joins = nook_namespaces::open_joins(&ns)?;
+        // cgroups
+        let layout = Layout::detect()?;
+        let mut cg = Cgroup::plan(
+            &layout,
+            &CgroupSpec {
+                path: linux.cgroups_path().as_deref(),
+                default_name: &opts.id,
+                resources: linux.resources().as_ref(),
+            },
+        )?;
+        guard.cgroup = Some(cg.clone());
+        cg.create(&layout, linux.resources().as_ref())?;
+        guard.cgroup = Some(cg.clone());
+        let seccomp = match linux.seccomp() {
+            Some(s) => Some(nook_security::seccomp::compile_cached(s, Some(&self.seccomp_cache()))?),
+            None => None,
+        };
+        let caps = process.capabilities().as_ref().map(nook_security::caps::CapSets::from_spec).transpose()?;
+        let console_socket = match &opts.console_socket {
+            Some(p) => Some(OwnedFd::from(
+                UnixStream::connect(p).map_err(|e| Error::Config(format!("connect to --console-socket {}: {e}", p.display())))?,
+            )),
+            None => None,
+        };
+        let fifo = nook_sys::fd::openat(None, &cd.fifo_path(), libc::O_PATH, 0).map_err(Error::sys("open exec fifo"))?;
+        let host_proc = nook_sys::fd::openat(None, Path::new("/proc"), libc::O_PATH | libc::O_DIRECTORY, 0)
+            .map_err(Error::sys("open /proc"))?;
+        let single = ns.single_clone();
+        let cg_fd = if single || !ns.contains(NsKind::User) { cg.v2_fd() } else { None };
+        let cgroups = nook_rootfs::CgroupMounts {
+            v1: cg.v1.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            v2: cg.v2.clone(),
+            pure_v2: cg.pure_v2,
+        };
+        let sigmask = init::original_sigmask();
+        let (parent_ch, child_ch) = channel::pair().map_err(Error::sys("socketpair"))?;
+        let late_cgroupns = ns.is_new(NsKind::Cgroup) && !(cg.pure_v2 && cg_fd.is_some());
+        let mut plan = InitPlan {
+            id: &opts.id,
+            spec,
+            bundle: &b.dir,
+            rootfs: &b.rootfs,
+            ns: &ns,
+            joins: &joins,
+            late_cgroupns,
+            cgroups,
+            seccomp,
+            caps,
+            console_socket,
+            no_pivot: opts.no_pivot,
+            no_new_keyring: opts.no_new_keyring,
+            preserve_fds: opts.preserve_fds,
+            fifo,
+            host_proc,
+            close_in_child: vec![cd.lock.as_raw_fd(), parent_ch.as_raw_fd()],
+            sigmask,
+        };
+        let mut flags = 0u64;
+        if single {
+            flags = ns.flags_of(|k| k != NsKind::Cgroup || !late_cgroupns);
+        }
+        let mut clone_opts = CloneOpts { flags, pidfd: false, cgroup: cg_fd.as_ref().map(|f| f.as_fd()) };
+        // SAFETY: the runtime is single-threaded here.
+        let mut forked = unsafe { fork_with(&clone_opts) };
+        if let Err(e) = forked {
+            if clone_opts.cgroup.is_some() && nook_sys::clone::is_clone_into_cgroup_unsupported(e) {
+                clone_opts.cgroup = None;
+                // SAFETY: as above.
+                forked = unsafe { fork_with(&clone_opts) };
+            }
+        }
+        let used_clone_into = clone_opts.cgroup.is_some();
+        if !used_clone_into && late_cgroupns != (ns.is_new(NsKind::Cgroup)) {
+            plan.late_cgroupns = ns.is_new(NsKind::Cgroup);
+        }
+        let first = match forked.map_err(Error::sys("clone the container's process"))? {
+            Forked::Child => {
+                drop(parent_ch);
+                init::child_main(&plan, child_ch, !single);
+            }
+            Forked::Parent { pid, .. } => pid,
+        };
+        drop(child_ch);
+        guard.pids.push(first);
+        let (uids, gids) = spec_maps(spec);
+        if single && ns.is_new(NsKind::User) {
+            nook_namespaces::idmap::write(first, &uids, &gids)?;
+        }
+        cg.add_pid(first, used_clone_into)?;
+        if let Some(v) = process.oom_score_adj() {
+            nook_process::set_oom_score_adj(first, v)?;
+        }
+        send(&parent_ch, &Msg::Go)?;
+        let pid = if single {
+            first
+        } else {
+            loop {
+                match recv(&parent_ch, first)?.0 {
+                    Msg::MapIds => {
+                        nook_namespaces::idmap::write(first, &uids, &gids)?;
+                        send(&parent_ch, &Msg::Go)?;
+                    }
+                    Msg::Pid(p) => {
+                        guard.pids.push(p);
+                        // SAFETY: reap the first stage, which exits now.
+                        unsafe { libc::waitpid(first, std::ptr::null_mut(), 0) };
+                        guard.pids.retain(|x| *x != first);
+                        break p;
+                    }
+                    m => return Err(Error::Init(format!("internal: unexpected {m:?} from the first stage"))),
+                }
+            }
+        };
+        let annotations: BTreeMap<String, String> = spec.annotations().clone().unwrap_or_default().into_iter().collect();
+        let hooks_cfg = spec.hooks().clone().unwrap_or_default();
+        let state_for = |status: &str| {
+            serde_json::to_vec(&HookState {
+                oci_version: OCI_VERSION,
+                id: &opts.id,
+                status,
+                pid,
+                bundle: &b.dir,
+                annotations: annotations.clone(),
+            })
+            .unwrap_or_default()
+        };
+        let mut pty_master = None;
+        loop {
+            let (m, mut fds) = recv(&parent_ch, pid)?;
+            match m {
+                Msg::Hooks => {
+                    if let Some(h) = hooks_cfg.poststop().as_ref().filter(|h| !h.is_empty()) {
+                        guard.poststop = Some((h.clone(), state_for("stopped")));
+                    }
+                    let st = state_for("creating");
+                    if let Some(h) = hooks_cfg.prestart() {
+                        hooks::run("prestart", h, &st)?;
+                    }
+                    if let Some(h) = hooks_cfg.create_runtime() {
+                        hooks::run("createRuntime", h, &st)?;
+                    }
+                    send(&parent_ch, &Msg::HooksDone)?;
+                }
+                Msg::Console => pty_master = fds.pop(),
+                Msg::Seccomp => {
+                    let fd = fds.pop().ok_or_else(|| Error::Init("seccomp notify fd missing".into()))?;
+                    let sc = linux.seccomp().as_ref().expect("notify implies seccomp");
+                    let listener = sc.listener_path().as_ref().expect("checked at compile");
+                    let st: serde_json::Value = serde_json::from_slice(&state_for("creating")).unwrap_or_default();
+                    nook_security::seccomp::send_to_listener(listener, &fd, pid, sc.listener_metadata().as_deref().unwrap_or(""), &st)?;
+                }
+                Msg::Ready => break,
+                m => return Err(Error::Init(format!("internal: unexpected {m:?} from the container's process"))),
+            }
+        }
+        let start = ProcStat::read(pid).map(|s| s.start_time).unwrap_or(0);
+        let st = State {
+            oci_version: OCI_VERSION.into(),
+            id: opts.id.clone(),
+            pid,
+            init_start_time: start,
+            bundle: b.dir.clone(),
+            rootfs: b.rootfs.clone(),
+            created: state::rfc3339_now(),
+            annotations,
+            cgroup: cg,
+            own_pid_ns: ns.is_new(NsKind::Pid),
+            // SAFETY: trivial getter.
+            rootless: unsafe { libc::geteuid() } != 0,
+        };
+        cd.write_state(&st)?;
+        if let Some(p) = &opts.pid_file {
+            state::write_atomic(p, pid.to_string().as_bytes())?;
+        }
+        Ok(Created { pid, pty_master })
+    }
+
+    /// Start a created container: run its program.
+    pub fn start(&self, id: &str) -> Result<()> {
+        let cd = self.root.open(id, true)?;
+        let st = cd.read_state()?.ok_or_else(|| Error::Status(format!("cannot start container {id:?}: it is still being created")))?;
+        let status = status_of(&cd, &st);
+        if status != Status::Created {
+            return Err(Error::Status(format!("cannot start container {id:?}: it is {status}, not created")));
+        }
+        let fifo = nook_sys::fd::openat(None, &cd.fifo_path(), libc::O_RDONLY | libc::O_NONBLOCK, 0)
+            .map_err(Error::sys("open the exec fifo"))?;
+        let pidfd = nook_sys::pidfd::open(st.pid).map_err(Error::sys("open a pidfd for the container's process"))?;
+        if !is_same_alive(st.pid, st.init_start_time) {
+            return Err(Error::Status(format!("cannot start container {id:?}: its process has exited")));
+        }
+        let mut pfds = [
+            libc::pollfd { fd: fifo.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+        ];
+        loop {
+            // SAFETY: two valid pollfds.
+            let r = unsafe { libc::poll(pfds.as_mut_ptr(), 2, -1) };
+            if r < 0 {
+                let e = Errno::last();
+                if e == Errno::EINTR {
+                    continue;
+                }
+                return Err(Error::sys("wait for the container's process")(e));
+            }
+            if pfds[0].revents & libc::POLLIN != 0 {
+                let mut b = [0u8; 1];
+                // SAFETY: read into our buffer.
+                let n = unsafe { libc::read(fifo.as_raw_fd(), b.as_mut_ptr().cast(), 1) };
+                if n == 1 {
+                    break;
+                }
+                if n < 0 && Errno::last() == Errno::EAGAIN {
+                    continue;
+                }
+            }
+            if pfds[1].revents != 0 {
+                return Err(Error::Status(format!("cannot start container {id:?}: its process exited before it started")));
+            }
+            if pfds[0].revents & libc::POLLHUP != 0 {
+                // Writer opened and closed without a byte: only a dying init does that.
+                return Err(Error::Status(format!("cannot start container {id:?}: its process exited before it started")));
+            }
+        }
+        let _ = std::fs::remove_file(cd.fifo_path());
+        let config_hooks = if st_has_hooks(&cd) { cd.read_config()?.hooks().clone() } else { None };
+        if let Some(h) = config_hooks.as_ref().and_then(|h| h.poststart().clone()).filter(|h| !h.is_empty()) {
+            let s = self.hook_state_json(&st, "running", st.pid);
+            if let Err(e) = hooks::run("poststart", &h, &s) {
+                let _ = nook_sys::pidfd::send_signal(pidfd.as_fd(), libc::SIGKILL);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn hook_state_json(&self, st: &State, status: &str, pid: i32) -> Vec<u8> {
+        serde_json::to_vec(&HookState {
+            oci_version: OCI_VERSION,
+            id: &st.id,
+            status,
+            pid,
+            bundle: &st.bundle,
+            annotations: st.annotations.clone(),
+        })
+        .unwrap_or_default()
+    }
+
+    fn report(&self, cd: &ContainerDir, st: &State) -> Report {
+        let status = status_of(cd, st);
+        let owner = {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata(&cd.dir).map(|m| owner_name(m.uid())).unwrap_or_default()
+        };
+        Report {
+            oci_version: st.oci_version.clone(),
+            id: st.id.clone(),
+            pid: if status == Status::Stopped { 0 } else { st.pid },
+            status: status.as_str().into(),
+            bundle: st.bundle.clone(),
+            rootfs: st.rootfs.clone(),
+            created: st.created.clone(),
+            owner,
+            annotations: st.annotations.clone(),
+        }
+    }
+
+    fn creating_report(&self, id: &str) -> Report {
+        Report {
+            oci_version: OCI_VERSION.into(),
+            id: id.into(),
+            pid: 0,
+            status: Status::Creating.as_str().into(),
+            bundle: PathBuf::new(),
+            rootfs: PathBuf::new(),
+            created: String::new(),
+            owner: String::new(),
+            annotations: BTreeMap::new(),
+        }
+    }
+
+    /// The state of one container.
+    pub fn state(&self, id: &str) -> Result<Report> {
+        let Some(cd) = self.root.peek(id)? else { return Ok(self.creating_report(id)) };
+        match cd.read_state()? {
+            Some(st) => Ok(self.report(&cd, &st)),
+            // No state and no create holding the lock: a create that died.
+            None => {
+                let mut r = self.creating_report(id);
+                r.status = Status::Stopped.as_str().into();
+                Ok(r)
+            }
+        }
+    }
+
+    /// The state of every container.
+    pub fn list(&self) -> Result<Vec<Report>> {
+        let mut out = Vec::new();
+        for id in self.root.ids() {
+            match self.state(&id) {
+                Ok(r) => out.push(r),
+                Err(Error::NotFound(_)) => {}
+                Err(e) => tracing::warn!("container {id}: {e}"),
+            }
+        }
+        Ok(out)
+    }
+
+    fn load(&self, id: &str, exclusive: bool) -> Result<(ContainerDir, State)> {
+        let cd = self.root.open(id, exclusive)?;
+        let st = cd.read_state()?.ok_or_else(|| Error::Status(format!("container {id:?} is still being created")))?;
+        Ok((cd, st))
+    }
+
+    /// Send a signal to the container's first process (or, with `all`, to
+    /// every process of it).
+    pub fn kill(&self, id: &str, sig: i32, all: bool) -> Result<()> {
+        let (cd, st) = self.load(id, false)?;
+        let status = status_of(&cd, &st);
+        if all {
+            st.cgroup.kill_all(sig)?;
+            return Ok(());
+        }
+        if !matches!(status, Status::Created | Status::Running | Status::Paused) {
+            return Err(Error::Status(format!("cannot signal container {id:?}: it is {status}")));
+        }
+        signal_init(&st, sig)
+    }
+
+    /// Delete a container and everything it had.  A running container needs
+    /// `force` (it is killed first); a created one is killed as runc does.
+    pub fn delete(&self, id: &str, force: bool) -> Result<()> {
+        let cd = match self.root.open(id, true) {
+            Ok(cd) => cd,
+            // As runc: deleting a container that is already gone is not an
+            // error when forced.
+            Err(Error::NotFound(_)) if force => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let Some(st) = cd.read_state()? else {
+            // create died before writing state: rebuild what it may have
+            // left from the saved config.
+            self.delete_partial(cd)?;
+            return Ok(());
+        };
+        let status = status_of(&cd, &st);
+        match status {
+            Status::Stopped => {}
+            Status::Created => kill_and_wait(&st)?,
+            _ if force => kill_and_wait(&st)?,
+            _ => return Err(Error::Status(format!("cannot delete container {id:?}: it is {status} (stop it first, or use --force)"))),
+        }
+        self.destroy(cd, &st)
+    }
+
+    fn destroy(&self, cd: ContainerDir, st: &State) -> Result<()> {
+        // Processes of a container without its own pid namespace may outlive
+        // its first process.
+        let _ = st.cgroup.kill_all(libc::SIGKILL);
+        let cg_result = st.cgroup.destroy();
+        let config_hooks = if st_has_hooks(&cd) { cd.read_config().ok().and_then(|c| c.hooks().clone()) } else { None };
+        if let Some(h) = config_hooks.and_then(|h| h.poststop().clone()).filter(|h| !h.is_empty()) {
+            if let Err(e) = hooks::run("poststop", &h, &self.hook_state_json(st, "stopped", 0)) {
+                tracing::warn!("{e}");
+            }
+        }
+        cd.remove()?;
+        cg_result.map_err(Error::from)
+    }
+
+    fn delete_partial(&self, cd: ContainerDir) -> Result<()> {
+        if let Ok(spec) = cd.read_config() {
+            let linux = spec.linux().clone().unwrap_or_default();
+            if let Ok(layout) = Layout::detect() {
+                if let Ok(cg) = Cgroup::plan(
+                    &layout,
+                    &CgroupSpec { path: linux.cgroups_path().as_deref(), default_name: &cd.id, resources: linux.resources().as_ref() },
+                ) {
+                    let _ = cg.kill_all(libc::SIGKILL);
+                    let _ = cg.destroy();
+                }
+            }
+        }
+        cd.remove()
+    }
+
+    /// Freeze every process of a running container.
+    pub fn pause(&self, id: &str) -> Result<()> {
+        let (cd, st) = self.load(id, true)?;
+        let status = status_of(&cd, &st);
+        if status != Status::Running {
+            return Err(Error::Status(format!("cannot pause container {id:?}: it is {status}, not running")));
+        }
+        st.cgroup.freeze(true)?;
+        Ok(())
+    }
+
+    /// Thaw a paused container.
+    pub fn resume(&self, id: &str) -> Result<()> {
+        let (cd, st) = self.load(id, true)?;
+        let status = status_of(&cd, &st);
+        if status != Status::Paused {
+            return Err(Error::Status(format!("cannot resume container {id:?}: it is {status}, not paused")));
+        }
+        st.cgroup.freeze(false)?;
+        Ok(())
+    }
+
+    /// Pids (host view) of every process of the container.
+    pub fn pids(&self, id: &str) -> Result<Vec<i32>> {
+        let (_, st) = self.load(id, false)?;
+        Ok(st.cgroup.pids()?)
+    }
+
+    /// The saved state of a container (for callers that need the cgroup).
+    pub fn load_state(&self, id: &str) -> Result<State> {
+        Ok(self.load(id, false)?.1)
+    }
+
+    /// Status of a container.
+    pub fn status(&self, id: &str) -> Result<Status> {
+        let (cd, st) = self.load(id, false)?;
+        Ok(status_of(&cd, &st))
+    }
+}
+
+fn st_has_hooks(cd: &ContainerDir) -> bool {
+    // Parsing the whole config only pays off when it has hooks; a cheap scan
+    // of the saved bytes decides.
+    std::fs::read(cd.config_path()).is_ok_and(|b| b.windows(7).any(|w| w == b"\"hooks\""))
+}
+
+fn signal_init(st: &State, sig: i32) -> Result<()> {
+    let pidfd = nook_sys::pidfd::open(st.pid).map_err(Error::sys("open a pidfd for the container's process"))?;
+    // The pidfd now pins the process; make sure it is still ours.
+    if !is_same_alive(st.pid, st.init_start_time) {
+        return Err(Error::Status(format!("cannot signal container {:?}: it is stopped", st.id)));
+    }
+    nook_sys::pidfd::send_signal(pidfd.as_fd(), sig).map_err(Error::sys(format!("send {} to the container", nook_sys::signal::name(sig))))
+}
+
+fn kill_and_wait(st: &State) -> Result<()> {
+    let Ok(pidfd) = nook_sys::pidfd::open(st.pid) else { return Ok(()) };
+    if !is_same_alive(st.pid, st.init_start_time) {
+        return Ok(());
+    }
+    let _ = nook_sys::pidfd::send_signal(pidfd.as_fd(), libc::SIGKILL);
+    // A v1-frozen process cannot die until thawed.
+    if st.cgroup.freezer_state() == FreezerState::Frozen {
+        let _ = st.cgroup.freeze(false);
+    }
+    if !nook_sys::pidfd::wait_exit(pidfd.as_fd(), Some(Duration::from_secs(10))).unwrap_or(false) {
+        return Err(Error::Status(format!("container {:?}: its process did not die within 10s of SIGKILL", st.id)));
+    }
+    Ok(())
+}
+
+/// A raw fd as an owned one (for fds received from children).
+pub fn owned(fd: RawFd) -> OwnedFd {
+    // SAFETY: the caller transfers ownership.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}

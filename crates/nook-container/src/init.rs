@@ -1,0 +1,503 @@
+//! The container's first process, from the moment the runtime forks it
+//! until it executes the user's program.
+//!
+//! The runtime and this process talk over one [`Channel`] with [`Msg`]s:
+//!
+//! ```text
+//! runtime                                   container process
+//!   clone3(namespaces, CLONE_INTO_CGROUP) ──▶ wait for Go
+//!   uid/gid maps, v1 cgroups, oom score
+//!   Go ─────────────────────────────────────▶ join namespaces, sysctl,
+//!                                             hostname, mounts, /dev, console
+//!   run prestart/createRuntime hooks ◀────── Hooks
+//!   HooksDone ──────────────────────────────▶ createContainer hooks,
+//!                                             masked/readonly paths, pivot_root,
+//!                                             rlimits, user, caps, seccomp
+//!   (notify fd to the listener) ◀─────────── Seccomp + fd
+//!   write state.json, exit ◀──────────────── Ready
+//!                                             block on the exec FIFO
+//!   `start` opens the FIFO ─────────────────▶ startContainer hooks, exec
+//! ```
+//!
+//! When a pid or time namespace must be set up before the process enters
+//! it (or a user namespace joined), a first child does the namespace work
+//! and forks the real init with `CLONE_PARENT` (two stages, as runc's
+//! nsexec); otherwise a single `clone3` does everything.  Any failure is
+//! sent to the runtime as text, so the user sees the real cause.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+use nook_namespaces::{NsKind, NsPlan, OpenNs};
+use nook_rootfs::{CgroupMounts, RootfsSpec};
+use nook_security::caps::CapSets;
+use nook_security::seccomp::Compiled;
+use nook_sys::channel::Channel;
+use nook_sys::clone::{fork_with, CloneOpts, Forked};
+use nook_sys::Errno;
+use oci_spec::runtime::Spec;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::hooks;
+
+/// Messages between the runtime and the container process.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Msg {
+    /// runtime → child: ids mapped, cgroups joined; go on.
+    Go,
+    /// first stage → runtime: the user namespace exists, write its maps.
+    MapIds,
+    /// first stage → runtime: the container's init has this pid.
+    Pid(i32),
+    /// child → runtime: run prestart and createRuntime hooks now.
+    Hooks,
+    /// runtime → child: hooks done.
+    HooksDone,
+    /// child → runtime: here is the seccomp notify fd.
+    Seccomp,
+    /// child → runtime: here is the pty master (foreground `run`).
+    Console,
+    /// child → runtime: set up, waiting for `start`.
+    Ready,
+    /// child → runtime: setup failed.
+    Error(String),
+}
+
+/// Everything the container process needs, prepared by the runtime before
+/// the fork (the child sees it through the copied address space).
+pub struct InitPlan<'a> {
+    /// Container id.
+    pub id: &'a str,
+    /// Configuration.
+    pub spec: &'a Spec,
+    /// Bundle directory.
+    pub bundle: &'a Path,
+    /// Rootfs (absolute).
+    pub rootfs: &'a Path,
+    /// Namespaces.
+    pub ns: &'a NsPlan,
+    /// Opened namespaces to join.
+    pub joins: &'a [OpenNs],
+    /// Create the cgroup namespace after joining the cgroup (not in clone).
+    pub late_cgroupns: bool,
+    /// Where the container's cgroups are (for cgroup mounts).
+    pub cgroups: CgroupMounts,
+    /// Compiled seccomp filter.
+    pub seccomp: Option<Compiled>,
+    /// Capabilities.
+    pub caps: Option<CapSets>,
+    /// Connected console socket, when the pty master goes to a client.
+    pub console_socket: Option<OwnedFd>,
+    /// `--no-pivot`.
+    pub no_pivot: bool,
+    /// `--no-new-keyring`.
+    pub no_new_keyring: bool,
+    /// Descriptors 3..3+N survive into the container.
+    pub preserve_fds: u32,
+    /// `O_PATH` descriptor of the exec FIFO.
+    pub fifo: OwnedFd,
+    /// The host's `/proc`, to reopen the FIFO after `pivot_root`.
+    pub host_proc: OwnedFd,
+    /// Descriptors of the runtime the child must close first.
+    pub close_in_child: Vec<RawFd>,
+    /// The runtime's signal mask before it blocked signals.
+    pub sigmask: libc::sigset_t,
+}
+
+fn ns_err(e: nook_namespaces::NsError) -> Error {
+    Error::Ns(e)
+}
+
+/// Entry point of the forked process; never returns.
+pub fn child_main(plan: &InitPlan<'_>, ch: Channel, two_stage: bool) -> ! {
+    for fd in &plan.close_in_child {
+        // SAFETY: closing our copy of the runtime's descriptors.
+        unsafe { libc::close(*fd) };
+    }
+    // If the runtime dies during setup, so do we.
+    // SAFETY: plain prctl.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    let r = if two_stage { first_stage(plan, &ch) } else { single(plan, &ch) };
+    let e = match r {
+        Ok(()) => Error::Init("internal: init returned".into()),
+        Err(e) => e,
+    };
+    let _ = ch.send(&Msg::Error(e.to_string()), &[]);
+    // SAFETY: leave without running the runtime's exit handlers.
+    unsafe { libc::_exit(1) }
+}
+
+static ORIGINAL_SIGMASK: std::sync::Mutex<Option<SigMask>> = std::sync::Mutex::new(None);
+
+#[derive(Clone, Copy)]
+struct SigMask(libc::sigset_t);
+
+// SAFETY: a sigset_t is plain data.
+unsafe impl Send for SigMask {}
+
+/// Record the signal mask the runtime had before it blocked signals for
+/// itself (`run`); the container's process starts with that one.
+pub fn set_original_sigmask(m: libc::sigset_t) {
+    if let Ok(mut g) = ORIGINAL_SIGMASK.lock() {
+        *g = Some(SigMask(m));
+    }
+}
+
+/// The signal mask the container's process gets.
+pub fn original_sigmask() -> libc::sigset_t {
+    if let Some(m) = ORIGINAL_SIGMASK.lock().ok().and_then(|g| *g) {
+        return m.0;
+    }
+    // SAFETY: reading the current mask.
+    unsafe {
+        let mut s: libc::sigset_t = std::mem::zeroed();
+        libc::sigprocmask(libc::SIG_SETMASK, std::ptr::null(), &mut s);
+        s
+    }
+}
+
+fn recv_go(ch: &Channel) -> Result<()> {
+    match ch.recv::<Msg>() {
+        Ok((Msg::Go, _)) => Ok(()),
+        Ok((m, _)) => Err(Error::Init(format!("internal: expected Go, got {m:?}"))),
+        Err(e) => Err(Error::Init(format!("runtime went away: {e}"))),
+    }
+}
+
+fn become_ns_root() -> Result<()> {
+    // SAFETY: plain syscalls; uid/gid 0 must be mapped in the namespace.
+    unsafe {
+        if libc::setresgid(0, 0, 0) < 0 {
+            return Err(Error::sys("become root in the user namespace (is gid 0 mapped?)")(Errno::last()));
+        }
+        if libc::setresuid(0, 0, 0) < 0 {
+            return Err(Error::sys("become root in the user namespace (is uid 0 mapped?)")(Errno::last()));
+        }
+    }
+    Ok(())
+}
+
+/// Single `clone3`: namespaces exist already; join the rest and set up.
+fn single(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
+    recv_go(ch)?;
+    if plan.ns.is_new(NsKind::User) {
+        become_ns_root()?;
+    }
+    nook_namespaces::enter(plan.joins, |_| true).map_err(ns_err)?;
+    if plan.late_cgroupns {
+        nook_namespaces::unshare(&[NsKind::Cgroup]).map_err(ns_err)?;
+    }
+    setup(plan, ch)
+}
+
+/// Two stages: join and create namespaces here, then fork the init.
+fn first_stage(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
+    recv_go(ch)?;
+    nook_namespaces::enter(plan.joins, |_| true).map_err(ns_err)?;
+    if plan.ns.is_new(NsKind::User) {
+        nook_namespaces::unshare(&[NsKind::User]).map_err(ns_err)?;
+        ch.send(&Msg::MapIds, &[]).map_err(|e| Error::Init(e.to_string()))?;
+        recv_go(ch)?;
+        become_ns_root()?;
+    }
+    let rest: Vec<NsKind> = plan.ns.new.iter().copied().filter(|k| *k != NsKind::User).collect();
+    nook_namespaces::unshare(&rest).map_err(ns_err)?;
+    if plan.ns.is_new(NsKind::Time) {
+        if let Some(off) = plan.spec.linux().as_ref().and_then(|l| l.time_offsets().as_ref()) {
+            nook_namespaces::timens::write_offsets(off).map_err(ns_err)?;
+        }
+    }
+    let opts = CloneOpts {
+        flags: libc::CLONE_PARENT as u64,
+        ..Default::default()
+    };
+    // SAFETY: this process is single-threaded.
+    match unsafe { fork_with(&opts) }.map_err(Error::sys("fork the container's init"))? {
+        Forked::Child => {
+            // SAFETY: as in child_main.
+            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+            let r = setup(plan, ch);
+            let e = match r {
+                Ok(()) => Error::Init("internal: init returned".into()),
+                Err(e) => e,
+            };
+            let _ = ch.send(&Msg::Error(e.to_string()), &[]);
+            // SAFETY: leave without exit handlers.
+            unsafe { libc::_exit(1) }
+        }
+        Forked::Parent { pid, .. } => {
+            ch.send(&Msg::Pid(pid), &[]).map_err(|e| Error::Init(e.to_string()))?;
+            // SAFETY: our work is done; the init carries on.
+            unsafe { libc::_exit(0) }
+        }
+    }
+}
+
+const TIOCGPTPEER: libc::c_ulong = 0x5441;
+
+struct Console {
+    slave: OwnedFd,
+}
+
+fn open_console(plan: &InitPlan<'_>, prep: &nook_rootfs::Prepared, ch: &Channel) -> Result<Option<Console>> {
+    let process = plan.spec.process().as_ref().expect("validated");
+    if !process.terminal().unwrap_or(false) {
+        return Ok(None);
+    }
+    let master = nook_sys::path::open_in_root(prep.root.as_fd(), Path::new("/dev/ptmx"), libc::O_RDWR | libc::O_NOCTTY, 0)
+        .map_err(|e| Error::Init(format!("terminal: open /dev/ptmx in the container (is /dev/pts mounted?): {e}")))?;
+    let zero: libc::c_int = 0;
+    // SAFETY: ioctls on the pty master we own.
+    let slave = unsafe {
+        if libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &zero) < 0 {
+            return Err(Error::sys("terminal: unlock pty")(Errno::last()));
+        }
+        let s = libc::ioctl(master.as_raw_fd(), TIOCGPTPEER as _, libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        if s < 0 {
+            return Err(Error::sys("terminal: open pty slave")(Errno::last()));
+        }
+        <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(s)
+    };
+    if let Some(sz) = process.console_size() {
+        let ws = libc::winsize {
+            ws_row: sz.height() as u16,
+            ws_col: sz.width() as u16,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: ioctl with a valid winsize.
+        unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+    }
+    let u = process.user();
+    if u.uid() != 0 {
+        // SAFETY: fchown of our pty slave to the container user.
+        unsafe { libc::fchown(slave.as_raw_fd(), u.uid(), u.gid()) };
+    }
+    nook_rootfs::setup_console(prep, slave.as_fd())?;
+    match &plan.console_socket {
+        Some(sock) => send_pty(sock.as_fd(), &master)?,
+        None => ch.send(&Msg::Console, &[master.as_raw_fd()]).map_err(|e| Error::Init(e.to_string()))?,
+    }
+    Ok(Some(Console { slave }))
+}
+
+/// Send a pty master over a console socket the way runc does: the fd with
+/// `SCM_RIGHTS` and the pty's name as the data.
+pub fn send_pty(sock: BorrowedFd<'_>, master: &OwnedFd) -> Result<()> {
+    let name = b"/dev/ptmx";
+    let iov = [std::io::IoSlice::new(name)];
+    let fds = [master.as_raw_fd()];
+    let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
+    nix::sys::socket::sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsg, nix::sys::socket::MsgFlags::empty(), None)
+        .map_err(Error::sys("send the pty master to the console socket"))?;
+    Ok(())
+}
+
+fn join_session_keyring(id: &str) {
+    let name = std::ffi::CString::new(format!("_ses.{id}")).unwrap_or_default();
+    // SAFETY: keyctl(KEYCTL_JOIN_SESSION_KEYRING, name).
+    let r = unsafe { libc::syscall(libc::SYS_keyctl, 1, name.as_ptr()) };
+    if r < 0 {
+        // Not available (e.g. inside a nested container's seccomp profile).
+        tracing::debug!("new session keyring: {}", Errno::last());
+        return;
+    }
+    // Possessor: all; owner user: view/read/write/search/link; nothing else.
+    // SAFETY: keyctl(KEYCTL_SETPERM, key, perm).
+    unsafe { libc::syscall(libc::SYS_keyctl, 5, r, 0x3f1f_0000u32) };
+}
+
+fn hook_state(plan: &InitPlan<'_>, status: &str, pid: i32) -> Vec<u8> {
+    let annotations = plan.spec.annotations().clone().unwrap_or_default().into_iter().collect();
+    serde_json::to_vec(&hooks::HookState {
+        oci_version: crate::state::OCI_VERSION,
+        id: plan.id,
+        status,
+        pid,
+        bundle: plan.bundle,
+        annotations,
+    })
+    .unwrap_or_default()
+}
+
+/// Everything from the namespaces being in place to `execve`.
+fn setup(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
+    let spec = plan.spec;
+    let process = spec.process().as_ref().expect("validated");
+    let linux = spec.linux().clone().unwrap_or_default();
+    if let Some(s) = linux.sysctl() {
+        nook_process::write_sysctls(s)?;
+    }
+    if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        nook_process::set_hostname(h)?;
+    }
+    if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        nook_process::set_domainname(d)?;
+    }
+    if !plan.no_new_keyring {
+        join_session_keyring(plan.id);
+    }
+    let empty: Vec<String> = Vec::new();
+    let rspec = RootfsSpec {
+        bundle: plan.bundle,
+        rootfs: plan.rootfs,
+        readonly: spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false),
+        propagation: linux.rootfs_propagation().as_deref(),
+        mounts: spec.mounts().as_deref().unwrap_or(&[]),
+        devices: linux.devices().as_deref().unwrap_or(&[]),
+        masked_paths: linux.masked_paths().as_deref().unwrap_or(&empty),
+        readonly_paths: linux.readonly_paths().as_deref().unwrap_or(&empty),
+        in_userns: plan.ns.contains(NsKind::User),
+        cgroupns: plan.ns.contains(NsKind::Cgroup),
+        cgroups: &plan.cgroups,
+        no_pivot: plan.no_pivot,
+    };
+    let prep = nook_rootfs::prepare(&rspec)?;
+    let console = open_console(plan, &prep, ch)?;
+    // The working directory exists after pivot (created like runc does).
+    nook_sys::path::mkdir_all_in_root(prep.root.as_fd(), process.cwd(), 0o755)
+        .map_err(|e| Error::Init(format!("create process.cwd {} in the container: {e}", process.cwd().display())))?;
+    let hooks_cfg = spec.hooks().clone().unwrap_or_default();
+    let runtime_hooks = hooks_cfg.prestart().as_ref().is_some_and(|h| !h.is_empty())
+        || hooks_cfg.create_runtime().as_ref().is_some_and(|h| !h.is_empty());
+    if runtime_hooks {
+        ch.send(&Msg::Hooks, &[]).map_err(|e| Error::Init(e.to_string()))?;
+        match ch.recv::<Msg>() {
+            Ok((Msg::HooksDone, _)) => {}
+            Ok((m, _)) => return Err(Error::Init(format!("internal: expected HooksDone, got {m:?}"))),
+            Err(e) => return Err(Error::Init(format!("runtime went away: {e}"))),
+        }
+    }
+    if let Some(h) = hooks_cfg.create_container().as_ref().filter(|h| !h.is_empty()) {
+        // SAFETY: getpid cannot fail.
+        hooks::run("createContainer", h, &hook_state(plan, "creating", unsafe { libc::getpid() }))?;
+    }
+    nook_rootfs::protect(&rspec, &prep)?;
+    nook_rootfs::pivot(&rspec, prep)?;
+    if let Some(c) = &console {
+        // SAFETY: make the pty our controlling terminal and stdio.
+        unsafe {
+            libc::setsid();
+            if libc::ioctl(c.slave.as_raw_fd(), libc::TIOCSCTTY, 0) < 0 {
+                return Err(Error::sys("terminal: set controlling terminal")(Errno::last()));
+            }
+        }
+        for fd in 0..3 {
+            nook_sys::fd::dup2(c.slave.as_raw_fd(), fd).map_err(Error::sys("terminal: attach stdio"))?;
+        }
+    }
+    let cwd = std::ffi::CString::new(process.cwd().as_os_str().as_encoded_bytes()).unwrap_or_default();
+    // SAFETY: chdir inside the new root.
+    if unsafe { libc::chdir(cwd.as_ptr()) } < 0 {
+        return Err(Error::sys(format!("chdir to process.cwd {}", process.cwd().display()))(Errno::last()));
+    }
+    if let Some(r) = process.rlimits() {
+        nook_process::set_rlimits(r)?;
+    }
+    if let Some(p) = linux.personality() {
+        nook_process::set_personality(p)?;
+    }
+    if let Some(s) = process.scheduler() {
+        nook_process::set_scheduler(s)?;
+    }
+    if let Some(p) = process.io_priority() {
+        nook_process::set_io_priority(p)?;
+    }
+    let lsm = nook_security::lsm::LsmRoots::default();
+    if let Some(p) = process.apparmor_profile().as_deref().filter(|p| !p.is_empty()) {
+        lsm.apply_apparmor(p)?;
+    }
+    if let Some(l) = process.selinux_label().as_deref().filter(|l| !l.is_empty()) {
+        lsm.apply_selinux(l)?;
+    }
+    let mut env = process.env().clone().unwrap_or_default();
+    nook_process::ensure_home(&mut env, process.user().uid());
+    let args = process.args().clone().unwrap_or_default();
+    let program = nook_process::find_program(&args[0], &env)?;
+    let trampoline = nook_security::exe::sealed_trampoline()?;
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    if nnp {
+        nook_security::set_no_new_privs()?;
+    }
+    let mut notify = None;
+    if let (Some(sc), false) = (&plan.seccomp, nnp) {
+        // Without no_new_privs loading a filter needs CAP_SYS_ADMIN, which
+        // the process may be about to lose.
+        notify = nook_security::seccomp::load(sc)?;
+    }
+    finalize_identity(plan)?;
+    if let (Some(sc), true) = (&plan.seccomp, nnp) {
+        notify = nook_security::seccomp::load(sc)?;
+    }
+    if let Some(fd) = notify {
+        ch.send(&Msg::Seccomp, &[fd.as_raw_fd()]).map_err(|e| Error::Init(e.to_string()))?;
+    }
+    prepare_fds(plan)?;
+    // From here on the container outlives `create`.
+    // SAFETY: plain prctl.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
+    ch.send(&Msg::Ready, &[]).map_err(|e| Error::Init(e.to_string()))?;
+    wait_for_start(plan)?;
+    if let Some(h) = hooks_cfg.start_container().as_ref().filter(|h| !h.is_empty()) {
+        // SAFETY: getpid cannot fail.
+        if let Err(e) = hooks::run("startContainer", h, &hook_state(plan, "created", unsafe { libc::getpid() })) {
+            eprintln!("nook: {e}");
+            // SAFETY: the runtime is gone; the container fails to start.
+            unsafe { libc::_exit(1) };
+        }
+    }
+    reset_signals(&plan.sigmask);
+    let e = nook_security::exe::exec(trampoline.as_ref(), &program, &args, &env);
+    // After start nobody listens on the channel; say it where the user sees.
+    eprintln!("nook: {e}");
+    // SAFETY: exec failed; leave.
+    unsafe { libc::_exit(127) }
+}
+
+fn finalize_identity(plan: &InitPlan<'_>) -> Result<()> {
+    let process = plan.spec.process().as_ref().expect("validated");
+    let user = process.user();
+    if let Some(c) = &plan.caps {
+        nook_security::caps::drop_bounding(c.bounding)?;
+    }
+    nook_security::caps::keep_caps(true)?;
+    nook_process::switch_user(user.uid(), user.gid(), user.additional_gids().as_deref().unwrap_or(&[]))?;
+    nook_security::caps::keep_caps(false)?;
+    match &plan.caps {
+        Some(c) => nook_security::caps::apply(c)?,
+        None => nook_security::caps::apply(&CapSets::default())?,
+    }
+    if let Some(m) = user.umask() {
+        nook_process::set_umask(m);
+    }
+    Ok(())
+}
+
+fn prepare_fds(plan: &InitPlan<'_>) -> Result<()> {
+    for fd in 3..3 + plan.preserve_fds as RawFd {
+        let _ = nook_sys::fd::set_cloexec(fd, false);
+    }
+    nook_sys::fd::cloexec_from(3 + plan.preserve_fds).map_err(Error::sys("mark descriptors close-on-exec"))
+}
+
+/// Block until `start` opens the FIFO for reading, then tell it we go.
+fn wait_for_start(plan: &InitPlan<'_>) -> Result<()> {
+    let rel = PathBuf::from(format!("self/fd/{}", plan.fifo.as_raw_fd()));
+    let fd = nook_sys::retry_eintr(|| nook_sys::fd::openat(Some(plan.host_proc.as_fd()), &rel, libc::O_WRONLY, 0))
+        .map_err(Error::sys("open the exec fifo"))?;
+    nook_sys::fd::write_all(fd.as_raw_fd(), b"0").map_err(Error::sys("write the exec fifo"))?;
+    Ok(())
+}
+
+fn reset_signals(mask: &libc::sigset_t) {
+    // SAFETY: restoring default dispositions and the caller's mask.
+    unsafe {
+        for s in 1..32 {
+            if s != libc::SIGKILL && s != libc::SIGSTOP {
+                libc::signal(s, libc::SIG_DFL);
+            }
+        }
+        libc::sigprocmask(libc::SIG_SETMASK, mask, std::ptr::null_mut());
+    }
+}
