@@ -420,17 +420,23 @@ impl Runtime {
         if status != Status::Created {
             return Err(Error::Status(format!("cannot start container {id:?}: it is {status}, not created")));
         }
-        let fifo = nook_sys::fd::openat(None, &cd.fifo_path(), libc::O_RDONLY | libc::O_NONBLOCK, 0)
-            .map_err(Error::sys("open the exec fifo"))?;
+        // Check the process before opening the FIFO: opening it releases the
+        // process, and a quick program may be gone a moment later.
         let pidfd = nook_sys::pidfd::open(st.pid).map_err(Error::sys("open a pidfd for the container's process"))?;
         if !is_same_alive(st.pid, st.init_start_time) {
-            return Err(Error::Status(format!("cannot start container {id:?}: its process has exited")));
+            return Err(Error::Status(format!("cannot start container {id:?}: its process has exited{}", exit_detail(st.pid))));
         }
-        let mut pfds = [
-            libc::pollfd { fd: fifo.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-        ];
+        let fifo = nook_sys::fd::openat(None, &cd.fifo_path(), libc::O_RDONLY | libc::O_NONBLOCK, 0)
+            .map_err(Error::sys("open the exec fifo"))?;
+        // The init writes "0" once it is released, then keeps the FIFO open
+        // until execve closes it; "F<reason>" instead means a
+        // startContainer hook failed.
+        let mut got = Vec::new();
         loop {
+            let mut pfds = [
+                libc::pollfd { fd: fifo.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+                libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            ];
             // SAFETY: two valid pollfds.
             let r = unsafe { libc::poll(pfds.as_mut_ptr(), 2, -1) };
             if r < 0 {
@@ -440,24 +446,42 @@ impl Runtime {
                 }
                 return Err(Error::sys("wait for the container's process")(e));
             }
-            if pfds[0].revents & libc::POLLIN != 0 {
-                let mut b = [0u8; 1];
+            if pfds[0].revents != 0 {
+                let mut b = [0u8; 4096];
                 // SAFETY: read into our buffer.
-                let n = unsafe { libc::read(fifo.as_raw_fd(), b.as_mut_ptr().cast(), 1) };
-                if n == 1 {
-                    break;
+                let n = unsafe { libc::read(fifo.as_raw_fd(), b.as_mut_ptr().cast(), b.len()) };
+                if n > 0 {
+                    got.extend_from_slice(&b[..n as usize]);
+                    continue;
                 }
                 if n < 0 && Errno::last() == Errno::EAGAIN {
                     continue;
                 }
+                // End of file: every writer is gone (the program runs).
+                if !got.is_empty() {
+                    break;
+                }
+            }
+            if pfds[1].revents != 0 && got.is_empty() {
+                return Err(Error::Status(format!(
+                    "cannot start container {id:?}: its process exited before it started{}",
+                    exit_detail(st.pid)
+                )));
             }
             if pfds[1].revents != 0 {
-                return Err(Error::Status(format!("cannot start container {id:?}: its process exited before it started")));
+                // Exited after release: drain what it wrote.
+                let mut b = [0u8; 4096];
+                // SAFETY: read into our buffer.
+                let n = unsafe { libc::read(fifo.as_raw_fd(), b.as_mut_ptr().cast(), b.len()) };
+                if n > 0 {
+                    got.extend_from_slice(&b[..n as usize]);
+                }
+                break;
             }
-            if pfds[0].revents & libc::POLLHUP != 0 {
-                // Writer opened and closed without a byte: only a dying init does that.
-                return Err(Error::Status(format!("cannot start container {id:?}: its process exited before it started")));
-            }
+        }
+        if let Some(reason) = got.strip_prefix(b"0F") {
+            let _ = std::fs::remove_file(cd.fifo_path());
+            return Err(Error::Hook(String::from_utf8_lossy(reason).into_owned()));
         }
         let _ = std::fs::remove_file(cd.fifo_path());
         let config_hooks = if st_has_hooks(&cd) { cd.read_config()?.hooks().clone() } else { None };
@@ -659,6 +683,22 @@ impl Runtime {
         let (cd, st) = self.load(id, false)?;
         Ok(status_of(&cd, &st))
     }
+}
+
+/// How a process that is our child ended, for error messages (empty when
+/// it is not our child or still running).
+fn exit_detail(pid: i32) -> String {
+    let mut st = 0;
+    // SAFETY: non-blocking wait for a possible child.
+    if unsafe { libc::waitpid(pid, &mut st, libc::WNOHANG | libc::__WALL) } == pid {
+        if libc::WIFSIGNALED(st) {
+            return format!(" (killed by {})", nook_sys::signal::name(libc::WTERMSIG(st)));
+        }
+        if libc::WIFEXITED(st) {
+            return format!(" (exit status {})", libc::WEXITSTATUS(st));
+        }
+    }
+    String::new()
 }
 
 fn st_has_hooks(cd: &ContainerDir) -> bool {

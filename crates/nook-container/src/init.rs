@@ -123,10 +123,18 @@ pub fn child_main(plan: &InitPlan<'_>, ch: Channel, two_stage: bool) -> ! {
         Ok(()) => Error::Init("internal: init returned".into()),
         Err(e) => e,
     };
-    let _ = ch.send(&Msg::Error(e.to_string()), &[]);
+    if READY.load(std::sync::atomic::Ordering::SeqCst) {
+        // The runtime stopped listening after Ready: say it where the
+        // container's output goes.
+        eprintln!("nook: container {}: {e}", plan.id);
+    } else {
+        let _ = ch.send(&Msg::Error(e.to_string()), &[]);
+    }
     // SAFETY: leave without running the runtime's exit handlers.
     unsafe { libc::_exit(1) }
 }
+
+static READY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 static ORIGINAL_SIGMASK: std::sync::Mutex<Option<SigMask>> = std::sync::Mutex::new(None);
 
@@ -438,12 +446,14 @@ fn setup(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
     // SAFETY: plain prctl.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
     ch.send(&Msg::Ready, &[]).map_err(|e| Error::Init(e.to_string()))?;
-    wait_for_start(plan)?;
+    READY.store(true, std::sync::atomic::Ordering::SeqCst);
+    let fifo = wait_for_start(plan)?;
     if let Some(h) = hooks_cfg.start_container().as_ref().filter(|h| !h.is_empty()) {
         // SAFETY: getpid cannot fail.
         if let Err(e) = hooks::run("startContainer", h, &hook_state(plan, "created", unsafe { libc::getpid() })) {
-            eprintln!("nook: {e}");
-            // SAFETY: the runtime is gone; the container fails to start.
+            // `start` is reading the FIFO: it reports this as its error.
+            let _ = nook_sys::fd::write_all(fifo.as_raw_fd(), format!("F{e}").as_bytes());
+            // SAFETY: the container fails to start.
             unsafe { libc::_exit(1) };
         }
     }
@@ -482,12 +492,15 @@ fn prepare_fds(plan: &InitPlan<'_>) -> Result<()> {
 }
 
 /// Block until `start` opens the FIFO for reading, then tell it we go.
-fn wait_for_start(plan: &InitPlan<'_>) -> Result<()> {
+/// The returned descriptor stays open until `execve` closes it: `start`
+/// sees end-of-file exactly when the program has been executed (so
+/// poststart hooks run after it, and after the startContainer hooks).
+fn wait_for_start(plan: &InitPlan<'_>) -> Result<OwnedFd> {
     let rel = PathBuf::from(format!("self/fd/{}", plan.fifo.as_raw_fd()));
     let fd = nook_sys::retry_eintr(|| nook_sys::fd::openat(Some(plan.host_proc.as_fd()), &rel, libc::O_WRONLY, 0))
         .map_err(Error::sys("open the exec fifo"))?;
     nook_sys::fd::write_all(fd.as_raw_fd(), b"0").map_err(Error::sys("write the exec fifo"))?;
-    Ok(())
+    Ok(fd)
 }
 
 fn reset_signals(mask: &libc::sigset_t) {

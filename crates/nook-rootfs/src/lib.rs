@@ -147,8 +147,10 @@ pub fn prepare(spec: &RootfsSpec<'_>) -> Result<Prepared> {
     };
     mount::mount_path(None, Path::new("/"), None, root_prop, None)
         .map_err(|errno| RootfsError::Mount { what: "make / a slave of the host".into(), errno })?;
-    if !spec.rootfs.is_dir() {
-        return Err(RootfsError::Invalid(format!("root.path {} is not a directory", spec.rootfs.display())));
+    match std::fs::metadata(spec.rootfs) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return Err(RootfsError::Invalid(format!("root.path {} is not a directory", spec.rootfs.display()))),
+        Err(e) => return Err(RootfsError::Invalid(format!("root.path {}: {e}", spec.rootfs.display()))),
     }
     // The rootfs must be a mount point of its own for pivot_root, and its
     // parent must not be shared.

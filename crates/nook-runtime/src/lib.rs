@@ -181,6 +181,19 @@ fn default_root() -> PathBuf {
     }
 }
 
+/// `--preserve-fds N` passes descriptors 3..3+N: each must be open before
+/// the runtime opens anything of its own, or one of the runtime's own
+/// descriptors could take its number and reach the container.
+fn check_preserved(n: u32) -> Result<(), Error> {
+    for fd in 3..3 + n as i32 {
+        // SAFETY: F_GETFD only queries.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+            return Err(Error::Input(format!("--preserve-fds {n}: descriptor {fd} is not open")));
+        }
+    }
+    Ok(())
+}
+
 fn create_opts(c: &CreateArgs, foreground: bool) -> CreateOpts {
     CreateOpts {
         id: c.id.clone(),
@@ -351,6 +364,13 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    // Before anything opens a descriptor of ours (the log file, too).
+    if let Cmd::Create(c) | Cmd::Run { c, .. } = &cli.cmd {
+        if let Err(e) = check_preserved(c.preserve_fds + listen_fds()) {
+            let _ = writeln!(std::io::stderr(), "nook-runtime: {}: {e}", describe(&cli.cmd));
+            return 1;
+        }
+    }
     let logger = Arc::new(log::Logger::new(cli.log.as_deref(), cli.log_format == "json", cli.debug));
     let _ = tracing::subscriber::set_global_default(ArcSub(logger.clone()));
     match dispatch(&cli) {

@@ -7,6 +7,7 @@
 
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Component, Path, PathBuf};
 
 use crate::fd::cstr;
@@ -74,8 +75,21 @@ pub fn open_in_root(root: BorrowedFd<'_>, p: &Path, flags: i32, mode: u32) -> Re
     openat2(root, rel, flags, mode, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
 }
 
+fn readlinkat(dir: BorrowedFd<'_>, name: &OsStr) -> Result<PathBuf> {
+    let c = cstr(Path::new(name))?;
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: readlinkat into our buffer.
+    let n = unsafe { libc::readlinkat(dir.as_raw_fd(), c.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        return Err(Errno::last());
+    }
+    buf.truncate(n as usize);
+    Ok(PathBuf::from(std::ffi::OsString::from_vec(buf)))
+}
+
 /// Make every missing directory of `p` inside `root` and return an `O_PATH`
-/// descriptor of the last one.  Existing symlinks are followed within `root`.
+/// descriptor of the last one.  Existing symlinks are followed within
+/// `root`; a dangling one gets its target created, inside `root`.
 pub fn mkdir_all_in_root(root: BorrowedFd<'_>, p: &Path, mode: u32) -> Result<OwnedFd> {
     let rel = clean_relative(p);
     // Fast path: it usually exists already.
@@ -84,32 +98,62 @@ pub fn mkdir_all_in_root(root: BorrowedFd<'_>, p: &Path, mode: u32) -> Result<Ow
         Err(Errno::ENOENT) => {}
         Err(e) => return Err(e),
     }
-    let mut cur: OwnedFd = open_in_root(root, Path::new("."), libc::O_PATH | libc::O_DIRECTORY, 0)?;
-    let mut sofar = PathBuf::new();
-    for comp in rel.components() {
-        let name: &OsStr = comp.as_os_str();
-        sofar.push(name);
-        match open_in_root(root, &sofar, libc::O_PATH | libc::O_DIRECTORY, 0) {
-            Ok(fd) => {
-                cur = fd;
+    let mut todo: std::collections::VecDeque<std::ffi::OsString> =
+        rel.components().map(|c| c.as_os_str().to_os_string()).collect();
+    let mut done = PathBuf::new();
+    let mut hops = 0;
+    while let Some(name) = todo.pop_front() {
+        if name == ".." {
+            done.pop();
+            continue;
+        }
+        if name == "." || name.is_empty() {
+            continue;
+        }
+        let cand = done.join(&name);
+        match open_in_root(root, &cand, libc::O_PATH | libc::O_DIRECTORY, 0) {
+            Ok(_) => {
+                done = cand;
                 continue;
             }
             Err(Errno::ENOENT) => {}
             Err(e) => return Err(e),
         }
-        let c = cstr(Path::new(name))?;
-        // SAFETY: valid dirfd and C string.
-        if unsafe { libc::mkdirat(cur.as_raw_fd(), c.as_ptr(), mode) } < 0 {
-            let e = Errno::last();
-            if e != Errno::EEXIST {
-                return Err(e);
+        let parent = open_in_root(root, &done, libc::O_PATH | libc::O_DIRECTORY, 0)?;
+        match readlinkat(parent.as_fd(), &name) {
+            Ok(target) => {
+                // A dangling symlink: continue with its target, still
+                // inside the root.
+                hops += 1;
+                if hops > 40 {
+                    return Err(Errno::ELOOP);
+                }
+                if target.is_absolute() {
+                    done = PathBuf::new();
+                }
+                for c in target.components().rev() {
+                    match c {
+                        Component::Normal(n) => todo.push_front(n.to_os_string()),
+                        Component::ParentDir => todo.push_front("..".into()),
+                        _ => {}
+                    }
+                }
             }
+            Err(Errno::EINVAL) | Err(Errno::ENOENT) => {
+                let c = cstr(Path::new(&name))?;
+                // SAFETY: valid dirfd and C string.
+                if unsafe { libc::mkdirat(parent.as_raw_fd(), c.as_ptr(), mode) } < 0 {
+                    let e = Errno::last();
+                    if e != Errno::EEXIST {
+                        return Err(e);
+                    }
+                }
+                done = cand;
+            }
+            Err(e) => return Err(e),
         }
-        // Re-resolve from the root: if `name` appeared as a symlink in the
-        // meantime it is still followed inside the root only.
-        cur = open_in_root(root, &sofar, libc::O_PATH | libc::O_DIRECTORY, 0)?;
     }
-    Ok(cur)
+    open_in_root(root, &done, libc::O_PATH | libc::O_DIRECTORY, 0)
 }
 
 /// Make sure a regular file exists at `p` inside `root` (creating parents),
@@ -184,6 +228,12 @@ mod tests {
         use std::os::unix::fs::MetadataExt;
         assert_eq!(st.st_ino, want.ino());
         drop(b);
+        // A dangling link gets its target made, inside the root.
+        symlink("/made/by/link", root.join("dangling")).unwrap();
+        mkdir_all_in_root(rfd.as_fd(), Path::new("/dangling/sub"), 0o755).unwrap();
+        assert!(root.join("made/by/link/sub").is_dir());
+        symlink("loop", root.join("loop")).unwrap();
+        assert_eq!(mkdir_all_in_root(rfd.as_fd(), Path::new("/loop/x"), 0o755).unwrap_err(), Errno::ELOOP);
         let f = create_file_in_root(rfd.as_fd(), Path::new("/abs/x/file"), 0o644).unwrap();
         drop(f);
         assert!(root.join("x/file").is_file());
