@@ -400,10 +400,75 @@ fn setup(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
     if unsafe { libc::chdir(cwd.as_ptr()) } < 0 {
         return Err(Error::sys(format!("chdir to process.cwd {}", process.cwd().display()))(Errno::last()));
     }
+    let conf = Confinement {
+        process,
+        personality: linux.personality().as_ref(),
+        caps: plan.caps.as_ref(),
+        seccomp: plan.seccomp.as_ref(),
+        preserve_fds: plan.preserve_fds,
+    };
+    let ready = confine(&conf, ch)?;
+    // From here on the container outlives `create`.
+    // SAFETY: plain prctl.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
+    ch.send(&Msg::Ready, &[]).map_err(|e| Error::Init(e.to_string()))?;
+    READY.store(true, std::sync::atomic::Ordering::SeqCst);
+    let fifo = wait_for_start(plan)?;
+    if let Some(h) = hooks_cfg.start_container().as_ref().filter(|h| !h.is_empty()) {
+        // SAFETY: getpid cannot fail.
+        if let Err(e) = hooks::run("startContainer", h, &hook_state(plan, "created", unsafe { libc::getpid() })) {
+            // `start` is reading the FIFO: it reports this as its error.
+            let _ = nook_sys::fd::write_all(fifo.as_raw_fd(), format!("F{e}").as_bytes());
+            // SAFETY: the container fails to start.
+            unsafe { libc::_exit(1) };
+        }
+    }
+    reset_signals(&plan.sigmask);
+    let e = nook_security::exe::exec(ready.trampoline.as_ref(), &ready.program, &ready.args, &ready.env);
+    // After start nobody listens on the channel; say it where the user sees.
+    eprintln!("nook: {e}");
+    // SAFETY: exec failed; leave.
+    unsafe { libc::_exit(127) }
+}
+
+/// What a process needs to be confined the way the configuration says.
+pub struct Confinement<'a> {
+    /// The process section (user, rlimits, caps names, LSM labels, ...).
+    pub process: &'a oci_spec::runtime::Process,
+    /// `linux.personality`.
+    pub personality: Option<&'a oci_spec::runtime::LinuxPersonality>,
+    /// Capability sets (parsed from `process.capabilities`).
+    pub caps: Option<&'a CapSets>,
+    /// Compiled seccomp filter.
+    pub seccomp: Option<&'a Compiled>,
+    /// Descriptors 3..3+N pass to the program.
+    pub preserve_fds: u32,
+}
+
+/// The program to execute once confined.
+pub struct ReadyToExec {
+    /// Resolved path of the program.
+    pub program: String,
+    /// Its argv.
+    pub args: Vec<String>,
+    /// Its environment.
+    pub env: Vec<String>,
+    /// The sealed trampoline to execute it from.
+    pub trampoline: Option<OwnedFd>,
+}
+
+/// The last steps before `execve`, shared by a container's first process
+/// and by processes `exec`ed into it: limits, scheduling, LSM labels, the
+/// program lookup, no_new_privs, seccomp (before the capabilities drop when
+/// loading it needs CAP_SYS_ADMIN, else as late as possible), user and
+/// capabilities, and descriptors.  The seccomp notify fd, if any, goes to
+/// the runtime over `ch`.
+pub fn confine(c: &Confinement<'_>, ch: &Channel) -> Result<ReadyToExec> {
+    let process = c.process;
     if let Some(r) = process.rlimits() {
         nook_process::set_rlimits(r)?;
     }
-    if let Some(p) = linux.personality() {
+    if let Some(p) = c.personality {
         nook_process::set_personality(p)?;
     }
     if let Some(s) = process.scheduler() {
@@ -422,6 +487,9 @@ fn setup(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
     let mut env = process.env().clone().unwrap_or_default();
     nook_process::ensure_home(&mut env, process.user().uid());
     let args = process.args().clone().unwrap_or_default();
+    if args.is_empty() {
+        return Err(Error::Config("process.args is empty".into()));
+    }
     let program = nook_process::find_program(&args[0], &env)?;
     let trampoline = nook_security::exe::sealed_trampoline()?;
     let nnp = process.no_new_privileges().unwrap_or(false);
@@ -429,66 +497,33 @@ fn setup(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
         nook_security::set_no_new_privs()?;
     }
     let mut notify = None;
-    if let (Some(sc), false) = (&plan.seccomp, nnp) {
+    if let (Some(sc), false) = (c.seccomp, nnp) {
         // Without no_new_privs loading a filter needs CAP_SYS_ADMIN, which
         // the process may be about to lose.
         notify = nook_security::seccomp::load(sc)?;
     }
-    finalize_identity(plan)?;
-    if let (Some(sc), true) = (&plan.seccomp, nnp) {
+    let user = process.user();
+    if let Some(caps) = c.caps {
+        nook_security::caps::drop_bounding(caps.bounding)?;
+    }
+    nook_security::caps::keep_caps(true)?;
+    nook_process::switch_user(user.uid(), user.gid(), user.additional_gids().as_deref().unwrap_or(&[]))?;
+    nook_security::caps::keep_caps(false)?;
+    nook_security::caps::apply(c.caps.unwrap_or(&CapSets::default()))?;
+    if let Some(m) = user.umask() {
+        nook_process::set_umask(m);
+    }
+    if let (Some(sc), true) = (c.seccomp, nnp) {
         notify = nook_security::seccomp::load(sc)?;
     }
     if let Some(fd) = notify {
         ch.send(&Msg::Seccomp, &[fd.as_raw_fd()]).map_err(|e| Error::Init(e.to_string()))?;
     }
-    prepare_fds(plan)?;
-    // From here on the container outlives `create`.
-    // SAFETY: plain prctl.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
-    ch.send(&Msg::Ready, &[]).map_err(|e| Error::Init(e.to_string()))?;
-    READY.store(true, std::sync::atomic::Ordering::SeqCst);
-    let fifo = wait_for_start(plan)?;
-    if let Some(h) = hooks_cfg.start_container().as_ref().filter(|h| !h.is_empty()) {
-        // SAFETY: getpid cannot fail.
-        if let Err(e) = hooks::run("startContainer", h, &hook_state(plan, "created", unsafe { libc::getpid() })) {
-            // `start` is reading the FIFO: it reports this as its error.
-            let _ = nook_sys::fd::write_all(fifo.as_raw_fd(), format!("F{e}").as_bytes());
-            // SAFETY: the container fails to start.
-            unsafe { libc::_exit(1) };
-        }
-    }
-    reset_signals(&plan.sigmask);
-    let e = nook_security::exe::exec(trampoline.as_ref(), &program, &args, &env);
-    // After start nobody listens on the channel; say it where the user sees.
-    eprintln!("nook: {e}");
-    // SAFETY: exec failed; leave.
-    unsafe { libc::_exit(127) }
-}
-
-fn finalize_identity(plan: &InitPlan<'_>) -> Result<()> {
-    let process = plan.spec.process().as_ref().expect("validated");
-    let user = process.user();
-    if let Some(c) = &plan.caps {
-        nook_security::caps::drop_bounding(c.bounding)?;
-    }
-    nook_security::caps::keep_caps(true)?;
-    nook_process::switch_user(user.uid(), user.gid(), user.additional_gids().as_deref().unwrap_or(&[]))?;
-    nook_security::caps::keep_caps(false)?;
-    match &plan.caps {
-        Some(c) => nook_security::caps::apply(c)?,
-        None => nook_security::caps::apply(&CapSets::default())?,
-    }
-    if let Some(m) = user.umask() {
-        nook_process::set_umask(m);
-    }
-    Ok(())
-}
-
-fn prepare_fds(plan: &InitPlan<'_>) -> Result<()> {
-    for fd in 3..3 + plan.preserve_fds as RawFd {
+    for fd in 3..3 + c.preserve_fds as RawFd {
         let _ = nook_sys::fd::set_cloexec(fd, false);
     }
-    nook_sys::fd::cloexec_from(3 + plan.preserve_fds).map_err(Error::sys("mark descriptors close-on-exec"))
+    nook_sys::fd::cloexec_from(3 + c.preserve_fds).map_err(Error::sys("mark descriptors close-on-exec"))?;
+    Ok(ReadyToExec { program, args, env, trampoline })
 }
 
 /// Block until `start` opens the FIFO for reading, then tell it we go.
@@ -503,7 +538,8 @@ fn wait_for_start(plan: &InitPlan<'_>) -> Result<OwnedFd> {
     Ok(fd)
 }
 
-fn reset_signals(mask: &libc::sigset_t) {
+/// Default dispositions and the given mask, as the program should start.
+pub fn reset_signals(mask: &libc::sigset_t) {
     // SAFETY: restoring default dispositions and the caller's mask.
     unsafe {
         for s in 1..32 {

@@ -12,6 +12,7 @@
 pub mod config;
 pub mod container;
 pub mod error;
+pub mod exec;
 pub mod features;
 pub mod hooks;
 pub mod init;
@@ -21,5 +22,6 @@ pub mod state;
 
 pub use container::{CreateOpts, Created, Report, Runtime};
 pub use error::{Error, Result};
+pub use exec::{ExecArgs, ExecOpts, ExecProcess};
 pub use run::RunOpts;
 pub use state::Status;

@@ -101,18 +101,7 @@ impl Runtime {
             // SAFETY: plain prctl.
             unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
         }
-        let set = all_signals();
-        let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
-        // SAFETY: blocking signals so they queue for the signalfd.
-        unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, &mut old) };
-        crate::init::set_original_sigmask(old);
-        // SAFETY: a signalfd for the blocked set.
-        let sfd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC) };
-        if sfd < 0 {
-            return Err(Error::sys("signalfd")(Errno::last()));
-        }
-        // SAFETY: fresh fd.
-        let sfd: OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(sfd) };
+        let sfd = block_signals()?;
         let mut fg = opts.clone();
         fg.foreground = true;
         let created = self.create(&fg)?;
@@ -135,7 +124,26 @@ impl Runtime {
     }
 }
 
-fn wait_loop(pid: i32, sfd: OwnedFd, pty: Option<OwnedFd>) -> Result<i32> {
+/// Block (nearly) every signal and return a signalfd that receives them;
+/// the mask from before is what container processes start with.
+pub fn block_signals() -> Result<OwnedFd> {
+    let set = all_signals();
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: blocking signals so they queue for the signalfd.
+    unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, &mut old) };
+    crate::init::set_original_sigmask(old);
+    // SAFETY: a signalfd for the blocked set.
+    let sfd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC) };
+    if sfd < 0 {
+        return Err(Error::sys("signalfd")(Errno::last()));
+    }
+    // SAFETY: fresh fd.
+    Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(sfd) })
+}
+
+/// Wait for `pid` to exit, forwarding signals to it and relaying its
+/// terminal; returns its wait status.
+pub fn wait_loop(pid: i32, sfd: OwnedFd, pty: Option<OwnedFd>) -> Result<i32> {
     let _raw = pty.as_ref().map(|_| RawMode::enter());
     if let Some(m) = &pty {
         copy_winsize(0, m.as_raw_fd());

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
-use nook_container::{CreateOpts, Error, Runtime, RunOpts};
+use nook_container::{CreateOpts, Error, ExecArgs, ExecOpts, ExecProcess, Runtime, RunOpts};
 
 /// nook-runtime: an OCI container runtime (runc-compatible command line).
 #[derive(Parser, Debug)]
@@ -89,6 +89,62 @@ pub enum Cmd {
         /// Do not become a subreaper.
         #[arg(long = "no-subreaper")]
         no_subreaper: bool,
+    },
+    /// Run a process in a running container.
+    Exec {
+        /// Unix socket that receives the pty master.
+        #[arg(long = "console-socket")]
+        console_socket: Option<PathBuf>,
+        /// Working directory in the container.
+        #[arg(long)]
+        cwd: Option<PathBuf>,
+        /// Set an environment variable (repeatable).
+        #[arg(short = 'e', long = "env")]
+        env: Vec<String>,
+        /// Allocate a terminal.
+        #[arg(short = 't', long)]
+        tty: bool,
+        /// User: uid[:gid].
+        #[arg(short = 'u', long)]
+        user: Option<String>,
+        /// Additional group (repeatable).
+        #[arg(short = 'g', long = "additional-gids")]
+        additional_gids: Vec<u32>,
+        /// A process.json describing the process (instead of ARGS).
+        #[arg(short = 'p', long)]
+        process: Option<PathBuf>,
+        /// Return once the process runs.
+        #[arg(short = 'd', long)]
+        detach: bool,
+        /// Write the process's pid to this file.
+        #[arg(long = "pid-file")]
+        pid_file: Option<PathBuf>,
+        /// SELinux label of the process.
+        #[arg(long = "process-label")]
+        process_label: Option<String>,
+        /// AppArmor profile of the process.
+        #[arg(long)]
+        apparmor: Option<String>,
+        /// Set no_new_privs.
+        #[arg(long = "no-new-privs")]
+        no_new_privs: bool,
+        /// Add a capability (repeatable).
+        #[arg(short = 'c', long = "cap")]
+        cap: Vec<String>,
+        /// Pass N more descriptors (3..3+N).
+        #[arg(long = "preserve-fds", default_value_t = 0)]
+        preserve_fds: u32,
+        /// Run in this sub-cgroup of the container (`path`, or `controller:path` on v1).
+        #[arg(long)]
+        cgroup: Option<String>,
+        /// Allow exec into a paused container.
+        #[arg(long = "ignore-paused")]
+        ignore_paused: bool,
+        /// Container id.
+        id: String,
+        /// Program and arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
     /// Print the state of a container.
     State {
@@ -252,6 +308,40 @@ pub fn dispatch(cli: &Cli) -> Result<i32, Error> {
             let ro = RunOpts { detach: *detach, keep: *keep, no_subreaper: *no_subreaper };
             return rt.run(&create_opts(c, !detach), ro);
         }
+        Cmd::Exec {
+            console_socket, cwd, env, tty, user, additional_gids, process, detach, pid_file, process_label, apparmor,
+            no_new_privs, cap, preserve_fds, cgroup, ignore_paused, id, args,
+        } => {
+            let process = match process {
+                Some(p) => ExecProcess::File(p.clone()),
+                None => {
+                    let user = user.as_deref().map(parse_user).transpose()?;
+                    ExecProcess::Args(ExecArgs {
+                        args: args.clone(),
+                        env: env.clone(),
+                        cwd: cwd.clone(),
+                        user,
+                        additional_gids: additional_gids.clone(),
+                        caps: cap.clone(),
+                        tty: *tty,
+                        no_new_privs: *no_new_privs,
+                        apparmor: apparmor.clone(),
+                        label: process_label.clone(),
+                    })
+                }
+            };
+            let opts = ExecOpts {
+                id: id.clone(),
+                process,
+                detach: *detach,
+                pid_file: pid_file.clone(),
+                console_socket: console_socket.clone(),
+                preserve_fds: *preserve_fds,
+                cgroup: cgroup.clone(),
+                ignore_paused: *ignore_paused,
+            };
+            return rt.exec(&opts);
+        }
         Cmd::State { id } => print_json(&rt.state(id)?)?,
         Cmd::Kill { all, id, signal } => {
             let sig = match signal {
@@ -307,6 +397,14 @@ pub fn dispatch(cli: &Cli) -> Result<i32, Error> {
     Ok(0)
 }
 
+fn parse_user(u: &str) -> Result<(u32, Option<u32>), Error> {
+    let bad = || Error::Input(format!("--user {u:?}: expected uid[:gid] (numbers)"));
+    match u.split_once(':') {
+        Some((a, b)) => Ok((a.parse().map_err(|_| bad())?, Some(b.parse().map_err(|_| bad())?))),
+        None => Ok((u.parse().map_err(|_| bad())?, None)),
+    }
+}
+
 fn ps(rt: &Runtime, format: &str, id: &str, args: &[String]) -> Result<(), Error> {
     let pids = rt.pids(id)?;
     if format == "json" {
@@ -341,6 +439,7 @@ fn describe(cmd: &Cmd) -> String {
         Cmd::Run { c, .. } => format!("run {}", c.id),
         Cmd::Start { id } => format!("start {id}"),
         Cmd::State { id } => format!("state {id}"),
+        Cmd::Exec { id, .. } => format!("exec {id}"),
         Cmd::Kill { id, .. } => format!("kill {id}"),
         Cmd::Delete { id, .. } => format!("delete {id}"),
         Cmd::Pause { id } => format!("pause {id}"),
@@ -365,8 +464,13 @@ pub fn main() -> i32 {
         }
     };
     // Before anything opens a descriptor of ours (the log file, too).
-    if let Cmd::Create(c) | Cmd::Run { c, .. } = &cli.cmd {
-        if let Err(e) = check_preserved(c.preserve_fds + listen_fds()) {
+    let preserve = match &cli.cmd {
+        Cmd::Create(c) | Cmd::Run { c, .. } => Some(c.preserve_fds + listen_fds()),
+        Cmd::Exec { preserve_fds, .. } => Some(*preserve_fds),
+        _ => None,
+    };
+    if let Some(n) = preserve {
+        if let Err(e) = check_preserved(n) {
             let _ = writeln!(std::io::stderr(), "nook-runtime: {}: {e}", describe(&cli.cmd));
             return 1;
         }

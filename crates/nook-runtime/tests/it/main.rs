@@ -6,6 +6,7 @@
 mod common;
 
 mod errors;
+mod exec;
 mod filesystem;
 mod hooks;
 mod lifecycle;
