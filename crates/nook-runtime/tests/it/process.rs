@@ -146,3 +146,25 @@ fn terminal_through_console_socket() {
     env.wait_status(&id, "stopped");
     ok(&env.nook(&["delete", &id]));
 }
+
+#[test]
+fn foreground_run_relays_its_terminal() {
+    use std::io::Write;
+    let env = Env::new("fgtty");
+    let mut c = config(&["sh", "-c", "read x; echo got-$x; tty"]);
+    c["process"]["terminal"] = true.into();
+    let b = env.bundle("b", &c);
+    let id = env.id("fgtty");
+    let mut child = env
+        .cmd()
+        .args(["run", "--bundle", b.to_str().unwrap(), &id])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"hello\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let s = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    assert_eq!(out.status.code(), Some(0), "{s}");
+    assert!(s.contains("got-hello\n/dev/pts/"), "{s}");
+}
