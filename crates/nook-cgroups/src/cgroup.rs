@@ -181,6 +181,18 @@ impl Cgroup {
         Ok(())
     }
 
+    /// Create the v1 directories this cgroup has and `old` had not (new
+    /// hierarchies joined by `update`).
+    pub fn create_missing(&mut self, old: &Cgroup) -> Result<()> {
+        let new: Vec<(String, PathBuf)> =
+            self.v1.iter().filter(|(k, _)| !old.v1.contains_key(*k)).map(|(k, d)| (k.clone(), d.clone())).collect();
+        for (key, dir) in new {
+            let cpuset = key.split(',').any(|c| c == "cpuset");
+            self.mkdir_p(&dir, &key, cpuset)?;
+        }
+        Ok(())
+    }
+
     fn mkdir_p(&mut self, dir: &Path, controller: &str, cpuset: bool) -> Result<()> {
         let mut missing = Vec::new();
         let mut p = dir;
@@ -243,7 +255,16 @@ impl Cgroup {
 
     /// Apply `resources` (on create, and for `update`).
     pub fn apply(&self, r: &LinuxResources) -> Result<()> {
-        let v1_writes = resources::v1_writes(r)?;
+        let mut v1_writes = resources::v1_writes(r)?;
+        // As runc: unlimited memory without a swap value means unlimited
+        // memory+swap too (else the kernel keeps the old, lower memsw).
+        let unlimited_mem = r.memory().as_ref().is_some_and(|m| m.limit() == Some(-1) && m.swap().unwrap_or(0) == 0);
+        if unlimited_mem && self.v1_dir("memory").is_some_and(|d| d.join("memory.memsw.limit_in_bytes").exists()) {
+            v1_writes.insert(
+                0,
+                Write { controller: "memory", files: vec!["memory.memsw.limit_in_bytes".into()], value: "-1".into(), best_effort: false },
+            );
+        }
         let mut io_bfq = false;
         if let Some(v2) = &self.v2 {
             io_bfq = v2.join("io.bfq.weight").exists();
@@ -618,6 +639,14 @@ fn collect_pids(dir: &Path, out: &mut Vec<i32>) {
     }
 }
 
+fn has_procs(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("cgroup.procs")).is_ok_and(|s| !s.trim().is_empty())
+}
+
+/// Remove a container's cgroup directory and its sub-cgroups.  Processes
+/// that were just killed may need a moment to leave; processes that stay
+/// belong to another container sharing the cgroup (a pod-style parent), and
+/// then the directory is left to that container.
 fn remove_tree(dir: &Path) -> Result<()> {
     if let Ok(rd) = std::fs::read_dir(dir) {
         for e in rd.flatten() {
@@ -632,7 +661,15 @@ fn remove_tree(dir: &Path) -> Result<()> {
         match std::fs::remove_dir(dir) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) if errno_of(&e) == Errno::EBUSY && start.elapsed() < Duration::from_secs(3) => {
+            Err(e) if errno_of(&e) == Errno::EBUSY => {
+                let waited = start.elapsed();
+                if has_procs(dir) && waited > Duration::from_secs(1) {
+                    tracing::debug!("cgroup {} is still used by other processes; left in place", dir.display());
+                    return Ok(());
+                }
+                if waited > Duration::from_secs(3) {
+                    return Err(io_err("cgroup", "rmdir", dir, errno_of(&e)));
+                }
                 std::thread::sleep(delay);
                 delay = (delay * 2).min(Duration::from_millis(50));
             }

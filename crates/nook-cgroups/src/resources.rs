@@ -267,7 +267,10 @@ pub fn v2_writes(r: &LinuxResources, io_bfq: bool) -> Result<Vec<Write>> {
     if let Some(m) = r.memory() {
         let limit = m.limit().unwrap_or(0);
         if let Some(s) = swap_to_v2(m.swap().unwrap_or(0), limit)? {
-            out.push(w("memory", "memory.swap.max", s));
+            // Without swap support the file is missing: "no swap" and
+            // "unlimited swap" then hold anyway (as runc treats them).
+            let best_effort = s == "0" || s == "max";
+            out.push(Write { best_effort, ..w("memory", "memory.swap.max", s) });
         }
         if limit != 0 {
             out.push(w("memory", "memory.max", v2_num(limit)));

@@ -616,8 +616,11 @@ impl Runtime {
 
     fn destroy(&self, cd: ContainerDir, st: &State) -> Result<()> {
         // Processes of a container without its own pid namespace may outlive
-        // its first process.
-        let _ = st.cgroup.kill_all(libc::SIGKILL);
+        // its first process (with one, the kernel killed them all with it,
+        // and the cgroup may be shared with another container's).
+        if !st.own_pid_ns {
+            let _ = st.cgroup.kill_all(libc::SIGKILL);
+        }
         let cg_result = st.cgroup.destroy();
         let config_hooks = if st_has_hooks(&cd) { cd.read_config().ok().and_then(|c| c.hooks().clone()) } else { None };
         if let Some(h) = config_hooks.and_then(|h| h.poststop().clone()).filter(|h| !h.is_empty()) {
@@ -676,6 +679,11 @@ impl Runtime {
     /// The saved state of a container (for callers that need the cgroup).
     pub fn load_state(&self, id: &str) -> Result<State> {
         Ok(self.load(id, false)?.1)
+    }
+
+    /// Status of a container whose directory the caller holds.
+    pub fn status_unlocked(&self, cd: &ContainerDir, st: &State) -> Status {
+        status_of(cd, st)
     }
 
     /// Status of a container.

@@ -16,6 +16,7 @@ pub mod exec;
 pub mod features;
 pub mod hooks;
 pub mod init;
+pub mod resources;
 pub mod run;
 pub mod spec;
 pub mod state;

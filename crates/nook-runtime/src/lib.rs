@@ -66,6 +66,64 @@ pub struct CreateArgs {
     pub id: String,
 }
 
+/// Flags of `update` (runc's).
+#[derive(Args, Debug, Clone)]
+pub struct UpdateArgs {
+    /// A JSON file with linux.resources ("-" for stdin); flags override it.
+    #[arg(short = 'r', long)]
+    pub resources: Option<String>,
+    /// Block I/O weight (10..1000).
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
+    /// CFS period (µs).
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<u64>,
+    /// CFS quota (µs per period).
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPU shares.
+    #[arg(long = "cpu-share")]
+    pub cpu_share: Option<u64>,
+    /// Realtime period (µs).
+    #[arg(long = "cpu-rt-period")]
+    pub cpu_rt_period: Option<u64>,
+    /// Realtime runtime (µs).
+    #[arg(long = "cpu-rt-runtime", allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<i64>,
+    /// CPUs to use.
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes to use.
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Kernel memory limit (obsolete).
+    #[arg(long = "kernel-memory", allow_hyphen_values = true)]
+    pub kernel_memory: Option<String>,
+    /// Kernel TCP memory limit (obsolete).
+    #[arg(long = "kernel-memory-tcp", allow_hyphen_values = true)]
+    pub kernel_memory_tcp: Option<String>,
+    /// Memory limit (bytes, or with k/m/g).
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    /// Memory reservation (soft limit).
+    #[arg(long = "memory-reservation", allow_hyphen_values = true)]
+    pub memory_reservation: Option<String>,
+    /// Memory + swap limit (-1: unlimited swap).
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Maximum number of processes.
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Intel RDT L3 cache schema (not supported).
+    #[arg(long = "l3-cache-schema")]
+    pub l3_cache_schema: Option<String>,
+    /// Intel RDT memory bandwidth schema (not supported).
+    #[arg(long = "mem-bw-schema")]
+    pub mem_bw_schema: Option<String>,
+    /// Container id.
+    pub id: String,
+}
+
 /// Commands.
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
@@ -198,6 +256,19 @@ pub enum Cmd {
         /// Options for ps(1) (default -ef).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         ps_args: Vec<String>,
+    },
+    /// Change the resource limits of a running container.
+    Update(UpdateArgs),
+    /// Print statistics and OOM events of a container.
+    Events {
+        /// Print the statistics once and exit.
+        #[arg(long)]
+        stats: bool,
+        /// Interval between statistics.
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        /// Container id.
+        id: String,
     },
     /// Write a default config.json.
     Spec {
@@ -377,6 +448,14 @@ pub fn dispatch(cli: &Cli) -> Result<i32, Error> {
                 let _ = std::io::stdout().write_all(table(&rows).as_bytes());
             }
         }
+        Cmd::Update(u) => rt.update(&u.id, &update_resources(u)?)?,
+        Cmd::Events { stats, interval, id } => {
+            let iv = nook_container::resources::parse_duration(interval)?;
+            if iv.is_zero() {
+                return Err(Error::Input("--interval must be greater than zero".into()));
+            }
+            rt.events(id, iv, *stats, &mut std::io::stdout())?;
+        }
         Cmd::Pause { id } => rt.pause(id)?,
         Cmd::Resume { id } => rt.resume(id)?,
         Cmd::Ps { format, id, ps_args } => ps(&rt, format, id, ps_args)?,
@@ -395,6 +474,79 @@ pub fn dispatch(cli: &Cli) -> Result<i32, Error> {
         }
     }
     Ok(0)
+}
+
+fn update_resources(u: &UpdateArgs) -> Result<oci_spec::runtime::LinuxResources, Error> {
+    use nook_container::resources::parse_size;
+    if u.l3_cache_schema.is_some() || u.mem_bw_schema.is_some() {
+        return Err(Error::Input("Intel RDT (--l3-cache-schema, --mem-bw-schema) is not supported by nook".into()));
+    }
+    let mut v: serde_json::Value = match &u.resources {
+        Some(f) => {
+            let data = if f == "-" {
+                let mut b = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut b).map_err(Error::io("read", "stdin"))?;
+                b
+            } else {
+                std::fs::read(f).map_err(Error::io("read", f.clone()))?
+            };
+            serde_json::from_slice(&data).map_err(|e| Error::Config(format!("{f}: line {}, column {}: {e}", e.line(), e.column())))?
+        }
+        None => serde_json::json!({}),
+    };
+    if !v.is_object() {
+        return Err(Error::Config("--resources: expected a JSON object (linux.resources)".into()));
+    }
+    let mut set = |section: &str, key: &str, val: serde_json::Value| {
+        if !v[section].is_object() {
+            v[section] = serde_json::json!({});
+        }
+        v[section][key] = val;
+    };
+    let size = |s: &Option<String>| s.as_deref().map(parse_size).transpose();
+    if let Some(x) = size(&u.memory)? {
+        set("memory", "limit", x.into());
+    }
+    if let Some(x) = size(&u.memory_reservation)? {
+        set("memory", "reservation", x.into());
+    }
+    if let Some(x) = size(&u.memory_swap)? {
+        set("memory", "swap", x.into());
+    }
+    if let Some(x) = size(&u.kernel_memory)? {
+        set("memory", "kernel", x.into());
+    }
+    if let Some(x) = size(&u.kernel_memory_tcp)? {
+        set("memory", "kernelTCP", x.into());
+    }
+    if let Some(x) = u.cpu_share {
+        set("cpu", "shares", x.into());
+    }
+    if let Some(x) = u.cpu_quota {
+        set("cpu", "quota", x.into());
+    }
+    if let Some(x) = u.cpu_period {
+        set("cpu", "period", x.into());
+    }
+    if let Some(x) = u.cpu_rt_runtime {
+        set("cpu", "realtimeRuntime", x.into());
+    }
+    if let Some(x) = u.cpu_rt_period {
+        set("cpu", "realtimePeriod", x.into());
+    }
+    if let Some(x) = &u.cpuset_cpus {
+        set("cpu", "cpus", x.clone().into());
+    }
+    if let Some(x) = &u.cpuset_mems {
+        set("cpu", "mems", x.clone().into());
+    }
+    if let Some(x) = u.pids_limit {
+        set("pids", "limit", x.into());
+    }
+    if let Some(x) = u.blkio_weight {
+        set("blockIO", "weight", x.into());
+    }
+    serde_json::from_value(v).map_err(|e| Error::Config(format!("resources: {e}")))
 }
 
 fn parse_user(u: &str) -> Result<(u32, Option<u32>), Error> {
@@ -445,6 +597,8 @@ fn describe(cmd: &Cmd) -> String {
         Cmd::Pause { id } => format!("pause {id}"),
         Cmd::Resume { id } => format!("resume {id}"),
         Cmd::Ps { id, .. } => format!("ps {id}"),
+        Cmd::Update(u) => format!("update {}", u.id),
+        Cmd::Events { id, .. } => format!("events {id}"),
         Cmd::List { .. } => "list".into(),
         Cmd::Spec { .. } => "spec".into(),
         Cmd::Features => "features".into(),

@@ -5,6 +5,7 @@
 
 mod common;
 
+mod cgroups;
 mod errors;
 mod exec;
 mod filesystem;
