@@ -214,6 +214,14 @@ pub fn compile(rules: &[DeviceRule]) -> Vec<Insn> {
         insn(LDX_W, 5, 1, 8, 0),  // r5 = minor
     ];
     for r in rules.iter().rev() {
+        // A rule that matches every request decides everything after it:
+        // the verifier refuses unreachable instructions, so stop here.
+        let unconditional = r.kind == 'a' && r.major.is_none() && r.minor.is_none() && r.access == ACC_MKNOD | ACC_READ | ACC_WRITE;
+        if unconditional {
+            p.push(insn(MOV_K, 0, 0, 0, r.allow as i32));
+            p.push(insn(EXIT, 0, 0, 0, 0));
+            return p;
+        }
         let mut block: Vec<Insn> = Vec::new();
         // Each check jumps to the end of this rule's block when it fails;
         // offsets are patched once the block length is known.
@@ -273,6 +281,15 @@ fn put32(attr: &mut [u64; 16], off: usize, v: u32) {
     unsafe { (attr.as_mut_ptr() as *mut u8).add(off).cast::<u32>().write(v) }
 }
 
+impl CgroupError {
+    fn with_detail(self, d: &str) -> CgroupError {
+        match self {
+            CgroupError::Unsupported { controller, msg } if !d.is_empty() => CgroupError::Unsupported { controller, msg: format!("{msg} ({d})") },
+            e => e,
+        }
+    }
+}
+
 fn bpf_err(op: &str, e: nook_sys::Errno) -> CgroupError {
     CgroupError::Unsupported {
         controller: "devices".into(),
@@ -291,7 +308,20 @@ pub fn attach_v2(dir: BorrowedFd<'_>, rules: &[DeviceRule]) -> Result<()> {
     put32(&mut attr, 4, prog.len() as u32);
     attr[1] = prog.as_ptr() as u64;
     attr[2] = license.as_ptr() as u64;
-    let fd = bpf(BPF_PROG_LOAD, &mut attr).map_err(|e| bpf_err("load", e))?;
+    let fd = match bpf(BPF_PROG_LOAD, &mut attr) {
+        Ok(fd) => fd,
+        Err(e) => {
+            // Ask the verifier why, for the error message.
+            let mut log = vec![0u8; 16 * 1024];
+            put32(&mut attr, 24, 1);
+            put32(&mut attr, 28, log.len() as u32);
+            attr[4] = log.as_mut_ptr() as u64;
+            let _ = bpf(BPF_PROG_LOAD, &mut attr);
+            let text = String::from_utf8_lossy(&log);
+            let why = text.trim_end_matches('\0').lines().filter(|l| !l.trim().is_empty()).last().unwrap_or("").to_string();
+            return Err(bpf_err("load", e).with_detail(&why));
+        }
+    };
     // SAFETY: the kernel returned a new program fd.
     let prog_fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
     let old = query(dir).unwrap_or_default();
@@ -404,6 +434,18 @@ mod tests {
         assert_eq!(run(&p, 'c', 1, 3, ACC_READ), 0);
         assert_eq!(run(&p, 'c', 1, 5, ACC_READ), 1);
         assert_eq!(run(&p, 'b', 8, 0, ACC_WRITE), 1);
+    }
+
+    #[test]
+    fn no_unreachable_code_after_a_catch_all() {
+        let rules = effective(&spec(r#"[{"allow":false,"access":"rwm"}]"#)).unwrap();
+        let p = compile(&rules);
+        // the catch-all deny is the last instruction pair: nothing after it
+        assert_eq!(p[p.len() - 2], insn(MOV_K, 0, 0, 0, 0));
+        assert_eq!(p.iter().filter(|i| i.code == EXIT).count(), default_allowed().len() + 1);
+        let p = compile(&from_spec(&spec(r#"[{"allow":true,"access":"rwm"}]"#)).unwrap());
+        assert_eq!(p.len(), 6 + 2);
+        assert_eq!(run(&p, 'c', 4, 4, ACC_WRITE), 1);
     }
 
     #[test]
