@@ -329,3 +329,71 @@ fn events_stats_have_runcs_shape() {
     fails_with(&env.nook(&["events", "--interval", "0s", &id]), "interval");
     ok(&env.nook(&["delete", "--force", &id]));
 }
+
+fn has_controller(name: &str, v2_name: &str) -> bool {
+    let l = nook_cgroups::Layout::detect().unwrap();
+    if l.v1_for(name).is_some() {
+        return true;
+    }
+    l.mode() == nook_cgroups::layout::Mode::V2 && l.v2_controllers().iter().any(|c| c == v2_name)
+}
+
+#[test]
+fn hugetlb_limit_where_the_controller_exists() {
+    let env = Env::new("huge");
+    let mut c = config(&["sleep", "30"]);
+    c["linux"]["resources"]["hugepageLimits"] = json!([{"pageSize": "2MB", "limit": 4194304}]);
+    let b = env.bundle("b", &c);
+    let id = env.id("huge");
+    let o = env.nook(&["run", "-d", "--bundle", b.to_str().unwrap(), &id]);
+    if !has_controller("hugetlb", "hugetlb") {
+        // e.g. this host: hugetlb only on the hybrid v2 mount, not enabled
+        fails_with(&o, "hugetlb");
+        assert!(env.leftover_cgroups(&id).is_empty());
+        return;
+    }
+    ok(&o);
+    assert_eq!(read(&cgfile(&env, &id, "hugetlb", "hugetlb.2MB.limit_in_bytes", "hugetlb.2MB.max")), "4194304");
+    ok(&env.nook(&["delete", "--force", &id]));
+}
+
+#[test]
+fn block_io_throttle_on_the_root_disk() {
+    use std::os::unix::fs::MetadataExt;
+    let dev = std::fs::metadata("/").unwrap().dev();
+    let (major, minor) = (libc::major(dev), libc::minor(dev));
+    let is_block = std::fs::read_link(format!("/sys/dev/block/{major}:{minor}")).is_ok();
+    if !is_block || !has_controller("blkio", "io") {
+        return;
+    }
+    // throttling applies to whole disks; use the partition's parent if any
+    let sysdev = std::fs::canonicalize(format!("/sys/dev/block/{major}:{minor}")).unwrap();
+    let disk = if sysdev.join("partition").exists() { sysdev.parent().unwrap().to_path_buf() } else { sysdev };
+    let mm = std::fs::read_to_string(disk.join("dev")).unwrap().trim().to_string();
+    let (dmaj, dmin) = mm.split_once(':').unwrap();
+    let env = Env::new("blkio");
+    let mut c = config(&["sleep", "30"]);
+    c["linux"]["resources"]["blockIO"] = json!({"throttleReadBpsDevice": [{"major": dmaj.parse::<i64>().unwrap(), "minor": dmin.parse::<i64>().unwrap(), "rate": 1048576}]});
+    let b = env.bundle("b", &c);
+    let id = env.id("blkio");
+    ok(&env.nook(&["run", "-d", "--bundle", b.to_str().unwrap(), &id]));
+    let f = cgfile(&env, &id, "blkio", "blkio.throttle.read_bps_device", "io.max");
+    let v = read(&f);
+    assert!(v.contains(&format!("{mm} 1048576")) || v.contains(&format!("{mm} rbps=1048576")), "{v}");
+    ok(&env.nook(&["delete", "--force", &id]));
+}
+
+#[test]
+fn network_class_id_needs_net_cls() {
+    let env = Env::new("netcls");
+    let mut c = config(&["true"]);
+    c["linux"]["resources"]["network"] = json!({"classID": 1048577});
+    let b = env.bundle("b", &c);
+    let id = env.id("netcls");
+    if has_controller("net_cls", "net_cls") {
+        ok(&env.run(&id, &b));
+        return;
+    }
+    fails_with(&env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]), "net_cls");
+    assert!(env.leftover_cgroups(&id).is_empty());
+}

@@ -160,7 +160,11 @@ fn rootfs_propagation() {
 #[test]
 fn sys_fs_cgroup_shows_the_containers_cgroup_read_only() {
     let env = Env::new("cgmount");
-    let mut c = config(&["sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; ls /sys/fs/cgroup/memory | grep -c '^nook'; echo 1 > /sys/fs/cgroup/pids/pids.max 2>/dev/null; echo rc=$?"]);
+    // v1: one directory per hierarchy; v2: the container's own cgroup.
+    let script = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max; \
+                  ls /sys/fs/cgroup/memory /sys/fs/cgroup 2>/dev/null | grep -c '^nook'; \
+                  echo 1 > /sys/fs/cgroup/pids/pids.max 2>/dev/null || echo 1 > /sys/fs/cgroup/pids.max 2>/dev/null; echo rc=$?";
+    let mut c = config(&["sh", "-c", script]);
     c["linux"]["resources"]["memory"] = json!({"limit": 67108864});
     let b = env.bundle("b", &c);
     let id = env.id("cgmount");
