@@ -236,18 +236,7 @@ impl Runtime {
         let ns = NsPlan::from_spec(linux.namespaces().as_deref().unwrap_or(&[]))?;
         let joins = nook_namespaces::open_joins(&ns)?;
         // cgroups
-        let layout = Layout::detect()?;
-        let mut cg = Cgroup::plan(
-            &layout,
-            &CgroupSpec {
-                path: linux.cgroups_path().as_deref(),
-                default_name: &opts.id,
-                resources: linux.resources().as_ref(),
-            },
-        )?;
-        guard.cgroup = Some(cg.clone());
-        cg.create(&layout, linux.resources().as_ref())?;
-        guard.cgroup = Some(cg.clone());
+        let cg = self.make_cgroup(&opts.id, &linux, guard)?;
         let seccomp = match linux.seccomp() {
             Some(s) => Some(nook_security::seccomp::compile_cached(s, Some(&self.seccomp_cache()))?),
             None => None,
@@ -410,6 +399,49 @@ impl Runtime {
             state::write_atomic(p, pid.to_string().as_bytes())?;
         }
         Ok(Created { pid, pty_master })
+    }
+
+    /// Create the container's cgroup.  An unprivileged user usually may not
+    /// write cgroups at all: then a container that asks for no limits runs
+    /// without a cgroup of its own (as runc's rootless mode), and one that
+    /// asks for limits fails with the reason.
+    fn make_cgroup(&self, id: &str, linux: &oci_spec::runtime::Linux, guard: &mut Guard<'_>) -> Result<Cgroup> {
+        let res = linux.resources().as_ref();
+        let plan = Layout::detect().and_then(|layout| {
+            let cg = Cgroup::plan(&layout, &CgroupSpec { path: linux.cgroups_path().as_deref(), default_name: id, resources: res })?;
+            Ok((layout, cg))
+        });
+        // SAFETY: trivial getter.
+        let rootless = unsafe { libc::geteuid() } != 0;
+        let limits = res.is_some_and(|r| nook_cgroups::cgroup::controllers_of(r).iter().any(|c| *c != "devices"));
+        let (layout, mut cg) = match plan {
+            Ok(x) => x,
+            Err(e) if rootless && !limits => {
+                tracing::debug!("rootless: no cgroup for the container ({e})");
+                return Ok(Cgroup::default());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        guard.cgroup = Some(cg.clone());
+        let r = if rootless && !limits {
+            // Device rules need privileges an ordinary user lacks; without
+            // other limits they are the only thing asked for.
+            cg.create(&layout, None)
+        } else {
+            cg.create(&layout, res)
+        };
+        match r {
+            Ok(()) => {
+                guard.cgroup = Some(cg.clone());
+                Ok(cg)
+            }
+            Err(e) if rootless && !limits => {
+                tracing::debug!("rootless: no cgroup for the container ({e})");
+                guard.cgroup = None;
+                Ok(Cgroup::default())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Start a created container: run its program.

@@ -6,9 +6,10 @@
 //! `/proc/self/exe` (a symlink, a `#!/proc/self/exe` script, an ELF
 //! interpreter) and so obtain a handle on the host binary to overwrite it
 //! later (CVE-2019-5736).  To close that, the final `execve` is made from a
-//! tiny static program (under 200 bytes) held in a sealed memfd: whatever
+//! tiny static program (under 250 bytes) held in a sealed memfd: whatever
 //! `/proc/self/exe` resolves to at that moment is that read-only memfd.  The
-//! trampoline receives `[path, argv...]` and calls `execve(path, argv, envp)`.
+//! trampoline receives `[MAGIC, path, argv...]` and calls
+//! `execve(path, argv, envp)`; started any other way it exits with 127.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -19,20 +20,46 @@ use crate::{Result, SecurityError};
 
 const MSG: &[u8] = b"nook: exec of the container process failed\n";
 
+/// `argv[0]` nook gives the trampoline.  Anything else starting it (a
+/// `#!/proc/self/exe` script, an ELF interpreter, a container process that
+/// found the memfd) gets an error instead of an exec: without this, such a
+/// script would make the trampoline execute itself forever.
+pub const MAGIC: &[u8; 8] = b"nooktrmp";
+
 /// x86_64 machine code of the trampoline (position independent).
 #[cfg(target_arch = "x86_64")]
 fn code() -> (u16, Vec<u8>) {
     let mut c: Vec<u8> = vec![
         0x48, 0x89, 0xe3, // mov rbx, rsp
-        0x48, 0x8b, 0x7b, 0x08, // mov rdi, [rbx+8]        path = argv[0]
-        0x48, 0x8d, 0x73, 0x10, // lea rsi, [rbx+16]       argv = &argv[1]
+        0x48, 0x83, 0x3b, 0x02, // cmp qword [rbx], 2      argc >= 2?
+        0x72, 0, // jb fail
+        0x48, 0x8b, 0x7b, 0x08, // mov rdi, [rbx+8]        argv[0]
+        0x48, 0xb8, // mov rax, MAGIC
+    ];
+    let jb = 8; // the rel8 of `jb fail`
+    c.extend_from_slice(MAGIC);
+    c.extend_from_slice(&[0x48, 0x39, 0x07]); // cmp [rdi], rax
+    c.extend_from_slice(&[0x75, 0]); // jne fail
+    let jne1 = c.len() - 1;
+    c.extend_from_slice(&[0x80, 0x7f, 0x08, 0x00]); // cmp byte [rdi+8], 0
+    c.extend_from_slice(&[0x75, 0]); // jne fail
+    let jne2 = c.len() - 1;
+    c.extend_from_slice(&[
+        0x48, 0x8b, 0x7b, 0x10, // mov rdi, [rbx+16]       path = argv[1]
+        0x48, 0x8d, 0x73, 0x18, // lea rsi, [rbx+24]       argv = &argv[2]
         0x48, 0x8b, 0x0b, // mov rcx, [rbx]          argc
         0x48, 0x8d, 0x54, 0xcb, 0x10, // lea rdx, [rbx+rcx*8+16] envp
         0xb8, 0x3b, 0x00, 0x00, 0x00, // mov eax, 59 (execve)
         0x0f, 0x05, // syscall
+    ]);
+    let fail = c.len();
+    for j in [jb, jne1, jne2] {
+        c[j] = (fail - (j + 1)) as u8;
+    }
+    c.extend_from_slice(&[
         0xbf, 0x02, 0x00, 0x00, 0x00, // mov edi, 2
         0x48, 0x8d, 0x35, 0, 0, 0, 0, // lea rsi, [rip+msg]
-    ];
+    ]);
     let after_lea = c.len();
     c.extend_from_slice(&[0xba]); // mov edx, len
     c.extend_from_slice(&(MSG.len() as u32).to_le_bytes());
@@ -139,7 +166,9 @@ pub fn exec(trampoline: Option<&OwnedFd>, path: &str, args: &[String], env: &[St
         let mut envp: Vec<*const libc::c_char> = cenv.iter().map(|c| c.as_ptr()).collect();
         envp.push(std::ptr::null());
         if let Some(t) = trampoline {
-            let mut argv: Vec<*const libc::c_char> = Vec::with_capacity(args.len() + 2);
+            let magic = CString::new(&MAGIC[..]).expect("no NUL in MAGIC");
+            let mut argv: Vec<*const libc::c_char> = Vec::with_capacity(args.len() + 3);
+            argv.push(magic.as_ptr());
             argv.push(cpath.as_ptr());
             argv.extend(cargs.iter().map(|c| c.as_ptr()));
             argv.push(std::ptr::null());
@@ -205,7 +234,8 @@ mod tests {
     #[test]
     fn proc_self_exe_is_the_sealed_memfd() {
         // Executing /proc/self/exe from the trampoline re-runs the
-        // trampoline (argv shifts until empty), never the test binary.
+        // trampoline, which refuses (wrong argv[0]) instead of looping;
+        // never the test binary.
         let (code, out) = run_child(&["/proc/self/exe", "/proc/self/exe"]);
         assert_eq!(code, 127, "{out:?}");
         assert!(out.contains("exec of the container process failed"), "{out:?}");

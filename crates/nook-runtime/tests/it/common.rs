@@ -93,20 +93,9 @@ impl Env {
     /// files, not pipes: a detached container inherits them and would hold
     /// a pipe open long after the command returned.
     pub fn nook(&self, args: &[&str]) -> Output {
-        let n = SEQ.fetch_add(1, Ordering::SeqCst);
-        let (o, e) = (self.dir.join(format!(".out{n}")), self.dir.join(format!(".err{n}")));
-        let status = self
-            .cmd()
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&o).unwrap())
-            .stderr(std::fs::File::create(&e).unwrap())
-            .status()
-            .unwrap();
-        let out = Output { status, stdout: std::fs::read(&o).unwrap_or_default(), stderr: std::fs::read(&e).unwrap_or_default() };
-        let _ = std::fs::remove_file(&o);
-        let _ = std::fs::remove_file(&e);
-        out
+        let mut c = self.cmd();
+        c.args(args);
+        capture(&mut c, &self.dir)
     }
 
     /// `run --bundle B ID`, capturing output.
@@ -175,6 +164,23 @@ impl Drop for Env {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Run `cmd` and collect its output through files in `dir` (see
+/// [`Env::nook`] for why not pipes).
+pub fn capture(cmd: &mut Command, dir: &Path) -> Output {
+    let n = SEQ.fetch_add(1, Ordering::SeqCst);
+    let (o, e) = (dir.join(format!(".out{n}")), dir.join(format!(".err{n}")));
+    let status = cmd
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&o).unwrap())
+        .stderr(std::fs::File::create(&e).unwrap())
+        .status()
+        .unwrap();
+    let out = Output { status, stdout: std::fs::read(&o).unwrap_or_default(), stderr: std::fs::read(&e).unwrap_or_default() };
+    let _ = std::fs::remove_file(&o);
+    let _ = std::fs::remove_file(&e);
+    out
 }
 
 /// stdout as text.

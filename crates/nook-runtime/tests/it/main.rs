@@ -13,3 +13,4 @@ mod hooks;
 mod lifecycle;
 mod namespaces;
 mod process;
+mod security;
