@@ -613,6 +613,9 @@ pub fn main() -> i32 {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 1 } else { 0 };
+            if code != 0 {
+                log_parse_error(&e.to_string());
+            }
             let _ = e.print();
             return code;
         }
@@ -641,6 +644,23 @@ pub fn main() -> i32 {
             let _ = writeln!(std::io::stderr(), "nook-runtime: {msg}");
             1
         }
+    }
+}
+
+/// A command line clap refused never reaches the logger; clients that read
+/// only `--log` (containerd) should still see why.  Best effort: find
+/// `--log`/`--log-format` among the raw arguments.
+fn log_parse_error(msg: &str) {
+    let args: Vec<String> = std::env::args().collect();
+    let value = |name: &str| -> Option<String> {
+        args.iter().enumerate().find_map(|(i, a)| {
+            a.strip_prefix(&format!("{name}=")).map(str::to_string).or_else(|| (a == name).then(|| args.get(i + 1).cloned()).flatten())
+        })
+    };
+    if let Some(path) = value("--log").filter(|p| !p.is_empty()) {
+        let json = value("--log-format").as_deref() == Some("json");
+        let first = msg.lines().next().unwrap_or(msg).trim_start_matches("error: ");
+        log::Logger::new(Some(&path), json, false).line(&tracing::Level::ERROR, first);
     }
 }
 

@@ -88,3 +88,101 @@ fn exec_into_stopped_paused_or_missing_containers_fails() {
     fails_with(&env.nook(&["exec", &id, "true"]), "it is stopped");
     fails_with(&env.nook(&["exec", "no-such-container", "true"]), "does not exist");
 }
+
+fn recv_pty(listener: &std::os::unix::net::UnixListener) -> std::fs::File {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let (conn, _) = listener.accept().unwrap();
+    let mut buf = [0u8; 64];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let msg = nix::sys::socket::recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut space), nix::sys::socket::MsgFlags::empty()).unwrap();
+    for cm in msg.cmsgs().unwrap() {
+        if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = cm {
+            return std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fds[0]) });
+        }
+    }
+    panic!("no pty master received");
+}
+
+fn read_all(mut f: std::fs::File) -> String {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match f.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&chunk[..n]),
+        }
+    }
+    String::from_utf8_lossy(&out).replace('\r', "")
+}
+
+#[test]
+fn exec_with_a_terminal_through_the_console_socket() {
+    let env = Env::new("exectty");
+    let id = running(&env, "c", &config(&["sleep", "30"]));
+    let sock = env.dir.join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let p = env.dir.join("process.json");
+    std::fs::write(&p, serde_json::to_vec(&json!({
+        "terminal": true, "consoleSize": {"height": 25, "width": 90},
+        "args": ["sh", "-c", "tty; stty size; echo TERM=$TERM"], "env": ["TERM=vt100", "PATH=/bin"], "cwd": "/", "user": {"uid": 0, "gid": 0}
+    })).unwrap()).unwrap();
+    let h = std::thread::spawn(move || read_all(recv_pty(&listener)));
+    ok(&env.nook(&["exec", "-d", "--console-socket", sock.to_str().unwrap(), "--process", p.to_str().unwrap(), &id]));
+    let out = h.join().unwrap();
+    let l: Vec<&str> = out.lines().collect();
+    assert!(l[0].starts_with("/dev/pts/"), "{out}");
+    assert_eq!(l[1], "25 90");
+    assert_eq!(l[2], "TERM=vt100");
+    // a detached terminal needs somewhere to send the pty
+    fails_with(&env.nook(&["exec", "-d", "-t", &id, "true"]), "console-socket");
+}
+
+#[test]
+fn exec_caps_nnp_and_preserved_fds() {
+    let env = Env::new("execcaps");
+    let mut c = config(&["sleep", "30"]);
+    c["process"]["noNewPrivileges"] = false.into();
+    let id = running(&env, "c", &c);
+    let out = ok(&env.nook(&["exec", "--cap", "CAP_SYS_TIME", "--no-new-privs", &id, "grep", "-E", "CapBnd|NoNewPrivs", "/proc/self/status"]));
+    let bnd = out.lines().find(|l| l.starts_with("CapBnd")).unwrap();
+    let mask = u64::from_str_radix(bnd.split_whitespace().nth(1).unwrap(), 16).unwrap();
+    assert!(mask & (1 << 25) != 0, "CAP_SYS_TIME (25) not added: {out}");
+    assert!(out.contains("NoNewPrivs:\t1"), "{out}");
+    fails_with(&env.nook(&["exec", "--cap", "CAP_NOPE", &id, "true"]), "CAP_NOPE");
+    // --preserve-fds passes 3..3+N and nothing else
+    use std::os::unix::process::CommandExt;
+    std::fs::write(env.dir.join("f"), "from fd 3\n").unwrap();
+    let f = std::fs::File::open(env.dir.join("f")).unwrap();
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&f);
+    let mut cmd = env.cmd();
+    cmd.args(["exec", "--preserve-fds", "1", &id, "sh", "-c", "cat <&3"]);
+    unsafe {
+        cmd.pre_exec(move || {
+            let a = libc::fcntl(raw, libc::F_DUPFD, 100);
+            libc::dup2(a, 3);
+            Ok(())
+        });
+    }
+    assert_eq!(ok(&capture(&mut cmd, &env.dir)), "from fd 3\n");
+}
+
+#[test]
+fn exec_into_a_sub_cgroup() {
+    let env = Env::new("execcg");
+    let id = running(&env, "c", &config(&["sleep", "30"]));
+    let st: serde_json::Value = serde_json::from_slice(&std::fs::read(env.root.join(&id).join("state.json")).unwrap()).unwrap();
+    let pure_v2 = st["cgroup"]["pure_v2"].as_bool().unwrap_or(false);
+    let (dir, arg) = if pure_v2 {
+        (std::path::PathBuf::from(st["cgroup"]["v2"].as_str().unwrap()).join("sub"), "sub".to_string())
+    } else {
+        (std::path::PathBuf::from(st["cgroup"]["v1"]["pids"].as_str().unwrap()).join("sub"), "pids:sub".to_string())
+    };
+    std::fs::create_dir(&dir).unwrap();
+    let out = ok(&env.nook(&["exec", "--cgroup", &arg, &id, "cat", "/proc/self/cgroup"]));
+    assert!(out.lines().any(|l| l.ends_with("/sub")), "{out}");
+    fails_with(&env.nook(&["exec", "--cgroup", "nosuch", &id, "true"]), "does not exist");
+    ok(&env.nook(&["delete", "--force", &id]));
+    assert!(!dir.exists(), "delete must remove sub-cgroups too");
+}

@@ -212,6 +212,18 @@ fn log_format_json_carries_errors() {
 }
 
 #[test]
+fn command_line_errors_reach_the_log_too() {
+    let env = Env::new("logparse");
+    std::fs::create_dir_all(&env.dir).unwrap();
+    let log = env.dir.join("log.json");
+    let o = env.nook(&["--log", log.to_str().unwrap(), "--log-format", "json", "create", "--no-such-flag", "x"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_str(std::fs::read_to_string(&log).unwrap().lines().next().unwrap()).unwrap();
+    assert_eq!(v["level"], "error");
+    assert!(v["msg"].as_str().unwrap().contains("--no-such-flag"), "{v}");
+}
+
+#[test]
 fn unknown_client_flags_are_accepted() {
     let env = Env::new("flags");
     // containerd and Docker pass these; they must not break `state`/`list`.
