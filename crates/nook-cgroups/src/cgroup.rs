@@ -265,20 +265,18 @@ impl Cgroup {
                 Write { controller: "memory", files: vec!["memory.memsw.limit_in_bytes".into()], value: "-1".into(), best_effort: false },
             );
         }
-        let mut io_bfq = false;
-        if let Some(v2) = &self.v2 {
-            io_bfq = v2.join("io.bfq.weight").exists();
-        }
-        let v2_writes = if self.v2.is_some() { resources::v2_writes(r, io_bfq)? } else { Vec::new() };
-        let mut plan: Vec<(PathBuf, Write)> = Vec::new();
+        // Route each controller first: the v1 hierarchy that has it, else
+        // v2 when it offers it, else it is not on this host.  v2 values are
+        // computed only when something goes to v2 (a hybrid host lacking
+        // net_cls must say so, not that net_cls is a v1 thing).
         let mut controllers: Vec<&'static str> = v1_writes.iter().map(|w| w.controller).collect();
-        controllers.extend(v2_writes.iter().map(|w| w.controller));
+        controllers.extend(controllers_of(r).into_iter().filter(|c| *c != "devices"));
         controllers.sort();
         controllers.dedup();
+        let mut routes = Vec::new();
         for c in controllers {
             match self.dir_for(c) {
-                Some((dir, false)) => plan.extend(v1_writes.iter().filter(|w| w.controller == c).map(|w| (dir.clone(), w.clone()))),
-                Some((dir, true)) => plan.extend(v2_writes.iter().filter(|w| w.controller == c).map(|w| (dir.clone(), w.clone()))),
+                Some((dir, on_v2)) => routes.push((c, dir.clone(), on_v2)),
                 None => {
                     return Err(CgroupError::Unsupported {
                         controller: c.into(),
@@ -286,6 +284,15 @@ impl Cgroup {
                     })
                 }
             }
+        }
+        let v2_writes = match (&self.v2, routes.iter().any(|(_, _, v2)| *v2)) {
+            (Some(v2), true) => resources::v2_writes(r, v2.join("io.bfq.weight").exists())?,
+            _ => Vec::new(),
+        };
+        let mut plan: Vec<(PathBuf, Write)> = Vec::new();
+        for (c, dir, on_v2) in routes {
+            let src = if on_v2 { &v2_writes } else { &v1_writes };
+            plan.extend(src.iter().filter(|w| w.controller == c).map(|w| (dir.clone(), w.clone())));
         }
         if self.dir_for("memory").is_some_and(|(_, v2)| v2) || (self.pure_v2 && r.memory().is_some()) {
             for what in resources::v2_ignored(r) {

@@ -131,21 +131,20 @@ fn sysctl_ns(key: &str) -> Option<NsKind> {
 /// Semantic checks of a configuration (what the JSON schema cannot say).
 pub fn validate(spec: &Spec) -> Result<()> {
     let cfg = |m: String| Err(Error::Config(m));
-    let process = match spec.process() {
-        Some(p) => p,
-        None => return cfg("process is missing: nook needs the program to run at create time".into()),
-    };
-    if process.args().as_ref().is_none_or(|a| a.is_empty()) {
-        return cfg("process.args must name the program to run".into());
-    }
-    if !process.cwd().is_absolute() {
-        return cfg(format!("process.cwd {:?} must be an absolute path", process.cwd()));
+    // A container without `process` can be created (everything else is
+    // set up), but not started: the runtime-spec makes `start` the error.
+    let default_process = oci_spec::runtime::Process::default();
+    let process = spec.process().as_ref().unwrap_or(&default_process);
+    if spec.process().is_some() {
+        if process.args().as_ref().is_none_or(|a| a.is_empty()) {
+            return cfg("process.args must name the program to run".into());
+        }
+        if !process.cwd().is_absolute() {
+            return cfg(format!("process.cwd {:?} must be an absolute path", process.cwd()));
+        }
     }
     let linux = spec.linux().clone().unwrap_or_default();
     let plan = NsPlan::from_spec(linux.namespaces().as_deref().unwrap_or(&[]))?;
-    if !plan.contains(NsKind::Mount) {
-        return cfg("linux.namespaces must include a mount namespace (a container needs its own mount table for its root file system)".into());
-    }
     if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !plan.contains(NsKind::Uts) {
         return cfg("hostname is set but there is no uts namespace: it would change the host's name".into());
     }
@@ -258,6 +257,9 @@ mod tests {
         assert!(validate(&s).unwrap_err().to_string().contains("not namespaced"));
         let mut s = spec("");
         s.set_process(None);
-        assert!(validate(&s).is_err());
+        assert!(validate(&s).is_ok(), "a container without process can be created");
+        let mut s = spec("");
+        s.linux_mut().as_mut().unwrap().set_namespaces(Some(vec![]));
+        assert!(validate(&s).is_ok(), "sharing the runtime's mount namespace is allowed");
     }
 }

@@ -91,6 +91,7 @@ struct Guard<'a> {
     cgroup: Option<Cgroup>,
     pids: Vec<i32>,
     poststop: Option<(Vec<oci_spec::runtime::Hook>, Vec<u8>)>,
+    host_rootfs: Option<PathBuf>,
 }
 
 impl Guard<'_> {
@@ -99,6 +100,7 @@ impl Guard<'_> {
         self.cgroup = None;
         self.pids.clear();
         self.poststop = None;
+        self.host_rootfs = None;
     }
 }
 
@@ -120,6 +122,12 @@ impl Drop for Guard<'_> {
         if let Some((h, st)) = self.poststop.take() {
             if let Err(e) = hooks::run("poststop", &h, &st) {
                 tracing::warn!("{e}");
+            }
+        }
+        if let Some(r) = self.host_rootfs.take() {
+            if let Ok(c) = nook_sys::fd::cstr(&r) {
+                // SAFETY: lazy unmount of the rootfs bind made by the failed create.
+                unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
             }
         }
         if let Some(d) = self.dir.take() {
@@ -212,14 +220,14 @@ impl Runtime {
     pub fn create(&self, opts: &CreateOpts) -> Result<Created> {
         config::validate_id(&opts.id)?;
         let bundle = config::load_bundle(&opts.bundle)?;
-        let process = bundle.spec.process().as_ref().expect("validated");
-        if process.terminal().unwrap_or(false) && opts.console_socket.is_none() && !opts.foreground {
+        let terminal = bundle.spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
+        if terminal && opts.console_socket.is_none() && !opts.foreground {
             return Err(Error::Config(
                 "process.terminal is true but no --console-socket was given: the pty master would have nowhere to go".into(),
             ));
         }
         let cd = self.root.create(&opts.id)?;
-        let mut guard = Guard { dir: Some(&cd), cgroup: None, pids: Vec::new(), poststop: None };
+        let mut guard = Guard { dir: Some(&cd), cgroup: None, pids: Vec::new(), poststop: None, host_rootfs: None };
         let r = self.create_in(&cd, &bundle, opts, &mut guard);
         if r.is_ok() {
             guard.disarm();
@@ -230,18 +238,21 @@ impl Runtime {
     fn create_in(&self, cd: &ContainerDir, b: &Bundle, opts: &CreateOpts, guard: &mut Guard<'_>) -> Result<Created> {
         let spec = &b.spec;
         let linux = spec.linux().clone().unwrap_or_default();
-        let process = spec.process().as_ref().expect("validated");
+        let process = spec.process().as_ref();
         std::fs::write(cd.config_path(), &b.raw).map_err(Error::io("write", cd.config_path()))?;
         mkfifo(&cd.fifo_path())?;
         let ns = NsPlan::from_spec(linux.namespaces().as_deref().unwrap_or(&[]))?;
         let joins = nook_namespaces::open_joins(&ns)?;
+        if !ns.contains(NsKind::Mount) {
+            guard.host_rootfs = Some(b.rootfs.clone());
+        }
         // cgroups
         let cg = self.make_cgroup(&opts.id, &linux, guard)?;
         let seccomp = match linux.seccomp() {
             Some(s) => Some(nook_security::seccomp::compile_cached(s, Some(&self.seccomp_cache()))?),
             None => None,
         };
-        let caps = process.capabilities().as_ref().map(nook_security::caps::CapSets::from_spec).transpose()?;
+        let caps = process.and_then(|p| p.capabilities().as_ref()).map(nook_security::caps::CapSets::from_spec).transpose()?;
         let console_socket = match &opts.console_socket {
             Some(p) => Some(OwnedFd::from(
                 UnixStream::connect(p).map_err(|e| Error::Config(format!("connect to --console-socket {}: {e}", p.display())))?,
@@ -313,7 +324,7 @@ impl Runtime {
             nook_namespaces::idmap::write(first, &uids, &gids)?;
         }
         cg.add_pid(first, used_clone_into)?;
-        if let Some(v) = process.oom_score_adj() {
+        if let Some(v) = process.and_then(|p| p.oom_score_adj()) {
             nook_process::set_oom_score_adj(first, v)?;
         }
         send(&parent_ch, &Msg::Go)?;
@@ -358,7 +369,9 @@ impl Runtime {
                     if let Some(h) = hooks_cfg.poststop().as_ref().filter(|h| !h.is_empty()) {
                         guard.poststop = Some((h.clone(), state_for("stopped")));
                     }
-                    let st = state_for("creating");
+                    // Lifecycle steps 3-4 come after step 2 (creating):
+                    // the state hooks see is "created".
+                    let st = state_for("created");
                     if let Some(h) = hooks_cfg.prestart() {
                         hooks::run("prestart", h, &st)?;
                     }
@@ -391,6 +404,8 @@ impl Runtime {
             annotations,
             cgroup: cg,
             own_pid_ns: ns.is_new(NsKind::Pid),
+            has_process: process.is_some(),
+            rootfs_in_host_ns: !ns.contains(NsKind::Mount),
             // SAFETY: trivial getter.
             rootless: unsafe { libc::geteuid() } != 0,
         };
@@ -451,6 +466,9 @@ impl Runtime {
         let status = status_of(&cd, &st);
         if status != Status::Created {
             return Err(Error::Status(format!("cannot start container {id:?}: it is {status}, not created")));
+        }
+        if !st.has_process {
+            return Err(Error::Status(format!("cannot start container {id:?}: its config.json has no process to run")));
         }
         // Check the process before opening the FIFO: opening it releases the
         // process, and a quick program may be gone a moment later.
@@ -654,6 +672,13 @@ impl Runtime {
             let _ = st.cgroup.kill_all(libc::SIGKILL);
         }
         let cg_result = st.cgroup.destroy();
+        if st.rootfs_in_host_ns {
+            // Everything the container mounted hangs below this bind mount.
+            if let Ok(c) = nook_sys::fd::cstr(&st.rootfs) {
+                // SAFETY: lazy unmount of the rootfs bind made at create.
+                unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+            }
+        }
         let config_hooks = if st_has_hooks(&cd) { cd.read_config().ok().and_then(|c| c.hooks().clone()) } else { None };
         if let Some(h) = config_hooks.and_then(|h| h.poststop().clone()).filter(|h| !h.is_empty()) {
             if let Err(e) = hooks::run("poststop", &h, &self.hook_state_json(st, "stopped", 0)) {

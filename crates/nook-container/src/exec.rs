@@ -198,6 +198,14 @@ impl Runtime {
                 joins.push(nook_namespaces::open_ns(k, Path::new(&format!("/proc/{pid}/ns/{}", k.proc_name())))?);
             }
         }
+        // A container sharing our mount namespace lives in a chroot: enter
+        // it through its first process's root.
+        let chroot = if joins.iter().any(|n| n.kind == NsKind::Mount) {
+            None
+        } else {
+            Some(nook_sys::fd::openat(None, Path::new(&format!("/proc/{pid}/root")), libc::O_PATH | libc::O_DIRECTORY, 0)
+                .map_err(Error::sys("open the container's root"))?)
+        };
         if !nook_sys::proc::is_same_alive(st.pid, st.init_start_time) {
             return Err(Error::Status(format!("cannot exec in container {:?}: it is stopped", opts.id)));
         }
@@ -236,7 +244,7 @@ impl Runtime {
                     seccomp: seccomp.as_ref(),
                     preserve_fds: opts.preserve_fds,
                 };
-                let e = match exec_child(&child_ch, &joins, &conf, console_socket.as_ref(), &sigmask) {
+                let e = match exec_child(&child_ch, &joins, chroot.as_ref(), &conf, console_socket.as_ref(), &sigmask) {
                     Ok(()) => Error::Init("internal: exec returned".into()),
                     Err(e) => e,
                 };
@@ -346,7 +354,14 @@ impl Runtime {
 
 const TIOCGPTPEER: libc::c_ulong = 0x5441;
 
-fn exec_child(ch: &Channel, joins: &[OpenNs], conf: &Confinement<'_>, console: Option<&OwnedFd>, sigmask: &libc::sigset_t) -> Result<()> {
+fn exec_child(
+    ch: &Channel,
+    joins: &[OpenNs],
+    chroot: Option<&OwnedFd>,
+    conf: &Confinement<'_>,
+    console: Option<&OwnedFd>,
+    sigmask: &libc::sigset_t,
+) -> Result<()> {
     // No process of the container may open our /proc/PID/exe while we are
     // still the runtime's binary.
     // SAFETY: plain prctls.
@@ -360,6 +375,13 @@ fn exec_child(ch: &Channel, joins: &[OpenNs], conf: &Confinement<'_>, console: O
         Err(e) => return Err(Error::Init(format!("runtime went away: {e}"))),
     }
     nook_namespaces::enter(joins, |k| !matches!(k, NsKind::Pid | NsKind::Time))?;
+    if let Some(root) = chroot {
+        let dot = c".";
+        // SAFETY: enter the container's root directory and make it ours.
+        if unsafe { libc::fchdir(root.as_raw_fd()) } < 0 || unsafe { libc::chroot(dot.as_ptr()) } < 0 {
+            return Err(Error::sys("enter the container's root")(Errno::last()));
+        }
+    }
     let process = conf.process;
     let cwd = std::ffi::CString::new(process.cwd().as_os_str().as_encoded_bytes()).unwrap_or_default();
     // SAFETY: chdir inside the container's root.

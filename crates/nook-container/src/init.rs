@@ -249,10 +249,9 @@ struct Console {
 }
 
 fn open_console(plan: &InitPlan<'_>, prep: &nook_rootfs::Prepared, ch: &Channel) -> Result<Option<Console>> {
-    let process = plan.spec.process().as_ref().expect("validated");
-    if !process.terminal().unwrap_or(false) {
+    let Some(process) = plan.spec.process().as_ref().filter(|p| p.terminal().unwrap_or(false)) else {
         return Ok(None);
-    }
+    };
     let master = nook_sys::path::open_in_root(prep.root.as_fd(), Path::new("/dev/ptmx"), libc::O_RDWR | libc::O_NOCTTY, 0)
         .map_err(|e| Error::Init(format!("terminal: open /dev/ptmx in the container (is /dev/pts mounted?): {e}")))?;
     let zero: libc::c_int = 0;
@@ -332,7 +331,6 @@ fn hook_state(plan: &InitPlan<'_>, status: &str, pid: i32) -> Vec<u8> {
 /// Everything from the namespaces being in place to `execve`.
 fn setup(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
     let spec = plan.spec;
-    let process = spec.process().as_ref().expect("validated");
     let linux = spec.linux().clone().unwrap_or_default();
     if let Some(s) = linux.sysctl() {
         nook_process::write_sysctls(s)?;
@@ -360,12 +358,15 @@ fn setup(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
         cgroupns: plan.ns.contains(NsKind::Cgroup),
         cgroups: &plan.cgroups,
         no_pivot: plan.no_pivot,
+        shared_mount_ns: !plan.ns.contains(NsKind::Mount),
     };
     let prep = nook_rootfs::prepare(&rspec)?;
     let console = open_console(plan, &prep, ch)?;
     // The working directory exists after pivot (created like runc does).
-    nook_sys::path::mkdir_all_in_root(prep.root.as_fd(), process.cwd(), 0o755)
-        .map_err(|e| Error::Init(format!("create process.cwd {} in the container: {e}", process.cwd().display())))?;
+    if let Some(process) = spec.process() {
+        nook_sys::path::mkdir_all_in_root(prep.root.as_fd(), process.cwd(), 0o755)
+            .map_err(|e| Error::Init(format!("create process.cwd {} in the container: {e}", process.cwd().display())))?;
+    }
     let hooks_cfg = spec.hooks().clone().unwrap_or_default();
     let runtime_hooks = hooks_cfg.prestart().as_ref().is_some_and(|h| !h.is_empty())
         || hooks_cfg.create_runtime().as_ref().is_some_and(|h| !h.is_empty());
@@ -379,10 +380,22 @@ fn setup(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
     }
     if let Some(h) = hooks_cfg.create_container().as_ref().filter(|h| !h.is_empty()) {
         // SAFETY: getpid cannot fail.
-        hooks::run("createContainer", h, &hook_state(plan, "creating", unsafe { libc::getpid() }))?;
+        hooks::run("createContainer", h, &hook_state(plan, "created", unsafe { libc::getpid() }))?;
     }
     nook_rootfs::protect(&rspec, &prep)?;
     nook_rootfs::pivot(&rspec, prep)?;
+    let Some(process) = spec.process() else {
+        // Nothing to run: the container exists, `start` refuses it, and
+        // `delete` ends this process.
+        // SAFETY: plain prctl.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
+        ch.send(&Msg::Ready, &[]).map_err(|e| Error::Init(e.to_string()))?;
+        READY.store(true, std::sync::atomic::Ordering::SeqCst);
+        loop {
+            // SAFETY: waits for a signal (SIGKILL from delete).
+            unsafe { libc::pause() };
+        }
+    };
     if let Some(c) = &console {
         // SAFETY: make the pty our controlling terminal and stdio.
         unsafe {

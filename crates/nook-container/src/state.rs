@@ -49,6 +49,18 @@ pub struct State {
     /// Created by a non-root user.
     #[serde(default)]
     pub rootless: bool,
+    /// The config has a `process` (without one the container can be
+    /// created but not started).
+    #[serde(default = "yes")]
+    pub has_process: bool,
+    /// The rootfs was bind-mounted in the runtime's own mount namespace
+    /// (the container has none of its own): `delete` detaches it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rootfs_in_host_ns: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A container's status.

@@ -97,6 +97,11 @@ pub struct RootfsSpec<'a> {
     pub cgroups: &'a CgroupMounts,
     /// `--no-pivot`.
     pub no_pivot: bool,
+    /// The container shares the runtime's mount namespace (no `mount` entry
+    /// in `linux.namespaces`): everything is mounted below the rootfs's own
+    /// bind mount, which is private and which `delete` detaches, and the
+    /// root changes with `chroot`.
+    pub shared_mount_ns: bool,
 }
 
 /// The rootfs after [`prepare`]: a descriptor to resolve paths in.
@@ -132,21 +137,18 @@ pub fn propagation_flags(p: &str) -> Result<u64> {
 
 /// Set up the mount tree inside the new mount namespace (before pivot).
 pub fn prepare(spec: &RootfsSpec<'_>) -> Result<Prepared> {
-    // Nothing we mount may propagate back to the host.  A requested
-    // "shared" root is applied after pivot_root, to the new root only.
-    let root_prop = match spec.propagation {
-        Some(p) => {
-            let f = propagation_flags(p)?;
-            if f & libc::MS_SHARED as u64 != 0 {
-                libc::MS_SLAVE as u64 | libc::MS_REC as u64
-            } else {
-                f | libc::MS_REC as u64
-            }
-        }
-        None => libc::MS_SLAVE as u64 | libc::MS_REC as u64,
-    };
-    mount::mount_path(None, Path::new("/"), None, root_prop, None)
-        .map_err(|errno| RootfsError::Mount { what: "make / a slave of the host".into(), errno })?;
+    // Nothing we mount may propagate back to the host: the tree becomes a
+    // slave (or private) now; a requested shared or unbindable root is
+    // applied to the new root after pivot_root (an unbindable tree could
+    // not even be bound).
+    if !spec.shared_mount_ns {
+        let root_prop = match spec.propagation.map(propagation_flags).transpose()? {
+            Some(f) if f & libc::MS_PRIVATE as u64 != 0 => libc::MS_PRIVATE as u64 | libc::MS_REC as u64,
+            _ => libc::MS_SLAVE as u64 | libc::MS_REC as u64,
+        };
+        mount::mount_path(None, Path::new("/"), None, root_prop, None)
+            .map_err(|errno| RootfsError::Mount { what: "make / a slave of the host".into(), errno })?;
+    }
     match std::fs::metadata(spec.rootfs) {
         Ok(m) if m.is_dir() => {}
         Ok(_) => return Err(RootfsError::Invalid(format!("root.path {} is not a directory", spec.rootfs.display()))),
@@ -162,7 +164,11 @@ pub fn prepare(spec: &RootfsSpec<'_>) -> Result<Prepared> {
         None,
     )
     .map_err(|errno| RootfsError::Mount { what: format!("bind the rootfs {} onto itself", spec.rootfs.display()), errno })?;
-    if spec.propagation.is_some_and(|p| p.contains("shared")) {
+    if spec.shared_mount_ns {
+        // Keep the container's mounts from propagating to the host's peers.
+        mount::mount_path(None, spec.rootfs, None, (libc::MS_PRIVATE | libc::MS_REC) as u64, None)
+            .map_err(|errno| RootfsError::Mount { what: "make the rootfs mount private".into(), errno })?;
+    } else if spec.propagation.is_some_and(|p| p.contains("shared")) {
         mount::make_parent_private(spec.rootfs)
             .map_err(|errno| RootfsError::Mount { what: "make the rootfs's parent mount private".into(), errno })?;
     }
@@ -429,7 +435,15 @@ pub fn pivot(spec: &RootfsSpec<'_>, prep: Prepared) -> Result<()> {
     if unsafe { libc::fchdir(newroot.as_raw_fd()) } < 0 {
         return Err(fail("chdir into the rootfs")(Errno::last()));
     }
-    if spec.no_pivot {
+    if spec.shared_mount_ns {
+        // The mount namespace is the runtime's: never move anything onto
+        // its "/", only change this process's root.
+        let dot = c".";
+        // SAFETY: chroot to the cwd.
+        if unsafe { libc::chroot(dot.as_ptr()) } < 0 {
+            return Err(fail("chroot")(Errno::last()));
+        }
+    } else if spec.no_pivot {
         mount::mount_path(Some(Path::new(".")), Path::new("/"), None, libc::MS_MOVE as u64, None).map_err(fail("move the rootfs to /"))?;
         let dot = c".";
         // SAFETY: chroot to the cwd.

@@ -209,7 +209,16 @@ pub fn current() -> Result<(CapMask, CapMask, CapMask)> {
 /// Capabilities outside the host's bounding set are left out rather than
 /// failing (the kernel would refuse them in permitted).
 pub fn apply(s: &CapSets) -> Result<()> {
-    let (_, cur_perm, _) = current()?;
+    let (_, cur_perm, cur_inh) = current()?;
+    // Inheritable capabilities can only come from what the process holds:
+    // name the ones this host does not grant instead of a bare EPERM.
+    let missing = s.inheritable & !(cur_perm | cur_inh);
+    if missing != 0 {
+        return Err(SecurityError::Caps {
+            op: format!("inheritable capabilities {} are outside this host's bounding set", names_of(missing).join(", ")),
+            errno: Errno::EPERM,
+        });
+    }
     let perm = s.permitted & cur_perm;
     let eff = s.effective & perm;
     let inh = s.inheritable;

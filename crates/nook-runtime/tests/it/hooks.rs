@@ -63,8 +63,10 @@ fn all_hooks_in_order_with_state() {
         assert_eq!(st["id"], id.as_str(), "{n}");
         assert_eq!(st["bundle"], b.to_str().unwrap(), "{n}");
         assert_eq!(st["annotations"]["org.test"], "yes", "{n}");
+        // Lifecycle steps 3-5 come after step 2 ("creating"): the
+        // runtime-spec's state for those hooks is "created".
         let want = match n.as_str() {
-            "prestart" | "createRuntime" | "createContainer" => "creating",
+            "prestart" | "createRuntime" | "createContainer" => "created",
             "startContainer" => "created",
             "poststart" => "running",
             _ => "stopped",

@@ -5,6 +5,8 @@
 
 mod common;
 
+mod conformance;
+
 mod cgroups;
 mod errors;
 mod exec;

@@ -168,3 +168,29 @@ fn foreground_run_relays_its_terminal() {
     assert_eq!(out.status.code(), Some(0), "{s}");
     assert!(s.contains("got-hello\n/dev/pts/"), "{s}");
 }
+
+#[test]
+fn ctrl_c_on_the_terminal_reaches_the_container() {
+    use std::io::{BufRead, Write};
+    let env = Env::new("ctrlc");
+    let mut c = config(&["sh", "-c", "trap 'echo got-int; exit 0' INT; echo ready; while :; do sleep 0.1; done"]);
+    c["process"]["terminal"] = true.into();
+    let b = env.bundle("b", &c);
+    let id = env.id("ctrlc");
+    let mut child = env
+        .cmd()
+        .args(["run", "--bundle", b.to_str().unwrap(), &id])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert!(line.contains("ready"), "{line}");
+    child.stdin.as_mut().unwrap().write_all(b"\x03").unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert!(rest.contains("got-int"), "{rest}");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
