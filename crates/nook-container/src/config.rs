@@ -60,6 +60,14 @@ pub fn parse_config(bytes: &[u8], name: &Path) -> Result<Spec> {
             // serde_json appends " at line L column C"; we put it in front.
             let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
             let msg = msg.split(", expected one of").next().unwrap_or(&msg).to_string();
+            // oci-spec words an unknown capability as "no variant for X
+            // (converted to Y)": say what it is.
+            let msg = match msg.strip_prefix("no variant for ") {
+                Some(rest) if path.contains("capabilities") => {
+                    format!("unknown capability {}", rest.split(" (").next().unwrap_or(rest))
+                }
+                _ => msg,
+            };
             let at = if path.is_empty() || path == "." { String::new() } else { format!(" ({path})") };
             Err(Error::Config(format!(
                 "{}: line {}, column {}{at}: {msg}",
@@ -223,6 +231,13 @@ mod tests {
             assert!(validate_id(bad).is_err(), "{bad:?}");
         }
         assert_eq!(validate_id("a/b").unwrap_err().to_string(), "invalid container id \"a/b\": it contains '/'");
+    }
+
+    #[test]
+    fn unknown_capability_is_named() {
+        let j = br#"{"ociVersion":"1.0.0","process":{"cwd":"/","user":{"uid":0,"gid":0},"capabilities":{"bounding":["CAP_KILL","CAP_TEST"]}}}"#;
+        let e = parse_config(j, Path::new("config.json")).unwrap_err().to_string();
+        assert!(e.ends_with("(process.capabilities.bounding[1]): unknown capability CAP_TEST"), "{e}");
     }
 
     #[test]
