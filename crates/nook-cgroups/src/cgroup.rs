@@ -17,7 +17,9 @@ use crate::{devices, io_err, CgroupError, Result};
 /// device rules, pause/resume, the process list and the usage statistics.
 const ALWAYS_V1: &[&str] = &["devices", "freezer", "memory", "pids", "cpuacct"];
 /// v2 controllers enabled for a container's cgroup when the host offers them.
-const V2_WANTED: &[&str] = &["cpu", "cpuset", "io", "memory", "pids", "hugetlb", "rdma", "misc"];
+const V2_WANTED: &[&str] = &[
+    "cpu", "cpuset", "io", "memory", "pids", "hugetlb", "rdma", "misc",
+];
 
 /// What the container asks for.
 #[derive(Debug, Clone, Copy)]
@@ -85,7 +87,10 @@ impl Cgroup {
             )));
         }
         if nook_sys::path::clean_relative(&path).as_os_str().is_empty() {
-            return Err(CgroupError::Path(format!("{} names the root of the hierarchy", path.display())));
+            return Err(CgroupError::Path(format!(
+                "{} names the root of the hierarchy",
+                path.display()
+            )));
         }
         let wanted = spec.resources.map(controllers_of).unwrap_or_default();
         let mut cg = Cgroup {
@@ -93,7 +98,10 @@ impl Cgroup {
             ..Default::default()
         };
         for h in &layout.v1 {
-            let join = h.controllers.iter().any(|c| ALWAYS_V1.contains(&c.as_str()) || wanted.contains(&c.as_str()));
+            let join = h
+                .controllers
+                .iter()
+                .any(|c| ALWAYS_V1.contains(&c.as_str()) || wanted.contains(&c.as_str()));
             if !join {
                 continue;
             }
@@ -128,7 +136,10 @@ impl Cgroup {
 
     /// Directory of the v1 hierarchy that carries `controller`.
     pub fn v1_dir(&self, controller: &str) -> Option<&PathBuf> {
-        self.v1.iter().find(|(k, _)| k.split(',').any(|c| c == controller)).map(|(_, d)| d)
+        self.v1
+            .iter()
+            .find(|(k, _)| k.split(',').any(|c| c == controller))
+            .map(|(_, d)| d)
     }
 
     /// Where `controller` (v1 name) is driven: its v1 directory, or the v2
@@ -138,16 +149,21 @@ impl Cgroup {
             return Some((d, false));
         }
         let v2 = self.v2.as_ref()?;
-        self.v2_controllers.iter().any(|c| c == v2_name(controller)).then_some((v2, true))
+        self.v2_controllers
+            .iter()
+            .any(|c| c == v2_name(controller))
+            .then_some((v2, true))
     }
 
     /// Create the directories and apply `resources`.  On failure everything
     /// created is removed again.
     pub fn create(&mut self, layout: &Layout, resources: Option<&LinuxResources>) -> Result<()> {
-        let r = self.create_dirs(layout, resources).and_then(|_| match resources {
-            Some(res) => self.apply(res),
-            None => Ok(()),
-        });
+        let r = self
+            .create_dirs(layout, resources)
+            .and_then(|_| match resources {
+                Some(res) => self.apply(res),
+                None => Ok(()),
+            });
         if r.is_err() {
             let _ = self.destroy();
         }
@@ -155,13 +171,20 @@ impl Cgroup {
     }
 
     fn create_dirs(&mut self, layout: &Layout, resources: Option<&LinuxResources>) -> Result<()> {
-        let v1: Vec<(String, PathBuf)> = self.v1.iter().map(|(k, d)| (k.clone(), d.clone())).collect();
+        let v1: Vec<(String, PathBuf)> = self
+            .v1
+            .iter()
+            .map(|(k, d)| (k.clone(), d.clone()))
+            .collect();
         for (key, dir) in v1 {
             let cpuset = key.split(',').any(|c| c == "cpuset");
             self.mkdir_p(&dir, &key, cpuset)?;
         }
         if let Some(dir) = self.v2.clone() {
-            let m = layout.v2.as_ref().expect("v2 dir planned without a v2 mount");
+            let m = layout
+                .v2
+                .as_ref()
+                .expect("v2 dir planned without a v2 mount");
             let wanted: Vec<&str> = match layout.mode() {
                 // On a hybrid host only the controllers the config uses are
                 // enabled on v2 (v1 carries the rest).
@@ -184,8 +207,12 @@ impl Cgroup {
     /// Create the v1 directories this cgroup has and `old` had not (new
     /// hierarchies joined by `update`).
     pub fn create_missing(&mut self, old: &Cgroup) -> Result<()> {
-        let new: Vec<(String, PathBuf)> =
-            self.v1.iter().filter(|(k, _)| !old.v1.contains_key(*k)).map(|(k, d)| (k.clone(), d.clone())).collect();
+        let new: Vec<(String, PathBuf)> = self
+            .v1
+            .iter()
+            .filter(|(k, _)| !old.v1.contains_key(*k))
+            .map(|(k, d)| (k.clone(), d.clone()))
+            .collect();
         for (key, dir) in new {
             let cpuset = key.split(',').any(|c| c == "cpuset");
             self.mkdir_p(&dir, &key, cpuset)?;
@@ -198,7 +225,9 @@ impl Cgroup {
         let mut p = dir;
         while !p.exists() {
             missing.push(p.to_path_buf());
-            p = p.parent().ok_or_else(|| CgroupError::Path(format!("{} has no existing parent", dir.display())))?;
+            p = p.parent().ok_or_else(|| {
+                CgroupError::Path(format!("{} has no existing parent", dir.display()))
+            })?;
         }
         for d in missing.into_iter().rev() {
             match std::fs::create_dir(&d) {
@@ -217,7 +246,14 @@ impl Cgroup {
         Ok(())
     }
 
-    fn mkdir_v2(&mut self, mountpoint: &Path, own: &Path, mode: Mode, dir: &Path, wanted: &[&str]) -> Result<()> {
+    fn mkdir_v2(
+        &mut self,
+        mountpoint: &Path,
+        own: &Path,
+        mode: Mode,
+        dir: &Path,
+        wanted: &[&str],
+    ) -> Result<()> {
         // Controllers are enabled on every ancestor between the runtime's own
         // cgroup (exclusive) and `dir` (exclusive).  The runtime's own cgroup
         // and those above it are never written — except the root of a pure v2
@@ -231,7 +267,11 @@ impl Cgroup {
             }
             true
         };
-        let mut ancestors: Vec<&Path> = dir.ancestors().skip(1).take_while(|a| a.starts_with(mountpoint)).collect();
+        let mut ancestors: Vec<&Path> = dir
+            .ancestors()
+            .skip(1)
+            .take_while(|a| a.starts_with(mountpoint))
+            .collect();
         ancestors.reverse();
         for a in ancestors {
             if !a.exists() {
@@ -258,11 +298,23 @@ impl Cgroup {
         let mut v1_writes = resources::v1_writes(r)?;
         // As runc: unlimited memory without a swap value means unlimited
         // memory+swap too (else the kernel keeps the old, lower memsw).
-        let unlimited_mem = r.memory().as_ref().is_some_and(|m| m.limit() == Some(-1) && m.swap().unwrap_or(0) == 0);
-        if unlimited_mem && self.v1_dir("memory").is_some_and(|d| d.join("memory.memsw.limit_in_bytes").exists()) {
+        let unlimited_mem = r
+            .memory()
+            .as_ref()
+            .is_some_and(|m| m.limit() == Some(-1) && m.swap().unwrap_or(0) == 0);
+        if unlimited_mem
+            && self
+                .v1_dir("memory")
+                .is_some_and(|d| d.join("memory.memsw.limit_in_bytes").exists())
+        {
             v1_writes.insert(
                 0,
-                Write { controller: "memory", files: vec!["memory.memsw.limit_in_bytes".into()], value: "-1".into(), best_effort: false },
+                Write {
+                    controller: "memory",
+                    files: vec!["memory.memsw.limit_in_bytes".into()],
+                    value: "-1".into(),
+                    best_effort: false,
+                },
             );
         }
         // Route each controller first: the v1 hierarchy that has it, else
@@ -292,21 +344,36 @@ impl Cgroup {
         let mut plan: Vec<(PathBuf, Write)> = Vec::new();
         for (c, dir, on_v2) in routes {
             let src = if on_v2 { &v2_writes } else { &v1_writes };
-            plan.extend(src.iter().filter(|w| w.controller == c).map(|w| (dir.clone(), w.clone())));
+            plan.extend(
+                src.iter()
+                    .filter(|w| w.controller == c)
+                    .map(|w| (dir.clone(), w.clone())),
+            );
         }
-        if self.dir_for("memory").is_some_and(|(_, v2)| v2) || (self.pure_v2 && r.memory().is_some()) {
+        if self.dir_for("memory").is_some_and(|(_, v2)| v2)
+            || (self.pure_v2 && r.memory().is_some())
+        {
             for what in resources::v2_ignored(r) {
                 tracing::warn!("linux.resources.{what} has no effect on cgroup v2; ignored");
             }
         }
         write_all(&plan)?;
-        if let Some(shares) = r.cpu().as_ref().and_then(|c| c.shares()).filter(|s| *s != 0) {
+        if let Some(shares) = r
+            .cpu()
+            .as_ref()
+            .and_then(|c| c.shares())
+            .filter(|s| *s != 0)
+        {
             if let Some(d) = self.v1_dir("cpu") {
-                let got: u64 = read_trim(&d.join("cpu.shares")).and_then(|s| s.parse().ok()).unwrap_or(shares);
+                let got: u64 = read_trim(&d.join("cpu.shares"))
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(shares);
                 if got != shares {
                     return Err(CgroupError::Invalid {
                         controller: "cpu".into(),
-                        msg: format!("cpu.shares {shares} was set to {got} by the kernel (range 2..262144)"),
+                        msg: format!(
+                            "cpu.shares {shares} was set to {got} by the kernel (range 2..262144)"
+                        ),
                     });
                 }
             }
@@ -319,7 +386,9 @@ impl Cgroup {
             let Some(v2) = &self.v2 else {
                 return Err(CgroupError::Unsupported {
                     controller: "unified".into(),
-                    msg: "linux.resources.unified needs cgroup v2, and this host has only cgroup v1".into(),
+                    msg:
+                        "linux.resources.unified needs cgroup v2, and this host has only cgroup v1"
+                            .into(),
                 });
             };
             for (k, v) in unified {
@@ -327,10 +396,14 @@ impl Cgroup {
                 if !f.exists() {
                     return Err(CgroupError::Unsupported {
                         controller: "unified".into(),
-                        msg: format!("{k} does not exist in {} (is its controller enabled?)", v2.display()),
+                        msg: format!(
+                            "{k} does not exist in {} (is its controller enabled?)",
+                            v2.display()
+                        ),
                     });
                 }
-                nook_sys::fd::write_file(&f, v.as_bytes()).map_err(|e| io_err("unified", "write", &f, e))?;
+                nook_sys::fd::write_file(&f, v.as_bytes())
+                    .map_err(|e| io_err("unified", "write", &f, e))?;
             }
         }
         Ok(())
@@ -340,9 +413,14 @@ impl Cgroup {
     pub fn apply_devices(&self, rules: &[devices::DeviceRule]) -> Result<()> {
         if let Some(d) = self.v1_dir("devices") {
             for r in rules {
-                let file = if r.allow { "devices.allow" } else { "devices.deny" };
+                let file = if r.allow {
+                    "devices.allow"
+                } else {
+                    "devices.deny"
+                };
                 let f = d.join(file);
-                nook_sys::fd::write_file(&f, r.v1_line().as_bytes()).map_err(|e| io_err("devices", "write", &f, e))?;
+                nook_sys::fd::write_file(&f, r.v1_line().as_bytes())
+                    .map_err(|e| io_err("devices", "write", &f, e))?;
             }
             return Ok(());
         }
@@ -373,7 +451,8 @@ impl Cgroup {
         }
         if let (Some(d), false) = (&self.v2, skip_v2) {
             let f = d.join("cgroup.procs");
-            nook_sys::fd::write_file(&f, s.as_bytes()).map_err(|e| io_err("cgroup", "write", &f, e))?;
+            nook_sys::fd::write_file(&f, s.as_bytes())
+                .map_err(|e| io_err("cgroup", "write", &f, e))?;
         }
         Ok(())
     }
@@ -392,7 +471,9 @@ impl Cgroup {
 
     /// Pids of every process in the cgroup and its sub-cgroups.
     pub fn pids(&self) -> Result<Vec<i32>> {
-        let Some(d) = self.procs_dir() else { return Ok(Vec::new()) };
+        let Some(d) = self.procs_dir() else {
+            return Ok(Vec::new());
+        };
         let mut out = Vec::new();
         collect_pids(d, &mut out);
         out.sort_unstable();
@@ -446,7 +527,8 @@ impl Cgroup {
             if let Some(d) = self.v2.as_ref().filter(|_| self.pure_v2) {
                 let f = d.join("cgroup.kill");
                 if f.exists() {
-                    return nook_sys::fd::write_file(&f, b"1").map_err(|e| io_err("cgroup", "write", &f, e));
+                    return nook_sys::fd::write_file(&f, b"1")
+                        .map_err(|e| io_err("cgroup", "write", &f, e));
                 }
             }
         }
@@ -542,7 +624,9 @@ fn errno_of(e: &std::io::Error) -> Errno {
 
 /// Read a small cgroup file, trimmed.
 pub fn read_trim(p: &Path) -> Option<String> {
-    std::fs::read_to_string(p).ok().map(|s| s.trim().to_string())
+    std::fs::read_to_string(p)
+        .ok()
+        .map(|s| s.trim().to_string())
 }
 
 fn copy_cpuset_from_parent(d: &Path) -> Result<()> {
@@ -556,7 +640,8 @@ fn copy_cpuset_from_parent(d: &Path) -> Result<()> {
         if v.is_empty() {
             continue;
         }
-        nook_sys::fd::write_file(&here, v.as_bytes()).map_err(|e| io_err("cpuset", "write", &here, e))?;
+        nook_sys::fd::write_file(&here, v.as_bytes())
+            .map_err(|e| io_err("cpuset", "write", &here, e))?;
     }
     Ok(())
 }
@@ -566,7 +651,10 @@ fn enable_controllers(parent: &Path, wanted: &[&str]) -> Result<()> {
     let enabled = read_trim(&parent.join("cgroup.subtree_control")).unwrap_or_default();
     let add: Vec<String> = wanted
         .iter()
-        .filter(|c| avail.split_whitespace().any(|a| a == **c) && !enabled.split_whitespace().any(|a| a == **c))
+        .filter(|c| {
+            avail.split_whitespace().any(|a| a == **c)
+                && !enabled.split_whitespace().any(|a| a == **c)
+        })
         .map(|c| format!("+{c}"))
         .collect();
     if add.is_empty() {
@@ -597,7 +685,10 @@ fn write_all(plan: &[(PathBuf, Write)]) -> Result<()> {
     for (dir, w) in plan {
         match write_one(dir, w) {
             Ok(()) => {}
-            Err(CgroupError::Io { errno: Errno::EINVAL, .. }) => retry.push((dir, w)),
+            Err(CgroupError::Io {
+                errno: Errno::EINVAL,
+                ..
+            }) => retry.push((dir, w)),
             Err(e) => return Err(e),
         }
     }
@@ -610,18 +701,31 @@ fn write_all(plan: &[(PathBuf, Write)]) -> Result<()> {
 fn write_one(dir: &Path, w: &Write) -> Result<()> {
     let Some(file) = w.files.iter().map(|f| dir.join(f)).find(|p| p.exists()) else {
         if w.best_effort {
-            tracing::warn!("cgroup {}: {} is not available on this kernel; ignored", w.controller, w.files[0]);
+            tracing::warn!(
+                "cgroup {}: {} is not available on this kernel; ignored",
+                w.controller,
+                w.files[0]
+            );
             return Ok(());
         }
         return Err(CgroupError::Unsupported {
             controller: w.controller.into(),
-            msg: format!("{} does not exist in {} (not supported by this kernel)", w.files.join(" or "), dir.display()),
+            msg: format!(
+                "{} does not exist in {} (not supported by this kernel)",
+                w.files.join(" or "),
+                dir.display()
+            ),
         });
     };
     match nook_sys::fd::write_file(&file, w.value.as_bytes()) {
         Ok(()) => Ok(()),
         Err(e) if w.best_effort => {
-            tracing::warn!("cgroup {}: write {}={}: {e}; ignored", w.controller, file.display(), w.value);
+            tracing::warn!(
+                "cgroup {}: write {}={}: {e}; ignored",
+                w.controller,
+                file.display(),
+                w.value
+            );
             Ok(())
         }
         Err(errno) => Err(CgroupError::Io {
@@ -671,7 +775,10 @@ fn remove_tree(dir: &Path) -> Result<()> {
             Err(e) if errno_of(&e) == Errno::EBUSY => {
                 let waited = start.elapsed();
                 if has_procs(dir) && waited > Duration::from_secs(1) {
-                    tracing::debug!("cgroup {} is still used by other processes; left in place", dir.display());
+                    tracing::debug!(
+                        "cgroup {} is still used by other processes; left in place",
+                        dir.display()
+                    );
                     return Ok(());
                 }
                 if waited > Duration::from_secs(3) {
@@ -690,13 +797,16 @@ fn freeze_v1(d: &Path, frozen: bool) -> Result<()> {
     let want = if frozen { "FROZEN" } else { "THAWED" };
     let start = Instant::now();
     loop {
-        nook_sys::fd::write_file(&f, want.as_bytes()).map_err(|e| io_err("freezer", "write", &f, e))?;
+        nook_sys::fd::write_file(&f, want.as_bytes())
+            .map_err(|e| io_err("freezer", "write", &f, e))?;
         if read_trim(&f).as_deref() == Some(want) {
             return Ok(());
         }
         if start.elapsed() > Duration::from_secs(10) {
             let _ = nook_sys::fd::write_file(&f, b"THAWED");
-            return Err(CgroupError::Other(format!("freezer did not reach {want} within 10s")));
+            return Err(CgroupError::Other(format!(
+                "freezer did not reach {want} within 10s"
+            )));
         }
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -704,7 +814,8 @@ fn freeze_v1(d: &Path, frozen: bool) -> Result<()> {
 
 fn freeze_v2(d: &Path, frozen: bool) -> Result<()> {
     let f = d.join("cgroup.freeze");
-    nook_sys::fd::write_file(&f, if frozen { b"1" } else { b"0" }).map_err(|e| io_err("freezer", "write", &f, e))?;
+    nook_sys::fd::write_file(&f, if frozen { b"1" } else { b"0" })
+        .map_err(|e| io_err("freezer", "write", &f, e))?;
     let want = if frozen { "frozen 1" } else { "frozen 0" };
     let start = Instant::now();
     loop {
@@ -713,7 +824,9 @@ fn freeze_v2(d: &Path, frozen: bool) -> Result<()> {
             return Ok(());
         }
         if start.elapsed() > Duration::from_secs(10) {
-            return Err(CgroupError::Other(format!("cgroup.events did not show {want:?} within 10s")));
+            return Err(CgroupError::Other(format!(
+                "cgroup.events did not show {want:?} within 10s"
+            )));
         }
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -739,23 +852,71 @@ mod tests {
     #[test]
     fn plan_relative_absolute_default() {
         let l = layout();
-        let cg = Cgroup::plan(&l, &CgroupSpec { path: Some(Path::new("pod/c1")), default_name: "x", resources: None }).unwrap();
-        assert_eq!(cg.v1["memory"], PathBuf::from("/sys/fs/cgroup/memory/own/pod/c1"));
-        assert_eq!(cg.v1["freezer"], PathBuf::from("/sys/fs/cgroup/freezer/pod/c1"));
-        assert!(!cg.v1.contains_key("cpu"), "cpu is joined only when configured");
+        let cg = Cgroup::plan(
+            &l,
+            &CgroupSpec {
+                path: Some(Path::new("pod/c1")),
+                default_name: "x",
+                resources: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            cg.v1["memory"],
+            PathBuf::from("/sys/fs/cgroup/memory/own/pod/c1")
+        );
+        assert_eq!(
+            cg.v1["freezer"],
+            PathBuf::from("/sys/fs/cgroup/freezer/pod/c1")
+        );
+        assert!(
+            !cg.v1.contains_key("cpu"),
+            "cpu is joined only when configured"
+        );
         assert!(!cg.v1.contains_key("name=systemd"));
         assert_eq!(cg.v2, Some(PathBuf::from("/sys/fs/cgroup/unified/pod/c1")));
-        let cg = Cgroup::plan(&l, &CgroupSpec { path: Some(Path::new("/abs/c")), default_name: "x", resources: None }).unwrap();
-        assert_eq!(cg.v1["memory"], PathBuf::from("/sys/fs/cgroup/memory/abs/c"));
-        let cg = Cgroup::plan(&l, &CgroupSpec { path: None, default_name: "ctr", resources: None }).unwrap();
-        assert_eq!(cg.v1["memory"], PathBuf::from("/sys/fs/cgroup/memory/own/ctr"));
+        let cg = Cgroup::plan(
+            &l,
+            &CgroupSpec {
+                path: Some(Path::new("/abs/c")),
+                default_name: "x",
+                resources: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            cg.v1["memory"],
+            PathBuf::from("/sys/fs/cgroup/memory/abs/c")
+        );
+        let cg = Cgroup::plan(
+            &l,
+            &CgroupSpec {
+                path: None,
+                default_name: "ctr",
+                resources: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            cg.v1["memory"],
+            PathBuf::from("/sys/fs/cgroup/memory/own/ctr")
+        );
     }
 
     #[test]
     fn plan_joins_configured_controllers() {
         let l = layout();
-        let r: LinuxResources = serde_json::from_str(r#"{"cpu":{"quota":1000,"cpus":"0"}}"#).unwrap();
-        let cg = Cgroup::plan(&l, &CgroupSpec { path: Some(Path::new("c")), default_name: "x", resources: Some(&r) }).unwrap();
+        let r: LinuxResources =
+            serde_json::from_str(r#"{"cpu":{"quota":1000,"cpus":"0"}}"#).unwrap();
+        let cg = Cgroup::plan(
+            &l,
+            &CgroupSpec {
+                path: Some(Path::new("c")),
+                default_name: "x",
+                resources: Some(&r),
+            },
+        )
+        .unwrap();
         assert!(cg.v1.contains_key("cpu"));
         assert!(cg.v1.contains_key("cpuset"));
     }
@@ -763,15 +924,47 @@ mod tests {
     #[test]
     fn plan_refuses_own_and_root() {
         let l = layout();
-        assert!(Cgroup::plan(&l, &CgroupSpec { path: Some(Path::new("/")), default_name: "x", resources: None }).is_err());
-        assert!(Cgroup::plan(&l, &CgroupSpec { path: Some(Path::new("/own")), default_name: "x", resources: None }).is_err());
-        assert!(Cgroup::plan(&l, &CgroupSpec { path: Some(Path::new("system.slice:nook:x")), default_name: "x", resources: None }).is_err());
+        assert!(Cgroup::plan(
+            &l,
+            &CgroupSpec {
+                path: Some(Path::new("/")),
+                default_name: "x",
+                resources: None
+            }
+        )
+        .is_err());
+        assert!(Cgroup::plan(
+            &l,
+            &CgroupSpec {
+                path: Some(Path::new("/own")),
+                default_name: "x",
+                resources: None
+            }
+        )
+        .is_err());
+        assert!(Cgroup::plan(
+            &l,
+            &CgroupSpec {
+                path: Some(Path::new("system.slice:nook:x")),
+                default_name: "x",
+                resources: None
+            }
+        )
+        .is_err());
     }
 
     #[test]
     fn state_roundtrip() {
         let l = layout();
-        let cg = Cgroup::plan(&l, &CgroupSpec { path: Some(Path::new("c")), default_name: "x", resources: None }).unwrap();
+        let cg = Cgroup::plan(
+            &l,
+            &CgroupSpec {
+                path: Some(Path::new("c")),
+                default_name: "x",
+                resources: None,
+            },
+        )
+        .unwrap();
         let s = serde_json::to_string(&cg).unwrap();
         assert_eq!(serde_json::from_str::<Cgroup>(&s).unwrap(), cg);
     }

@@ -49,7 +49,13 @@ impl DeviceRule {
             return "a".into();
         }
         let n = |v: Option<u32>| v.map_or("*".to_string(), |v| v.to_string());
-        format!("{} {}:{} {}", self.kind, n(self.major), n(self.minor), access_str(self.access))
+        format!(
+            "{} {}:{} {}",
+            self.kind,
+            n(self.major),
+            n(self.minor),
+            access_str(self.access)
+        )
     }
 
     /// Does this rule match a request?  The request's access must be within
@@ -170,7 +176,11 @@ pub fn effective(list: &[LinuxDeviceCgroup]) -> Result<Vec<DeviceRule>> {
 /// Evaluate rules the way the kernel's v1 controller (and our v2 program)
 /// does: last match wins, default deny.
 pub fn allowed(rules: &[DeviceRule], kind: char, major: u32, minor: u32, access: u32) -> bool {
-    rules.iter().rev().find(|r| r.matches(kind, major, minor, access)).is_some_and(|r| r.allow)
+    rules
+        .iter()
+        .rev()
+        .find(|r| r.matches(kind, major, minor, access))
+        .is_some_and(|r| r.allow)
 }
 
 // ---------------------------------------------------------------- eBPF (v2)
@@ -216,7 +226,10 @@ pub fn compile(rules: &[DeviceRule]) -> Vec<Insn> {
     for r in rules.iter().rev() {
         // A rule that matches every request decides everything after it:
         // the verifier refuses unreachable instructions, so stop here.
-        let unconditional = r.kind == 'a' && r.major.is_none() && r.minor.is_none() && r.access == ACC_MKNOD | ACC_READ | ACC_WRITE;
+        let unconditional = r.kind == 'a'
+            && r.major.is_none()
+            && r.minor.is_none()
+            && r.access == ACC_MKNOD | ACC_READ | ACC_WRITE;
         if unconditional {
             p.push(insn(MOV_K, 0, 0, 0, r.allow as i32));
             p.push(insn(EXIT, 0, 0, 0, 0));
@@ -268,7 +281,14 @@ const BPF_F_ALLOW_MULTI: u32 = 2;
 
 fn bpf(cmd: i32, attr: &mut [u64; 16]) -> std::result::Result<i64, nook_sys::Errno> {
     // SAFETY: attr is a zero-padded 128-byte bpf_attr.
-    let r = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr.as_mut_ptr(), std::mem::size_of_val(attr)) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd,
+            attr.as_mut_ptr(),
+            std::mem::size_of_val(attr),
+        )
+    };
     if r < 0 {
         Err(nook_sys::Errno::last())
     } else {
@@ -278,13 +298,23 @@ fn bpf(cmd: i32, attr: &mut [u64; 16]) -> std::result::Result<i64, nook_sys::Err
 
 fn put32(attr: &mut [u64; 16], off: usize, v: u32) {
     // SAFETY: off is within the 128-byte buffer and 4-aligned.
-    unsafe { (attr.as_mut_ptr() as *mut u8).add(off).cast::<u32>().write(v) }
+    unsafe {
+        (attr.as_mut_ptr() as *mut u8)
+            .add(off)
+            .cast::<u32>()
+            .write(v)
+    }
 }
 
 impl CgroupError {
     fn with_detail(self, d: &str) -> CgroupError {
         match self {
-            CgroupError::Unsupported { controller, msg } if !d.is_empty() => CgroupError::Unsupported { controller, msg: format!("{msg} ({d})") },
+            CgroupError::Unsupported { controller, msg } if !d.is_empty() => {
+                CgroupError::Unsupported {
+                    controller,
+                    msg: format!("{msg} ({d})"),
+                }
+            }
             e => e,
         }
     }
@@ -318,7 +348,13 @@ pub fn attach_v2(dir: BorrowedFd<'_>, rules: &[DeviceRule]) -> Result<()> {
             attr[4] = log.as_mut_ptr() as u64;
             let _ = bpf(BPF_PROG_LOAD, &mut attr);
             let text = String::from_utf8_lossy(&log);
-            let why = text.trim_end_matches('\0').lines().filter(|l| !l.trim().is_empty()).last().unwrap_or("").to_string();
+            let why = text
+                .trim_end_matches('\0')
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .last()
+                .unwrap_or("")
+                .to_string();
             return Err(bpf_err("load", e).with_detail(&why));
         }
     };
@@ -334,7 +370,9 @@ pub fn attach_v2(dir: BorrowedFd<'_>, rules: &[DeviceRule]) -> Result<()> {
     for id in old {
         let mut a = [0u64; 16];
         put32(&mut a, 0, id);
-        let Ok(ofd) = bpf(BPF_PROG_GET_FD_BY_ID, &mut a) else { continue };
+        let Ok(ofd) = bpf(BPF_PROG_GET_FD_BY_ID, &mut a) else {
+            continue;
+        };
         // SAFETY: new fd from the kernel.
         let ofd = unsafe { OwnedFd::from_raw_fd(ofd as i32) };
         let mut d = [0u64; 16];
@@ -419,7 +457,12 @@ mod tests {
         ];
         for (k, ma, mi, acc) in cases {
             let want = allowed(&rules, k, ma, mi, acc);
-            assert_eq!(run(&p, k, ma, mi, acc) == 1, want, "{k} {ma}:{mi} {}", access_str(acc));
+            assert_eq!(
+                run(&p, k, ma, mi, acc) == 1,
+                want,
+                "{k} {ma}:{mi} {}",
+                access_str(acc)
+            );
         }
         assert!(allowed(&rules, 'c', 1, 3, ACC_READ));
         assert!(!allowed(&rules, 'c', 4, 1, ACC_READ));
@@ -429,7 +472,10 @@ mod tests {
 
     #[test]
     fn allow_all_then_deny() {
-        let rules = from_spec(&spec(r#"[{"allow":true,"access":"rwm"},{"allow":false,"type":"c","major":1,"minor":3}]"#)).unwrap();
+        let rules = from_spec(&spec(
+            r#"[{"allow":true,"access":"rwm"},{"allow":false,"type":"c","major":1,"minor":3}]"#,
+        ))
+        .unwrap();
         let p = compile(&rules);
         assert_eq!(run(&p, 'c', 1, 3, ACC_READ), 0);
         assert_eq!(run(&p, 'c', 1, 5, ACC_READ), 1);
@@ -442,7 +488,10 @@ mod tests {
         let p = compile(&rules);
         // the catch-all deny is the last instruction pair: nothing after it
         assert_eq!(p[p.len() - 2], insn(MOV_K, 0, 0, 0, 0));
-        assert_eq!(p.iter().filter(|i| i.code == EXIT).count(), default_allowed().len() + 1);
+        assert_eq!(
+            p.iter().filter(|i| i.code == EXIT).count(),
+            default_allowed().len() + 1
+        );
         let p = compile(&from_spec(&spec(r#"[{"allow":true,"access":"rwm"}]"#)).unwrap());
         assert_eq!(p.len(), 6 + 2);
         assert_eq!(run(&p, 'c', 4, 4, ACC_WRITE), 1);

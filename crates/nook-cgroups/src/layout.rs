@@ -7,8 +7,20 @@ use crate::{CgroupError, Result};
 
 /// Every v1 controller nook knows how to drive or account.
 pub const V1_CONTROLLERS: &[&str] = &[
-    "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls", "net_prio", "blkio",
-    "perf_event", "hugetlb", "pids", "rdma", "misc",
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "memory",
+    "devices",
+    "freezer",
+    "net_cls",
+    "net_prio",
+    "blkio",
+    "perf_event",
+    "hugetlb",
+    "pids",
+    "rdma",
+    "misc",
 ];
 
 /// One mounted cgroup v1 hierarchy.
@@ -97,8 +109,13 @@ pub fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 4 <= b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
-            let v = (b[i + 1] - b'0') as u32 * 64 + (b[i + 2] - b'0') as u32 * 8 + (b[i + 3] - b'0') as u32;
+        if b[i] == b'\\'
+            && i + 4 <= b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = (b[i + 1] - b'0') as u32 * 64
+                + (b[i + 2] - b'0') as u32 * 8
+                + (b[i + 3] - b'0') as u32;
             out.push(v as u8);
             i += 4;
         } else {
@@ -130,24 +147,33 @@ impl Layout {
         let mut own_v2 = None;
         for line in proc_cgroup.lines() {
             let mut parts = line.splitn(3, ':');
-            let (Some(_id), Some(ctrls), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+            let (Some(_id), Some(ctrls), Some(path)) = (parts.next(), parts.next(), parts.next())
+            else {
                 continue;
             };
             if ctrls.is_empty() {
                 own_v2 = Some(PathBuf::from(path));
             } else {
-                own_v1.push((ctrls.split(',').map(str::to_string).collect(), PathBuf::from(path)));
+                own_v1.push((
+                    ctrls.split(',').map(str::to_string).collect(),
+                    PathBuf::from(path),
+                ));
             }
         }
         let mut layout = Layout::default();
         for line in mountinfo.lines() {
-            let Some((pre, post)) = line.split_once(" - ") else { continue };
+            let Some((pre, post)) = line.split_once(" - ") else {
+                continue;
+            };
             let pre: Vec<&str> = pre.split(' ').collect();
             let post: Vec<&str> = post.split(' ').collect();
             if pre.len() < 5 || post.len() < 3 {
                 continue;
             }
-            let (root, mountpoint) = (PathBuf::from(unescape(pre[3])), PathBuf::from(unescape(pre[4])));
+            let (root, mountpoint) = (
+                PathBuf::from(unescape(pre[3])),
+                PathBuf::from(unescape(pre[4])),
+            );
             match post[0] {
                 "cgroup2" => {
                     if layout.v2.is_none() {
@@ -193,7 +219,12 @@ impl Layout {
 
     /// v1, v2 or hybrid.
     pub fn mode(&self) -> Mode {
-        match (self.v1.iter().any(|h| !h.controllers.iter().all(|c| c.starts_with("name="))), &self.v2) {
+        match (
+            self.v1
+                .iter()
+                .any(|h| !h.controllers.iter().all(|c| c.starts_with("name="))),
+            &self.v2,
+        ) {
             (false, Some(_)) => Mode::V2,
             (true, Some(_)) => Mode::Hybrid,
             _ => Mode::V1,
@@ -235,10 +266,19 @@ mod tests {
         assert_eq!(l.mode(), Mode::Hybrid);
         assert_eq!(l.v1.len(), 4);
         let mem = l.v1_for("memory").unwrap();
-        assert_eq!(mem.own_dir(), PathBuf::from("/sys/fs/cgroup/memory/process_api/abc"));
-        assert_eq!(l.v1_for("cpu").unwrap().own_dir(), PathBuf::from("/sys/fs/cgroup/cpu"));
+        assert_eq!(
+            mem.own_dir(),
+            PathBuf::from("/sys/fs/cgroup/memory/process_api/abc")
+        );
+        assert_eq!(
+            l.v1_for("cpu").unwrap().own_dir(),
+            PathBuf::from("/sys/fs/cgroup/cpu")
+        );
         assert_eq!(l.v1[3].key(), "name=systemd");
-        assert_eq!(l.v2.as_ref().unwrap().own_dir(), PathBuf::from("/sys/fs/cgroup/unified"));
+        assert_eq!(
+            l.v2.as_ref().unwrap().own_dir(),
+            PathBuf::from("/sys/fs/cgroup/unified")
+        );
     }
 
     #[test]
@@ -253,7 +293,10 @@ mod tests {
     fn comounted_and_escapes() {
         let mi = "32 31 0:29 / /sys/fs/cgroup/cpu\\054cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n";
         let l = Layout::parse(mi, "3:cpuacct,cpu:/x\n");
-        assert_eq!(l.v1[0].mountpoint, PathBuf::from("/sys/fs/cgroup/cpu,cpuacct"));
+        assert_eq!(
+            l.v1[0].mountpoint,
+            PathBuf::from("/sys/fs/cgroup/cpu,cpuacct")
+        );
         assert_eq!(l.v1[0].own, PathBuf::from("/x"));
         assert_eq!(l.mode(), Mode::V1);
     }

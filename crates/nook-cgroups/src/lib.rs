@@ -71,7 +71,12 @@ pub enum CgroupError {
 /// Result alias.
 pub type Result<T> = std::result::Result<T, CgroupError>;
 
-pub(crate) fn io_err(controller: &str, op: &'static str, path: impl Into<PathBuf>, errno: nook_sys::Errno) -> CgroupError {
+pub(crate) fn io_err(
+    controller: &str,
+    op: &'static str,
+    path: impl Into<PathBuf>,
+    errno: nook_sys::Errno,
+) -> CgroupError {
     CgroupError::Io {
         controller: controller.to_string(),
         op,

@@ -64,7 +64,10 @@ pub fn v1_writes(r: &LinuxResources) -> Result<Vec<Write>> {
         if let Some(v) = m.swap().filter(|v| *v != 0) {
             if let Some(l) = m.limit().filter(|l| *l > 0) {
                 if v > 0 && v < l {
-                    return Err(invalid("memory", format!("swap ({v}) must not be below the memory limit ({l})")));
+                    return Err(invalid(
+                        "memory",
+                        format!("swap ({v}) must not be below the memory limit ({l})"),
+                    ));
                 }
             }
             out.push(w("memory", "memory.memsw.limit_in_bytes", v));
@@ -73,14 +76,20 @@ pub fn v1_writes(r: &LinuxResources) -> Result<Vec<Write>> {
             out.push(w("memory", "memory.soft_limit_in_bytes", v));
         }
         if let Some(v) = m.kernel().filter(|v| *v != 0) {
-            out.push(Write { best_effort: true, ..w("memory", "memory.kmem.limit_in_bytes", v) });
+            out.push(Write {
+                best_effort: true,
+                ..w("memory", "memory.kmem.limit_in_bytes", v)
+            });
         }
         if let Some(v) = m.kernel_tcp().filter(|v| *v != 0) {
             out.push(w("memory", "memory.kmem.tcp.limit_in_bytes", v));
         }
         if let Some(v) = m.swappiness() {
             if v > 100 {
-                return Err(invalid("memory", format!("swappiness {v} is not in 0..=100")));
+                return Err(invalid(
+                    "memory",
+                    format!("swappiness {v} is not in 0..=100"),
+                ));
             }
             out.push(w("memory", "memory.swappiness", v));
         }
@@ -88,7 +97,10 @@ pub fn v1_writes(r: &LinuxResources) -> Result<Vec<Write>> {
             out.push(w("memory", "memory.oom_control", 1));
         }
         if let Some(h) = m.use_hierarchy() {
-            out.push(Write { best_effort: true, ..w("memory", "memory.use_hierarchy", u8::from(h)) });
+            out.push(Write {
+                best_effort: true,
+                ..w("memory", "memory.use_hierarchy", u8::from(h))
+            });
         }
     }
     if let Some(c) = r.cpu() {
@@ -126,7 +138,11 @@ pub fn v1_writes(r: &LinuxResources) -> Result<Vec<Write>> {
     if let Some(h) = r.hugepage_limits() {
         for l in h {
             check_page_size(l.page_size())?;
-            out.push(w("hugetlb", format!("hugetlb.{}.limit_in_bytes", l.page_size()), l.limit()));
+            out.push(w(
+                "hugetlb",
+                format!("hugetlb.{}.limit_in_bytes", l.page_size()),
+                l.limit(),
+            ));
         }
     }
     if let Some(n) = r.network() {
@@ -134,7 +150,11 @@ pub fn v1_writes(r: &LinuxResources) -> Result<Vec<Write>> {
             out.push(w("net_cls", "net_cls.classid", id));
         }
         for p in n.priorities().iter().flatten() {
-            out.push(w("net_prio", "net_prio.ifpriomap", format!("{} {}", p.name(), p.priority())));
+            out.push(w(
+                "net_prio",
+                "net_prio.ifpriomap",
+                format!("{} {}", p.name(), p.priority()),
+            ));
         }
     }
     push_rdma(&mut out, r);
@@ -184,13 +204,20 @@ fn check_page_size(s: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(invalid("hugetlb", format!("page size {s:?} is not like 2MB or 1GB")))
+        Err(invalid(
+            "hugetlb",
+            format!("page size {s:?} is not like 2MB or 1GB"),
+        ))
     }
 }
 
 fn throttle(out: &mut Vec<Write>, file: &str, list: &Option<Vec<LinuxThrottleDevice>>) {
     for d in list.iter().flatten() {
-        out.push(w("blkio", file, format!("{}:{} {}", d.major(), d.minor(), d.rate())));
+        out.push(w(
+            "blkio",
+            file,
+            format!("{}:{} {}", d.major(), d.minor(), d.rate()),
+        ));
     }
 }
 
@@ -202,23 +229,53 @@ fn v1_blkio(out: &mut Vec<Write>, b: &LinuxBlockIo) {
         best_effort: false,
     };
     if let Some(v) = b.weight().filter(|v| *v != 0) {
-        out.push(alt("blkio", "blkio.weight", "blkio.bfq.weight", v.to_string()));
+        out.push(alt(
+            "blkio",
+            "blkio.weight",
+            "blkio.bfq.weight",
+            v.to_string(),
+        ));
     }
     if let Some(v) = b.leaf_weight().filter(|v| *v != 0) {
         out.push(w("blkio", "blkio.leaf_weight", v));
     }
     for d in b.weight_device().iter().flatten() {
         if let Some(v) = d.weight() {
-            out.push(alt("blkio", "blkio.weight_device", "blkio.bfq.weight_device", format!("{}:{} {v}", d.major(), d.minor())));
+            out.push(alt(
+                "blkio",
+                "blkio.weight_device",
+                "blkio.bfq.weight_device",
+                format!("{}:{} {v}", d.major(), d.minor()),
+            ));
         }
         if let Some(v) = d.leaf_weight() {
-            out.push(w("blkio", "blkio.leaf_weight_device", format!("{}:{} {v}", d.major(), d.minor())));
+            out.push(w(
+                "blkio",
+                "blkio.leaf_weight_device",
+                format!("{}:{} {v}", d.major(), d.minor()),
+            ));
         }
     }
-    throttle(out, "blkio.throttle.read_bps_device", b.throttle_read_bps_device());
-    throttle(out, "blkio.throttle.write_bps_device", b.throttle_write_bps_device());
-    throttle(out, "blkio.throttle.read_iops_device", b.throttle_read_iops_device());
-    throttle(out, "blkio.throttle.write_iops_device", b.throttle_write_iops_device());
+    throttle(
+        out,
+        "blkio.throttle.read_bps_device",
+        b.throttle_read_bps_device(),
+    );
+    throttle(
+        out,
+        "blkio.throttle.write_bps_device",
+        b.throttle_write_bps_device(),
+    );
+    throttle(
+        out,
+        "blkio.throttle.read_iops_device",
+        b.throttle_read_iops_device(),
+    );
+    throttle(
+        out,
+        "blkio.throttle.write_iops_device",
+        b.throttle_write_iops_device(),
+    );
 }
 
 /// cgroup v1 `cpu.shares` (2..262144) to v2 `cpu.weight` (1..10000), the
@@ -245,9 +302,18 @@ pub fn swap_to_v2(swap: i64, limit: i64) -> Result<Option<String>> {
     match (swap, limit) {
         (0, _) => Ok(None),
         (-1, _) => Ok(Some("max".into())),
-        (s, 0) if s > 0 => Err(invalid("memory", "a swap limit needs a memory limit on cgroup v2")),
-        (_, -1) => Err(invalid("memory", "a swap limit needs a finite memory limit on cgroup v2")),
-        (s, l) if s < l => Err(invalid("memory", format!("swap ({s}) must not be below the memory limit ({l})"))),
+        (s, 0) if s > 0 => Err(invalid(
+            "memory",
+            "a swap limit needs a memory limit on cgroup v2",
+        )),
+        (_, -1) => Err(invalid(
+            "memory",
+            "a swap limit needs a finite memory limit on cgroup v2",
+        )),
+        (s, l) if s < l => Err(invalid(
+            "memory",
+            format!("swap ({s}) must not be below the memory limit ({l})"),
+        )),
         (s, l) => Ok(Some((s - l).to_string())),
     }
 }
@@ -270,7 +336,10 @@ pub fn v2_writes(r: &LinuxResources, io_bfq: bool) -> Result<Vec<Write>> {
             // Without swap support the file is missing: "no swap" and
             // "unlimited swap" then hold anyway (as runc treats them).
             let best_effort = s == "0" || s == "max";
-            out.push(Write { best_effort, ..w("memory", "memory.swap.max", s) });
+            out.push(Write {
+                best_effort,
+                ..w("memory", "memory.swap.max", s)
+            });
         }
         if limit != 0 {
             out.push(w("memory", "memory.max", v2_num(limit)));
@@ -292,7 +361,11 @@ pub fn v2_writes(r: &LinuxResources, io_bfq: bool) -> Result<Vec<Write>> {
                 Some(q) if q > 0 => q.to_string(),
                 _ => "max".into(),
             };
-            out.push(w("cpu", "cpu.max", format!("{q} {}", period.unwrap_or(100_000))));
+            out.push(w(
+                "cpu",
+                "cpu.max",
+                format!("{q} {}", period.unwrap_or(100_000)),
+            ));
         }
         if let Some(b) = c.burst() {
             out.push(w("cpu", "cpu.max.burst", b));
@@ -300,8 +373,13 @@ pub fn v2_writes(r: &LinuxResources, io_bfq: bool) -> Result<Vec<Write>> {
         if let Some(i) = c.idle() {
             out.push(w("cpu", "cpu.idle", i));
         }
-        if c.realtime_runtime().is_some_and(|v| v != 0) || c.realtime_period().is_some_and(|v| v != 0) {
-            return Err(unsupported("cpu", "realtime runtime/period are not available on cgroup v2"));
+        if c.realtime_runtime().is_some_and(|v| v != 0)
+            || c.realtime_period().is_some_and(|v| v != 0)
+        {
+            return Err(unsupported(
+                "cpu",
+                "realtime runtime/period are not available on cgroup v2",
+            ));
         }
         push_cpuset(&mut out, c.cpus().as_deref(), c.mems().as_deref());
     }
@@ -312,13 +390,23 @@ pub fn v2_writes(r: &LinuxResources, io_bfq: bool) -> Result<Vec<Write>> {
     }
     if let Some(b) = r.block_io() {
         let weight_file = if io_bfq { "io.bfq.weight" } else { "io.weight" };
-        let conv = |v: u16| if io_bfq { v as u64 } else { blkio_weight_to_io(v) };
+        let conv = |v: u16| {
+            if io_bfq {
+                v as u64
+            } else {
+                blkio_weight_to_io(v)
+            }
+        };
         if let Some(v) = b.weight().filter(|v| *v != 0) {
             out.push(w("blkio", weight_file, conv(v)));
         }
         for d in b.weight_device().iter().flatten() {
             if let Some(v) = d.weight() {
-                out.push(w("blkio", weight_file, format!("{}:{} {}", d.major(), d.minor(), conv(v))));
+                out.push(w(
+                    "blkio",
+                    weight_file,
+                    format!("{}:{} {}", d.major(), d.minor(), conv(v)),
+                ));
             }
         }
         for (key, list) in [
@@ -328,20 +416,35 @@ pub fn v2_writes(r: &LinuxResources, io_bfq: bool) -> Result<Vec<Write>> {
             ("wiops", b.throttle_write_iops_device()),
         ] {
             for d in list.iter().flatten() {
-                let rate = if d.rate() == 0 { "max".to_string() } else { d.rate().to_string() };
-                out.push(w("blkio", "io.max", format!("{}:{} {key}={rate}", d.major(), d.minor())));
+                let rate = if d.rate() == 0 {
+                    "max".to_string()
+                } else {
+                    d.rate().to_string()
+                };
+                out.push(w(
+                    "blkio",
+                    "io.max",
+                    format!("{}:{} {key}={rate}", d.major(), d.minor()),
+                ));
             }
         }
     }
     if let Some(h) = r.hugepage_limits() {
         for l in h {
             check_page_size(l.page_size())?;
-            out.push(w("hugetlb", format!("hugetlb.{}.max", l.page_size()), v2_num(l.limit())));
+            out.push(w(
+                "hugetlb",
+                format!("hugetlb.{}.max", l.page_size()),
+                v2_num(l.limit()),
+            ));
         }
     }
     if let Some(n) = r.network() {
         if n.class_id().is_some() || n.priorities().as_ref().is_some_and(|p| !p.is_empty()) {
-            return Err(unsupported("net_cls/net_prio", "network classID and priorities exist only on cgroup v1"));
+            return Err(unsupported(
+                "net_cls/net_prio",
+                "network classID and priorities exist only on cgroup v1",
+            ));
         }
     }
     push_rdma(&mut out, r);
@@ -355,10 +458,16 @@ pub fn unified_writes(r: &LinuxResources) -> Result<Vec<(String, String)>> {
     if let Some(u) = r.unified() {
         for (k, v) in u {
             if k.is_empty() || k.contains('/') || k.starts_with('.') || !k.contains('.') {
-                return Err(invalid("unified", format!("{k:?} is not a cgroup v2 file name")));
+                return Err(invalid(
+                    "unified",
+                    format!("{k:?} is not a cgroup v2 file name"),
+                ));
             }
             if k.starts_with("cgroup.") {
-                return Err(invalid("unified", format!("{k:?}: core cgroup files cannot be set")));
+                return Err(invalid(
+                    "unified",
+                    format!("{k:?}: core cgroup files cannot be set"),
+                ));
             }
             out.push((k.clone(), v.clone()));
         }
@@ -384,7 +493,10 @@ pub fn v2_ignored(r: &LinuxResources) -> Vec<&'static str> {
             v.push("memory.disableOOMKiller");
         }
     }
-    if r.block_io().as_ref().is_some_and(|b| b.leaf_weight().is_some()) {
+    if r.block_io()
+        .as_ref()
+        .is_some_and(|b| b.leaf_weight().is_some())
+    {
         v.push("blockIO.leafWeight");
     }
     v
@@ -404,21 +516,38 @@ mod tests {
 
     #[test]
     fn v1_memory_cpu_pids() {
-        let r = res(r#"{"memory":{"limit":33554432,"swap":67108864,"reservation":1000,"swappiness":10,"disableOOMKiller":true},
+        let r = res(
+            r#"{"memory":{"limit":33554432,"swap":67108864,"reservation":1000,"swappiness":10,"disableOOMKiller":true},
                         "cpu":{"shares":512,"quota":20000,"period":100000,"cpus":"0","mems":"0"},
-                        "pids":{"limit":16}}"#);
+                        "pids":{"limit":16}}"#,
+        );
         let ws = v1_writes(&r).unwrap();
-        assert_eq!(find(&ws, "memory.limit_in_bytes").unwrap().value, "33554432");
-        assert_eq!(find(&ws, "memory.memsw.limit_in_bytes").unwrap().value, "67108864");
-        assert_eq!(find(&ws, "memory.soft_limit_in_bytes").unwrap().value, "1000");
+        assert_eq!(
+            find(&ws, "memory.limit_in_bytes").unwrap().value,
+            "33554432"
+        );
+        assert_eq!(
+            find(&ws, "memory.memsw.limit_in_bytes").unwrap().value,
+            "67108864"
+        );
+        assert_eq!(
+            find(&ws, "memory.soft_limit_in_bytes").unwrap().value,
+            "1000"
+        );
         assert_eq!(find(&ws, "memory.oom_control").unwrap().value, "1");
         assert_eq!(find(&ws, "cpu.shares").unwrap().value, "512");
         assert_eq!(find(&ws, "cpu.cfs_quota_us").unwrap().value, "20000");
         assert_eq!(find(&ws, "cpuset.cpus").unwrap().controller, "cpuset");
         assert_eq!(find(&ws, "pids.max").unwrap().value, "16");
         // period is written before quota
-        let p = ws.iter().position(|w| w.files[0] == "cpu.cfs_period_us").unwrap();
-        let q = ws.iter().position(|w| w.files[0] == "cpu.cfs_quota_us").unwrap();
+        let p = ws
+            .iter()
+            .position(|w| w.files[0] == "cpu.cfs_period_us")
+            .unwrap();
+        let q = ws
+            .iter()
+            .position(|w| w.files[0] == "cpu.cfs_quota_us")
+            .unwrap();
         assert!(p < q);
     }
 
@@ -431,13 +560,24 @@ mod tests {
 
     #[test]
     fn v1_blkio_hugetlb_net() {
-        let r = res(r#"{"blockIO":{"weight":500,"throttleReadBpsDevice":[{"major":8,"minor":0,"rate":1048576}]},
+        let r = res(
+            r#"{"blockIO":{"weight":500,"throttleReadBpsDevice":[{"major":8,"minor":0,"rate":1048576}]},
                         "hugepageLimits":[{"pageSize":"2MB","limit":4194304}],
-                        "network":{"classID":1048577,"priorities":[{"name":"eth0","priority":5}]}}"#);
+                        "network":{"classID":1048577,"priorities":[{"name":"eth0","priority":5}]}}"#,
+        );
         let ws = v1_writes(&r).unwrap();
-        assert_eq!(find(&ws, "blkio.weight").unwrap().files, vec!["blkio.weight", "blkio.bfq.weight"]);
-        assert_eq!(find(&ws, "blkio.throttle.read_bps_device").unwrap().value, "8:0 1048576");
-        assert_eq!(find(&ws, "hugetlb.2MB.limit_in_bytes").unwrap().value, "4194304");
+        assert_eq!(
+            find(&ws, "blkio.weight").unwrap().files,
+            vec!["blkio.weight", "blkio.bfq.weight"]
+        );
+        assert_eq!(
+            find(&ws, "blkio.throttle.read_bps_device").unwrap().value,
+            "8:0 1048576"
+        );
+        assert_eq!(
+            find(&ws, "hugetlb.2MB.limit_in_bytes").unwrap().value,
+            "4194304"
+        );
         assert_eq!(find(&ws, "net_cls.classid").unwrap().value, "1048577");
         assert_eq!(find(&ws, "net_prio.ifpriomap").unwrap().value, "eth0 5");
     }
@@ -457,9 +597,11 @@ mod tests {
 
     #[test]
     fn v2_writes_map() {
-        let r = res(r#"{"memory":{"limit":33554432,"swap":-1},"cpu":{"shares":1024,"quota":20000,"period":100000},
+        let r = res(
+            r#"{"memory":{"limit":33554432,"swap":-1},"cpu":{"shares":1024,"quota":20000,"period":100000},
                         "pids":{"limit":-1},"blockIO":{"weight":10,"throttleWriteIOPSDevice":[{"major":8,"minor":0,"rate":100}]},
-                        "hugepageLimits":[{"pageSize":"2MB","limit":-1}]}"#);
+                        "hugepageLimits":[{"pageSize":"2MB","limit":-1}]}"#,
+        );
         let ws = v2_writes(&r, false).unwrap();
         assert_eq!(find(&ws, "memory.max").unwrap().value, "33554432");
         assert_eq!(find(&ws, "memory.swap.max").unwrap().value, "max");

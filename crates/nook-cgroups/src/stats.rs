@@ -139,7 +139,10 @@ pub struct BlkioEntry {
 #[derive(Debug, Default, Serialize)]
 pub struct Blkio {
     /// Bytes.
-    #[serde(rename = "ioServiceBytesRecursive", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        rename = "ioServiceBytesRecursive",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub io_service_bytes_recursive: Vec<BlkioEntry>,
     /// Operations.
     #[serde(rename = "ioServicedRecursive", skip_serializing_if = "Vec::is_empty")]
@@ -178,7 +181,9 @@ pub fn kv(s: &str) -> BTreeMap<String, u64> {
 }
 
 fn kv_file(p: &Path) -> BTreeMap<String, u64> {
-    std::fs::read_to_string(p).map(|s| kv(&s)).unwrap_or_default()
+    std::fs::read_to_string(p)
+        .map(|s| kv(&s))
+        .unwrap_or_default()
 }
 
 /// Parse v1 blkio lines (`8:0 Read 4096`).
@@ -205,10 +210,16 @@ pub fn parse_io_stat(s: &str) -> (Vec<BlkioEntry>, Vec<BlkioEntry>) {
     let (mut bytes, mut ios) = (Vec::new(), Vec::new());
     for l in s.lines() {
         let mut it = l.split_whitespace();
-        let Some((ma, mi)) = it.next().and_then(|d| d.split_once(':')) else { continue };
-        let (Ok(major), Ok(minor)) = (ma.parse(), mi.parse()) else { continue };
+        let Some((ma, mi)) = it.next().and_then(|d| d.split_once(':')) else {
+            continue;
+        };
+        let (Ok(major), Ok(minor)) = (ma.parse(), mi.parse()) else {
+            continue;
+        };
         for kv in it {
-            let Some((k, v)) = kv.split_once('=') else { continue };
+            let Some((k, v)) = kv.split_once('=') else {
+                continue;
+            };
             let Ok(value) = v.parse() else { continue };
             let (list, op) = match k {
                 "rbytes" => (&mut bytes, "Read"),
@@ -217,19 +228,30 @@ pub fn parse_io_stat(s: &str) -> (Vec<BlkioEntry>, Vec<BlkioEntry>) {
                 "wios" => (&mut ios, "Write"),
                 _ => continue,
             };
-            list.push(BlkioEntry { major, minor, op: op.into(), value });
+            list.push(BlkioEntry {
+                major,
+                minor,
+                op: op.into(),
+                value,
+            });
         }
     }
     (bytes, ios)
 }
 
 fn page_sizes() -> Vec<String> {
-    let Ok(rd) = std::fs::read_dir("/sys/kernel/mm/hugepages") else { return Vec::new() };
+    let Ok(rd) = std::fs::read_dir("/sys/kernel/mm/hugepages") else {
+        return Vec::new();
+    };
     let mut v: Vec<String> = rd
         .flatten()
         .filter_map(|e| {
             let n = e.file_name().into_string().ok()?;
-            let kb: u64 = n.strip_prefix("hugepages-")?.strip_suffix("kB")?.parse().ok()?;
+            let kb: u64 = n
+                .strip_prefix("hugepages-")?
+                .strip_suffix("kB")?
+                .parse()
+                .ok()?;
             Some(if kb >= 1 << 20 {
                 format!("{}GB", kb >> 20)
             } else if kb >= 1 << 10 {
@@ -261,7 +283,11 @@ impl Cgroup {
         if let Some(d) = self.v1_dir("cpuacct") {
             s.cpu.usage.total = num(&d.join("cpuacct.usage"));
             s.cpu.usage.percpu = read_trim(&d.join("cpuacct.usage_percpu"))
-                .map(|l| l.split_whitespace().filter_map(|x| x.parse().ok()).collect())
+                .map(|l| {
+                    l.split_whitespace()
+                        .filter_map(|x| x.parse().ok())
+                        .collect()
+                })
                 .unwrap_or_default();
             let st = kv_file(&d.join("cpuacct.stat"));
             s.cpu.usage.user = st.get("user").copied().unwrap_or(0) * 1_000_000_000 / USER_HZ;
@@ -272,14 +298,22 @@ impl Cgroup {
             s.cpu.usage.user = st.get("user_usec").copied().unwrap_or(0) * 1000;
             s.cpu.usage.kernel = st.get("system_usec").copied().unwrap_or(0) * 1000;
         }
-        let cpu_stat = self.v1_dir("cpu").map(|d| (kv_file(&d.join("cpu.stat")), 1)).or_else(|| {
-            v2.filter(|_| on_v2("cpu")).map(|d| (kv_file(&d.join("cpu.stat")), 1000))
-        });
+        let cpu_stat = self
+            .v1_dir("cpu")
+            .map(|d| (kv_file(&d.join("cpu.stat")), 1))
+            .or_else(|| {
+                v2.filter(|_| on_v2("cpu"))
+                    .map(|d| (kv_file(&d.join("cpu.stat")), 1000))
+            });
         if let Some((st, mul)) = cpu_stat {
             s.cpu.throttling.periods = st.get("nr_periods").copied().unwrap_or(0);
             s.cpu.throttling.throttled_periods = st.get("nr_throttled").copied().unwrap_or(0);
-            s.cpu.throttling.throttled_time =
-                st.get("throttled_time").or(st.get("throttled_usec")).copied().unwrap_or(0) * mul;
+            s.cpu.throttling.throttled_time = st
+                .get("throttled_time")
+                .or(st.get("throttled_usec"))
+                .copied()
+                .unwrap_or(0)
+                * mul;
         }
         // Memory
         if let Some(d) = self.v1_dir("memory") {
@@ -294,7 +328,13 @@ impl Cgroup {
             s.memory.kernel = e("memory.kmem");
             s.memory.kernel_tcp = e("memory.kmem.tcp");
             s.memory.raw = kv_file(&d.join("memory.stat"));
-            s.memory.cache = s.memory.raw.get("total_cache").or(s.memory.raw.get("cache")).copied().unwrap_or(0);
+            s.memory.cache = s
+                .memory
+                .raw
+                .get("total_cache")
+                .or(s.memory.raw.get("cache"))
+                .copied()
+                .unwrap_or(0);
         } else if let Some(d) = v2.filter(|_| on_v2("memory")) {
             let events = kv_file(&d.join("memory.events"));
             s.memory.usage = MemoryEntry {
@@ -313,7 +353,10 @@ impl Cgroup {
             s.memory.cache = s.memory.raw.get("file").copied().unwrap_or(0);
         }
         // Pids
-        let pids_dir = self.v1_dir("pids").cloned().or_else(|| v2.filter(|_| on_v2("pids")).map(Path::to_path_buf));
+        let pids_dir = self
+            .v1_dir("pids")
+            .cloned()
+            .or_else(|| v2.filter(|_| on_v2("pids")).map(Path::to_path_buf));
         if let Some(d) = pids_dir {
             s.pids.current = num(&d.join("pids.current"));
             let l = num(&d.join("pids.max"));
@@ -322,23 +365,40 @@ impl Cgroup {
         // Block I/O
         if let Some(d) = self.v1_dir("blkio") {
             let pick = |a: &str, b: &str| {
-                let x = std::fs::read_to_string(d.join(a)).map(|s| parse_blkio_v1(&s)).unwrap_or_default();
+                let x = std::fs::read_to_string(d.join(a))
+                    .map(|s| parse_blkio_v1(&s))
+                    .unwrap_or_default();
                 if x.iter().any(|e| e.value != 0) {
                     x
                 } else {
-                    std::fs::read_to_string(d.join(b)).map(|s| parse_blkio_v1(&s)).unwrap_or_default()
+                    std::fs::read_to_string(d.join(b))
+                        .map(|s| parse_blkio_v1(&s))
+                        .unwrap_or_default()
                 }
             };
-            s.blkio.io_service_bytes_recursive =
-                pick("blkio.io_service_bytes_recursive", "blkio.throttle.io_service_bytes_recursive");
-            s.blkio.io_serviced_recursive = pick("blkio.io_serviced_recursive", "blkio.throttle.io_serviced_recursive");
+            s.blkio.io_service_bytes_recursive = pick(
+                "blkio.io_service_bytes_recursive",
+                "blkio.throttle.io_service_bytes_recursive",
+            );
+            s.blkio.io_serviced_recursive = pick(
+                "blkio.io_serviced_recursive",
+                "blkio.throttle.io_serviced_recursive",
+            );
         } else if let Some(d) = v2.filter(|_| on_v2("io")) {
-            let (b, i) = std::fs::read_to_string(d.join("io.stat")).map(|s| parse_io_stat(&s)).unwrap_or_default();
+            let (b, i) = std::fs::read_to_string(d.join("io.stat"))
+                .map(|s| parse_io_stat(&s))
+                .unwrap_or_default();
             s.blkio.io_service_bytes_recursive = b;
             s.blkio.io_serviced_recursive = i;
         }
         // Huge pages
-        let huge = self.v1_dir("hugetlb").map(|d| (d.clone(), true)).or_else(|| v2.filter(|_| on_v2("hugetlb")).map(|d| (d.to_path_buf(), false)));
+        let huge = self
+            .v1_dir("hugetlb")
+            .map(|d| (d.clone(), true))
+            .or_else(|| {
+                v2.filter(|_| on_v2("hugetlb"))
+                    .map(|d| (d.to_path_buf(), false))
+            });
         if let Some((d, v1)) = huge {
             for size in page_sizes() {
                 let h = if v1 {
@@ -351,7 +411,10 @@ impl Cgroup {
                     Hugetlb {
                         usage: num(&d.join(format!("hugetlb.{size}.current"))),
                         max: 0,
-                        failcnt: kv_file(&d.join(format!("hugetlb.{size}.events"))).get("max").copied().unwrap_or(0),
+                        failcnt: kv_file(&d.join(format!("hugetlb.{size}.events")))
+                            .get("max")
+                            .copied()
+                            .unwrap_or(0),
                     }
                 };
                 s.hugetlb.insert(size, h);
@@ -364,10 +427,16 @@ impl Cgroup {
     /// (v1 `memory.oom_control`, v2 `memory.events`).
     pub fn oom_kills(&self) -> u64 {
         if let Some(d) = self.v1_dir("memory") {
-            return kv_file(&d.join("memory.oom_control")).get("oom_kill").copied().unwrap_or(0);
+            return kv_file(&d.join("memory.oom_control"))
+                .get("oom_kill")
+                .copied()
+                .unwrap_or(0);
         }
         if let Some(d) = &self.v2 {
-            return kv_file(&d.join("memory.events")).get("oom_kill").copied().unwrap_or(0);
+            return kv_file(&d.join("memory.events"))
+                .get("oom_kill")
+                .copied()
+                .unwrap_or(0);
         }
         0
     }
@@ -381,7 +450,15 @@ mod tests {
     fn parses_blkio_and_io_stat() {
         let v1 = parse_blkio_v1("8:0 Read 4096\n8:0 Write 0\nTotal 4096\n");
         assert_eq!(v1.len(), 2);
-        assert_eq!(v1[0], BlkioEntry { major: 8, minor: 0, op: "Read".into(), value: 4096 });
+        assert_eq!(
+            v1[0],
+            BlkioEntry {
+                major: 8,
+                minor: 0,
+                op: "Read".into(),
+                value: 4096
+            }
+        );
         let (b, i) = parse_io_stat("8:0 rbytes=100 wbytes=200 rios=1 wios=2 dbytes=0 dios=0\n");
         assert_eq!(b.len(), 2);
         assert_eq!(b[1].value, 200);

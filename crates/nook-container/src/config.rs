@@ -12,7 +12,12 @@ use crate::error::{Error, Result};
 /// Check a container id: non-empty, at most 1024 bytes, made of letters,
 /// digits, `_`, `+`, `-`, `.` (as runc), and not `.` or `..`.
 pub fn validate_id(id: &str) -> Result<()> {
-    let bad = |why| Err(Error::InvalidId { id: id.to_string(), why });
+    let bad = |why| {
+        Err(Error::InvalidId {
+            id: id.to_string(),
+            why,
+        })
+    };
     if id.is_empty() {
         return bad("it is empty");
     }
@@ -25,7 +30,10 @@ pub fn validate_id(id: &str) -> Result<()> {
     if id.contains('/') {
         return bad("it contains '/'");
     }
-    if !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '-' | '.')) {
+    if !id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '-' | '.'))
+    {
         return bad("only letters, digits, '_', '+', '-' and '.' are allowed");
     }
     Ok(())
@@ -59,16 +67,27 @@ pub fn parse_config(bytes: &[u8], name: &Path) -> Result<Spec> {
             let msg = e.to_string();
             // serde_json appends " at line L column C"; we put it in front.
             let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-            let msg = msg.split(", expected one of").next().unwrap_or(&msg).to_string();
+            let msg = msg
+                .split(", expected one of")
+                .next()
+                .unwrap_or(&msg)
+                .to_string();
             // oci-spec words an unknown capability as "no variant for X
             // (converted to Y)": say what it is.
             let msg = match msg.strip_prefix("no variant for ") {
                 Some(rest) if path.contains("capabilities") => {
-                    format!("unknown capability {}", rest.split(" (").next().unwrap_or(rest))
+                    format!(
+                        "unknown capability {}",
+                        rest.split(" (").next().unwrap_or(rest)
+                    )
                 }
                 _ => msg,
             };
-            let at = if path.is_empty() || path == "." { String::new() } else { format!(" ({path})") };
+            let at = if path.is_empty() || path == "." {
+                String::new()
+            } else {
+                format!(" ({path})")
+            };
             Err(Error::Config(format!(
                 "{}: line {}, column {}{at}: {msg}",
                 name.display(),
@@ -84,12 +103,17 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle> {
     let dir = if dir.is_absolute() {
         dir.to_path_buf()
     } else {
-        std::env::current_dir().map_err(Error::io("get current directory", "."))?.join(dir)
+        std::env::current_dir()
+            .map_err(Error::io("get current directory", "."))?
+            .join(dir)
     };
     let dir = nook_sys::path::clean_relative(&dir);
     let dir = Path::new("/").join(dir);
     if !dir.is_dir() {
-        return Err(Error::Config(format!("bundle {} does not exist or is not a directory", dir.display())));
+        return Err(Error::Config(format!(
+            "bundle {} does not exist or is not a directory",
+            dir.display()
+        )));
     }
     let cfg = dir.join("config.json");
     let raw = std::fs::read(&cfg).map_err(|e| {
@@ -100,26 +124,46 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle> {
         }
     })?;
     let spec = parse_config(&raw, &cfg)?;
-    let root = spec
-        .root()
-        .as_ref()
-        .ok_or_else(|| Error::Config(format!("{}: root is missing (root.path names the container's file system)", cfg.display())))?;
+    let root = spec.root().as_ref().ok_or_else(|| {
+        Error::Config(format!(
+            "{}: root is missing (root.path names the container's file system)",
+            cfg.display()
+        ))
+    })?;
     let rp = root.path();
-    let rootfs = if rp.is_absolute() { rp.clone() } else { dir.join(rp) };
+    let rootfs = if rp.is_absolute() {
+        rp.clone()
+    } else {
+        dir.join(rp)
+    };
     let rootfs = std::fs::canonicalize(&rootfs)
         .map_err(|_| Error::Config(format!("root.path {} does not exist", rootfs.display())))?;
     if !rootfs.is_dir() {
-        return Err(Error::Config(format!("root.path {} is not a directory", rootfs.display())));
+        return Err(Error::Config(format!(
+            "root.path {} is not a directory",
+            rootfs.display()
+        )));
     }
     validate(&spec)?;
-    Ok(Bundle { dir, raw, spec, rootfs })
+    Ok(Bundle {
+        dir,
+        raw,
+        spec,
+        rootfs,
+    })
 }
 
 /// Which namespace a sysctl belongs to, if it is namespaced at all.
 fn sysctl_ns(key: &str) -> Option<NsKind> {
     const IPC: &[&str] = &[
-        "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax",
-        "kernel.shmmni", "kernel.shm_rmid_forced",
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
     ];
     if IPC.contains(&key) || key.starts_with("fs.mqueue.") {
         return Some(NsKind::Ipc);
@@ -148,13 +192,18 @@ pub fn validate(spec: &Spec) -> Result<()> {
             return cfg("process.args must name the program to run".into());
         }
         if !process.cwd().is_absolute() {
-            return cfg(format!("process.cwd {:?} must be an absolute path", process.cwd()));
+            return cfg(format!(
+                "process.cwd {:?} must be an absolute path",
+                process.cwd()
+            ));
         }
     }
     let linux = spec.linux().clone().unwrap_or_default();
     let plan = NsPlan::from_spec(linux.namespaces().as_deref().unwrap_or(&[]))?;
     if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !plan.contains(NsKind::Uts) {
-        return cfg("hostname is set but there is no uts namespace: it would change the host's name".into());
+        return cfg(
+            "hostname is set but there is no uts namespace: it would change the host's name".into(),
+        );
     }
     if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !plan.contains(NsKind::Uts) {
         return cfg("domainname is set but there is no uts namespace: it would change the host's domain name".into());
@@ -165,11 +214,23 @@ pub fn validate(spec: &Spec) -> Result<()> {
         return cfg("a new user namespace needs linux.uidMappings and linux.gidMappings".into());
     }
     if has_maps && !plan.is_new(NsKind::User) {
-        return cfg("linux.uidMappings/gidMappings are set but no new user namespace is created".into());
+        return cfg(
+            "linux.uidMappings/gidMappings are set but no new user namespace is created".into(),
+        );
     }
     if plan.is_new(NsKind::User) {
-        let u: Vec<nook_namespaces::idmap::IdMap> = linux.uid_mappings().iter().flatten().map(Into::into).collect();
-        let g: Vec<nook_namespaces::idmap::IdMap> = linux.gid_mappings().iter().flatten().map(Into::into).collect();
+        let u: Vec<nook_namespaces::idmap::IdMap> = linux
+            .uid_mappings()
+            .iter()
+            .flatten()
+            .map(Into::into)
+            .collect();
+        let g: Vec<nook_namespaces::idmap::IdMap> = linux
+            .gid_mappings()
+            .iter()
+            .flatten()
+            .map(Into::into)
+            .collect();
         nook_namespaces::idmap::validate("linux.uidMappings", &u)?;
         nook_namespaces::idmap::validate("linux.gidMappings", &g)?;
     }
@@ -212,7 +273,10 @@ pub fn validate(spec: &Spec) -> Result<()> {
     if let Some(c) = process.capabilities() {
         nook_security::caps::CapSets::from_spec(c)?;
     }
-    nook_security::lsm::LsmRoots::default().check(process.apparmor_profile().as_deref(), process.selinux_label().as_deref())?;
+    nook_security::lsm::LsmRoots::default().check(
+        process.apparmor_profile().as_deref(),
+        process.selinux_label().as_deref(),
+    )?;
     nook_process::check_intel_rdt(linux.intel_rdt().is_some())?;
     if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
         return cfg("linux.netDevices is not supported by nook yet".into());
@@ -230,24 +294,37 @@ mod tests {
         for bad in ["", ".", "..", "a/b", "a b", "ü", &"x".repeat(1025)] {
             assert!(validate_id(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(validate_id("a/b").unwrap_err().to_string(), "invalid container id \"a/b\": it contains '/'");
+        assert_eq!(
+            validate_id("a/b").unwrap_err().to_string(),
+            "invalid container id \"a/b\": it contains '/'"
+        );
     }
 
     #[test]
     fn unknown_capability_is_named() {
         let j = br#"{"ociVersion":"1.0.0","process":{"cwd":"/","user":{"uid":0,"gid":0},"capabilities":{"bounding":["CAP_KILL","CAP_TEST"]}}}"#;
-        let e = parse_config(j, Path::new("config.json")).unwrap_err().to_string();
-        assert!(e.ends_with("(process.capabilities.bounding[1]): unknown capability CAP_TEST"), "{e}");
+        let e = parse_config(j, Path::new("config.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with("(process.capabilities.bounding[1]): unknown capability CAP_TEST"),
+            "{e}"
+        );
     }
 
     #[test]
     fn parse_errors_say_where() {
-        let e = parse_config(b"{\n \"ociVersion\": \"1.0.0\",\n \"process\": {\"user\": {\"uid\": \"x\"}}}", Path::new("config.json"))
-            .unwrap_err()
-            .to_string();
+        let e = parse_config(
+            b"{\n \"ociVersion\": \"1.0.0\",\n \"process\": {\"user\": {\"uid\": \"x\"}}}",
+            Path::new("config.json"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.starts_with("config.json: line 3, column"), "{e}");
         assert!(e.contains("process.user.uid"), "{e}");
-        let e = parse_config(b"{ not json", Path::new("c.json")).unwrap_err().to_string();
+        let e = parse_config(b"{ not json", Path::new("c.json"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line 1"), "{e}");
     }
 
@@ -262,19 +339,37 @@ mod tests {
     #[test]
     fn semantic_checks() {
         assert!(validate(&spec("")).is_ok());
-        let e = validate(&spec(r#","hostname":"h""#)).unwrap_err().to_string();
+        let e = validate(&spec(r#","hostname":"h""#))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no uts namespace"), "{e}");
         let mut s = spec("");
-        s.linux_mut().as_mut().unwrap().set_sysctl(Some([("net.ipv4.ip_forward".to_string(), "1".to_string())].into()));
-        assert!(validate(&s).unwrap_err().to_string().contains("network namespace"));
+        s.linux_mut().as_mut().unwrap().set_sysctl(Some(
+            [("net.ipv4.ip_forward".to_string(), "1".to_string())].into(),
+        ));
+        assert!(validate(&s)
+            .unwrap_err()
+            .to_string()
+            .contains("network namespace"));
         let mut s = spec("");
-        s.linux_mut().as_mut().unwrap().set_sysctl(Some([("vm.swappiness".to_string(), "1".to_string())].into()));
-        assert!(validate(&s).unwrap_err().to_string().contains("not namespaced"));
+        s.linux_mut().as_mut().unwrap().set_sysctl(Some(
+            [("vm.swappiness".to_string(), "1".to_string())].into(),
+        ));
+        assert!(validate(&s)
+            .unwrap_err()
+            .to_string()
+            .contains("not namespaced"));
         let mut s = spec("");
         s.set_process(None);
-        assert!(validate(&s).is_ok(), "a container without process can be created");
+        assert!(
+            validate(&s).is_ok(),
+            "a container without process can be created"
+        );
         let mut s = spec("");
         s.linux_mut().as_mut().unwrap().set_namespaces(Some(vec![]));
-        assert!(validate(&s).is_ok(), "sharing the runtime's mount namespace is allowed");
+        assert!(
+            validate(&s).is_ok(),
+            "sharing the runtime's mount namespace is allowed"
+        );
     }
 }

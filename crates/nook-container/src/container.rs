@@ -166,7 +166,9 @@ fn mkfifo(p: &Path) -> Result<()> {
     // SAFETY: mkfifo/chmod on a path we own.
     unsafe {
         if libc::mkfifo(c.as_ptr(), 0o622) < 0 {
-            return Err(Error::sys(format!("create exec fifo {}", p.display()))(Errno::last()));
+            return Err(Error::sys(format!("create exec fifo {}", p.display()))(
+                Errno::last(),
+            ));
         }
         libc::chmod(c.as_ptr(), 0o622);
     }
@@ -175,8 +177,14 @@ fn mkfifo(p: &Path) -> Result<()> {
 
 fn spec_maps(spec: &Spec) -> (Vec<IdMap>, Vec<IdMap>) {
     let l = spec.linux().as_ref();
-    let u = l.and_then(|l| l.uid_mappings().as_ref()).map(|v| v.iter().map(Into::into).collect()).unwrap_or_default();
-    let g = l.and_then(|l| l.gid_mappings().as_ref()).map(|v| v.iter().map(Into::into).collect()).unwrap_or_default();
+    let u = l
+        .and_then(|l| l.uid_mappings().as_ref())
+        .map(|v| v.iter().map(Into::into).collect())
+        .unwrap_or_default();
+    let g = l
+        .and_then(|l| l.gid_mappings().as_ref())
+        .map(|v| v.iter().map(Into::into).collect())
+        .unwrap_or_default();
     (u, g)
 }
 
@@ -195,20 +203,27 @@ fn recv(ch: &Channel, pid: i32) -> Result<(Msg, Vec<OwnedFd>)> {
             } else {
                 "unknown status".into()
             };
-            Err(Error::Init(format!("the container's process exited during setup ({how})")))
+            Err(Error::Init(format!(
+                "the container's process exited during setup ({how})"
+            )))
         }
-        Err(e) => Err(Error::Init(format!("talking to the container's process: {e}"))),
+        Err(e) => Err(Error::Init(format!(
+            "talking to the container's process: {e}"
+        ))),
     }
 }
 
 fn send(ch: &Channel, m: &Msg) -> Result<()> {
-    ch.send(m, &[]).map_err(|e| Error::Init(format!("talking to the container's process: {e}")))
+    ch.send(m, &[])
+        .map_err(|e| Error::Init(format!("talking to the container's process: {e}")))
 }
 
 impl Runtime {
     /// A runtime keeping state under `root`.
     pub fn new(root: impl Into<PathBuf>) -> Runtime {
-        Runtime { root: Root::new(root) }
+        Runtime {
+            root: Root::new(root),
+        }
     }
 
     fn seccomp_cache(&self) -> PathBuf {
@@ -220,14 +235,25 @@ impl Runtime {
     pub fn create(&self, opts: &CreateOpts) -> Result<Created> {
         config::validate_id(&opts.id)?;
         let bundle = config::load_bundle(&opts.bundle)?;
-        let terminal = bundle.spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
+        let terminal = bundle
+            .spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.terminal())
+            .unwrap_or(false);
         if terminal && opts.console_socket.is_none() && !opts.foreground {
             return Err(Error::Config(
                 "process.terminal is true but no --console-socket was given: the pty master would have nowhere to go".into(),
             ));
         }
         let cd = self.root.create(&opts.id)?;
-        let mut guard = Guard { dir: Some(&cd), cgroup: None, pids: Vec::new(), poststop: None, host_rootfs: None };
+        let mut guard = Guard {
+            dir: Some(&cd),
+            cgroup: None,
+            pids: Vec::new(),
+            poststop: None,
+            host_rootfs: None,
+        };
         let r = self.create_in(&cd, &bundle, opts, &mut guard);
         if r.is_ok() {
             guard.disarm();
@@ -235,7 +261,13 @@ impl Runtime {
         r
     }
 
-    fn create_in(&self, cd: &ContainerDir, b: &Bundle, opts: &CreateOpts, guard: &mut Guard<'_>) -> Result<Created> {
+    fn create_in(
+        &self,
+        cd: &ContainerDir,
+        b: &Bundle,
+        opts: &CreateOpts,
+        guard: &mut Guard<'_>,
+    ) -> Result<Created> {
         let spec = &b.spec;
         let linux = spec.linux().clone().unwrap_or_default();
         let process = spec.process().as_ref();
@@ -249,21 +281,37 @@ impl Runtime {
         // cgroups
         let cg = self.make_cgroup(&opts.id, &linux, guard)?;
         let seccomp = match linux.seccomp() {
-            Some(s) => Some(nook_security::seccomp::compile_cached(s, Some(&self.seccomp_cache()))?),
+            Some(s) => Some(nook_security::seccomp::compile_cached(
+                s,
+                Some(&self.seccomp_cache()),
+            )?),
             None => None,
         };
-        let caps = process.and_then(|p| p.capabilities().as_ref()).map(nook_security::caps::CapSets::from_spec).transpose()?;
+        let caps = process
+            .and_then(|p| p.capabilities().as_ref())
+            .map(nook_security::caps::CapSets::from_spec)
+            .transpose()?;
         let console_socket = match &opts.console_socket {
-            Some(p) => Some(OwnedFd::from(
-                UnixStream::connect(p).map_err(|e| Error::Config(format!("connect to --console-socket {}: {e}", p.display())))?,
-            )),
+            Some(p) => Some(OwnedFd::from(UnixStream::connect(p).map_err(|e| {
+                Error::Config(format!("connect to --console-socket {}: {e}", p.display()))
+            })?)),
             None => None,
         };
-        let fifo = nook_sys::fd::openat(None, &cd.fifo_path(), libc::O_PATH, 0).map_err(Error::sys("open exec fifo"))?;
-        let host_proc = nook_sys::fd::openat(None, Path::new("/proc"), libc::O_PATH | libc::O_DIRECTORY, 0)
-            .map_err(Error::sys("open /proc"))?;
+        let fifo = nook_sys::fd::openat(None, &cd.fifo_path(), libc::O_PATH, 0)
+            .map_err(Error::sys("open exec fifo"))?;
+        let host_proc = nook_sys::fd::openat(
+            None,
+            Path::new("/proc"),
+            libc::O_PATH | libc::O_DIRECTORY,
+            0,
+        )
+        .map_err(Error::sys("open /proc"))?;
         let single = ns.single_clone();
-        let cg_fd = if single || !ns.contains(NsKind::User) { cg.v2_fd() } else { None };
+        let cg_fd = if single || !ns.contains(NsKind::User) {
+            cg.v2_fd()
+        } else {
+            None
+        };
         let cgroups = nook_rootfs::CgroupMounts {
             v1: cg.v1.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             v2: cg.v2.clone(),
@@ -296,7 +344,11 @@ impl Runtime {
         if single {
             flags = ns.flags_of(|k| k != NsKind::Cgroup || !late_cgroupns);
         }
-        let mut clone_opts = CloneOpts { flags, pidfd: false, cgroup: cg_fd.as_ref().map(|f| f.as_fd()) };
+        let mut clone_opts = CloneOpts {
+            flags,
+            pidfd: false,
+            cgroup: cg_fd.as_ref().map(|f| f.as_fd()),
+        };
         // SAFETY: the runtime is single-threaded here.
         let mut forked = unsafe { fork_with(&clone_opts) };
         if let Err(e) = forked {
@@ -344,11 +396,20 @@ impl Runtime {
                         guard.pids.retain(|x| *x != first);
                         break p;
                     }
-                    m => return Err(Error::Init(format!("internal: unexpected {m:?} from the first stage"))),
+                    m => {
+                        return Err(Error::Init(format!(
+                            "internal: unexpected {m:?} from the first stage"
+                        )))
+                    }
                 }
             }
         };
-        let annotations: BTreeMap<String, String> = spec.annotations().clone().unwrap_or_default().into_iter().collect();
+        let annotations: BTreeMap<String, String> = spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
         let hooks_cfg = spec.hooks().clone().unwrap_or_default();
         let state_for = |status: &str| {
             serde_json::to_vec(&HookState {
@@ -382,14 +443,27 @@ impl Runtime {
                 }
                 Msg::Console => pty_master = fds.pop(),
                 Msg::Seccomp => {
-                    let fd = fds.pop().ok_or_else(|| Error::Init("seccomp notify fd missing".into()))?;
+                    let fd = fds
+                        .pop()
+                        .ok_or_else(|| Error::Init("seccomp notify fd missing".into()))?;
                     let sc = linux.seccomp().as_ref().expect("notify implies seccomp");
                     let listener = sc.listener_path().as_ref().expect("checked at compile");
-                    let st: serde_json::Value = serde_json::from_slice(&state_for("creating")).unwrap_or_default();
-                    nook_security::seccomp::send_to_listener(listener, &fd, pid, sc.listener_metadata().as_deref().unwrap_or(""), &st)?;
+                    let st: serde_json::Value =
+                        serde_json::from_slice(&state_for("creating")).unwrap_or_default();
+                    nook_security::seccomp::send_to_listener(
+                        listener,
+                        &fd,
+                        pid,
+                        sc.listener_metadata().as_deref().unwrap_or(""),
+                        &st,
+                    )?;
                 }
                 Msg::Ready => break,
-                m => return Err(Error::Init(format!("internal: unexpected {m:?} from the container's process"))),
+                m => {
+                    return Err(Error::Init(format!(
+                        "internal: unexpected {m:?} from the container's process"
+                    )))
+                }
             }
         }
         let start = ProcStat::read(pid).map(|s| s.start_time).unwrap_or(0);
@@ -420,15 +494,31 @@ impl Runtime {
     /// write cgroups at all: then a container that asks for no limits runs
     /// without a cgroup of its own (as runc's rootless mode), and one that
     /// asks for limits fails with the reason.
-    fn make_cgroup(&self, id: &str, linux: &oci_spec::runtime::Linux, guard: &mut Guard<'_>) -> Result<Cgroup> {
+    fn make_cgroup(
+        &self,
+        id: &str,
+        linux: &oci_spec::runtime::Linux,
+        guard: &mut Guard<'_>,
+    ) -> Result<Cgroup> {
         let res = linux.resources().as_ref();
         let plan = Layout::detect().and_then(|layout| {
-            let cg = Cgroup::plan(&layout, &CgroupSpec { path: linux.cgroups_path().as_deref(), default_name: id, resources: res })?;
+            let cg = Cgroup::plan(
+                &layout,
+                &CgroupSpec {
+                    path: linux.cgroups_path().as_deref(),
+                    default_name: id,
+                    resources: res,
+                },
+            )?;
             Ok((layout, cg))
         });
         // SAFETY: trivial getter.
         let rootless = unsafe { libc::geteuid() } != 0;
-        let limits = res.is_some_and(|r| nook_cgroups::cgroup::controllers_of(r).iter().any(|c| *c != "devices"));
+        let limits = res.is_some_and(|r| {
+            nook_cgroups::cgroup::controllers_of(r)
+                .iter()
+                .any(|c| *c != "devices")
+        });
         let (layout, mut cg) = match plan {
             Ok(x) => x,
             Err(e) if rootless && !limits => {
@@ -462,30 +552,51 @@ impl Runtime {
     /// Start a created container: run its program.
     pub fn start(&self, id: &str) -> Result<()> {
         let cd = self.root.open(id, true)?;
-        let st = cd.read_state()?.ok_or_else(|| Error::Status(format!("cannot start container {id:?}: it is still being created")))?;
+        let st = cd.read_state()?.ok_or_else(|| {
+            Error::Status(format!(
+                "cannot start container {id:?}: it is still being created"
+            ))
+        })?;
         let status = status_of(&cd, &st);
         if status != Status::Created {
-            return Err(Error::Status(format!("cannot start container {id:?}: it is {status}, not created")));
+            return Err(Error::Status(format!(
+                "cannot start container {id:?}: it is {status}, not created"
+            )));
         }
         if !st.has_process {
-            return Err(Error::Status(format!("cannot start container {id:?}: its config.json has no process to run")));
+            return Err(Error::Status(format!(
+                "cannot start container {id:?}: its config.json has no process to run"
+            )));
         }
         // Check the process before opening the FIFO: opening it releases the
         // process, and a quick program may be gone a moment later.
-        let pidfd = nook_sys::pidfd::open(st.pid).map_err(Error::sys("open a pidfd for the container's process"))?;
+        let pidfd = nook_sys::pidfd::open(st.pid)
+            .map_err(Error::sys("open a pidfd for the container's process"))?;
         if !is_same_alive(st.pid, st.init_start_time) {
-            return Err(Error::Status(format!("cannot start container {id:?}: its process has exited{}", exit_detail(st.pid))));
+            return Err(Error::Status(format!(
+                "cannot start container {id:?}: its process has exited{}",
+                exit_detail(st.pid)
+            )));
         }
-        let fifo = nook_sys::fd::openat(None, &cd.fifo_path(), libc::O_RDONLY | libc::O_NONBLOCK, 0)
-            .map_err(Error::sys("open the exec fifo"))?;
+        let fifo =
+            nook_sys::fd::openat(None, &cd.fifo_path(), libc::O_RDONLY | libc::O_NONBLOCK, 0)
+                .map_err(Error::sys("open the exec fifo"))?;
         // The init writes "0" once it is released, then keeps the FIFO open
         // until execve closes it; "F<reason>" instead means a
         // startContainer hook failed.
         let mut got = Vec::new();
         loop {
             let mut pfds = [
-                libc::pollfd { fd: fifo.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-                libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+                libc::pollfd {
+                    fd: fifo.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: pidfd.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
             ];
             // SAFETY: two valid pollfds.
             let r = unsafe { libc::poll(pfds.as_mut_ptr(), 2, -1) };
@@ -534,8 +645,16 @@ impl Runtime {
             return Err(Error::Hook(String::from_utf8_lossy(reason).into_owned()));
         }
         let _ = std::fs::remove_file(cd.fifo_path());
-        let config_hooks = if st_has_hooks(&cd) { cd.read_config()?.hooks().clone() } else { None };
-        if let Some(h) = config_hooks.as_ref().and_then(|h| h.poststart().clone()).filter(|h| !h.is_empty()) {
+        let config_hooks = if st_has_hooks(&cd) {
+            cd.read_config()?.hooks().clone()
+        } else {
+            None
+        };
+        if let Some(h) = config_hooks
+            .as_ref()
+            .and_then(|h| h.poststart().clone())
+            .filter(|h| !h.is_empty())
+        {
             let s = self.hook_state_json(&st, "running", st.pid);
             if let Err(e) = hooks::run("poststart", &h, &s) {
                 let _ = nook_sys::pidfd::send_signal(pidfd.as_fd(), libc::SIGKILL);
@@ -561,7 +680,9 @@ impl Runtime {
         let status = status_of(cd, st);
         let owner = {
             use std::os::unix::fs::MetadataExt;
-            std::fs::metadata(&cd.dir).map(|m| owner_name(m.uid())).unwrap_or_default()
+            std::fs::metadata(&cd.dir)
+                .map(|m| owner_name(m.uid()))
+                .unwrap_or_default()
         };
         Report {
             oci_version: st.oci_version.clone(),
@@ -592,7 +713,9 @@ impl Runtime {
 
     /// The state of one container.
     pub fn state(&self, id: &str) -> Result<Report> {
-        let Some(cd) = self.root.peek(id)? else { return Ok(self.creating_report(id)) };
+        let Some(cd) = self.root.peek(id)? else {
+            return Ok(self.creating_report(id));
+        };
         match cd.read_state()? {
             Some(st) => Ok(self.report(&cd, &st)),
             // No state and no create holding the lock: a create that died.
@@ -619,7 +742,9 @@ impl Runtime {
 
     fn load(&self, id: &str, exclusive: bool) -> Result<(ContainerDir, State)> {
         let cd = self.root.open(id, exclusive)?;
-        let st = cd.read_state()?.ok_or_else(|| Error::Status(format!("container {id:?} is still being created")))?;
+        let st = cd
+            .read_state()?
+            .ok_or_else(|| Error::Status(format!("container {id:?} is still being created")))?;
         Ok((cd, st))
     }
 
@@ -633,7 +758,9 @@ impl Runtime {
             return Ok(());
         }
         if !matches!(status, Status::Created | Status::Running | Status::Paused) {
-            return Err(Error::Status(format!("cannot signal container {id:?}: it is {status}")));
+            return Err(Error::Status(format!(
+                "cannot signal container {id:?}: it is {status}"
+            )));
         }
         signal_init(&st, sig)
     }
@@ -659,7 +786,9 @@ impl Runtime {
             Status::Stopped => {}
             Status::Created => kill_and_wait(&st)?,
             _ if force => kill_and_wait(&st)?,
-            _ => return Err(Error::Status(format!("cannot delete container {id:?}: it is {status} (stop it first, or use --force)"))),
+            _ => return Err(Error::Status(format!(
+                "cannot delete container {id:?}: it is {status} (stop it first, or use --force)"
+            ))),
         }
         self.destroy(cd, &st)
     }
@@ -679,8 +808,15 @@ impl Runtime {
                 unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
             }
         }
-        let config_hooks = if st_has_hooks(&cd) { cd.read_config().ok().and_then(|c| c.hooks().clone()) } else { None };
-        if let Some(h) = config_hooks.and_then(|h| h.poststop().clone()).filter(|h| !h.is_empty()) {
+        let config_hooks = if st_has_hooks(&cd) {
+            cd.read_config().ok().and_then(|c| c.hooks().clone())
+        } else {
+            None
+        };
+        if let Some(h) = config_hooks
+            .and_then(|h| h.poststop().clone())
+            .filter(|h| !h.is_empty())
+        {
             if let Err(e) = hooks::run("poststop", &h, &self.hook_state_json(st, "stopped", 0)) {
                 tracing::warn!("{e}");
             }
@@ -695,7 +831,11 @@ impl Runtime {
             if let Ok(layout) = Layout::detect() {
                 if let Ok(cg) = Cgroup::plan(
                     &layout,
-                    &CgroupSpec { path: linux.cgroups_path().as_deref(), default_name: &cd.id, resources: linux.resources().as_ref() },
+                    &CgroupSpec {
+                        path: linux.cgroups_path().as_deref(),
+                        default_name: &cd.id,
+                        resources: linux.resources().as_ref(),
+                    },
                 ) {
                     let _ = cg.kill_all(libc::SIGKILL);
                     let _ = cg.destroy();
@@ -710,7 +850,9 @@ impl Runtime {
         let (cd, st) = self.load(id, true)?;
         let status = status_of(&cd, &st);
         if status != Status::Running {
-            return Err(Error::Status(format!("cannot pause container {id:?}: it is {status}, not running")));
+            return Err(Error::Status(format!(
+                "cannot pause container {id:?}: it is {status}, not running"
+            )));
         }
         st.cgroup.freeze(true)?;
         Ok(())
@@ -721,7 +863,9 @@ impl Runtime {
         let (cd, st) = self.load(id, true)?;
         let status = status_of(&cd, &st);
         if status != Status::Paused {
-            return Err(Error::Status(format!("cannot resume container {id:?}: it is {status}, not paused")));
+            return Err(Error::Status(format!(
+                "cannot resume container {id:?}: it is {status}, not paused"
+            )));
         }
         st.cgroup.freeze(false)?;
         Ok(())
@@ -757,7 +901,10 @@ fn exit_detail(pid: i32) -> String {
     // SAFETY: non-blocking wait for a possible child.
     if unsafe { libc::waitpid(pid, &mut st, libc::WNOHANG | libc::__WALL) } == pid {
         if libc::WIFSIGNALED(st) {
-            return format!(" (killed by {})", nook_sys::signal::name(libc::WTERMSIG(st)));
+            return format!(
+                " (killed by {})",
+                nook_sys::signal::name(libc::WTERMSIG(st))
+            );
         }
         if libc::WIFEXITED(st) {
             return format!(" (exit status {})", libc::WEXITSTATUS(st));
@@ -773,16 +920,25 @@ fn st_has_hooks(cd: &ContainerDir) -> bool {
 }
 
 fn signal_init(st: &State, sig: i32) -> Result<()> {
-    let pidfd = nook_sys::pidfd::open(st.pid).map_err(Error::sys("open a pidfd for the container's process"))?;
+    let pidfd = nook_sys::pidfd::open(st.pid)
+        .map_err(Error::sys("open a pidfd for the container's process"))?;
     // The pidfd now pins the process; make sure it is still ours.
     if !is_same_alive(st.pid, st.init_start_time) {
-        return Err(Error::Status(format!("cannot signal container {:?}: it is stopped", st.id)));
+        return Err(Error::Status(format!(
+            "cannot signal container {:?}: it is stopped",
+            st.id
+        )));
     }
-    nook_sys::pidfd::send_signal(pidfd.as_fd(), sig).map_err(Error::sys(format!("send {} to the container", nook_sys::signal::name(sig))))
+    nook_sys::pidfd::send_signal(pidfd.as_fd(), sig).map_err(Error::sys(format!(
+        "send {} to the container",
+        nook_sys::signal::name(sig)
+    )))
 }
 
 fn kill_and_wait(st: &State) -> Result<()> {
-    let Ok(pidfd) = nook_sys::pidfd::open(st.pid) else { return Ok(()) };
+    let Ok(pidfd) = nook_sys::pidfd::open(st.pid) else {
+        return Ok(());
+    };
     if !is_same_alive(st.pid, st.init_start_time) {
         return Ok(());
     }
@@ -792,7 +948,10 @@ fn kill_and_wait(st: &State) -> Result<()> {
         let _ = st.cgroup.freeze(false);
     }
     if !nook_sys::pidfd::wait_exit(pidfd.as_fd(), Some(Duration::from_secs(10))).unwrap_or(false) {
-        return Err(Error::Status(format!("container {:?}: its process did not die within 10s of SIGKILL", st.id)));
+        return Err(Error::Status(format!(
+            "container {:?}: its process did not die within 10s of SIGKILL",
+            st.id
+        )));
     }
     Ok(())
 }

@@ -91,9 +91,19 @@ pub fn build_process(base: Option<&Process>, p: &ExecProcess) -> Result<Process>
     match p {
         ExecProcess::File(path) => {
             let b = std::fs::read(path).map_err(Error::io("read --process", path.clone()))?;
-            let proc: Process = serde_json::from_slice(&b).map_err(|e| Error::Config(format!("{}: line {}, column {}: {e}", path.display(), e.line(), e.column())))?;
+            let proc: Process = serde_json::from_slice(&b).map_err(|e| {
+                Error::Config(format!(
+                    "{}: line {}, column {}: {e}",
+                    path.display(),
+                    e.line(),
+                    e.column()
+                ))
+            })?;
             if proc.args().as_ref().is_none_or(|a| a.is_empty()) {
-                return Err(Error::Config(format!("{}: args must name the program to run", path.display())));
+                return Err(Error::Config(format!(
+                    "{}: args must name the program to run",
+                    path.display()
+                )));
             }
             Ok(proc)
         }
@@ -122,12 +132,19 @@ pub fn build_process(base: Option<&Process>, p: &ExecProcess) -> Result<Process>
             }
             proc.set_user(user);
             if !a.caps.is_empty() {
-                let mut caps = proc.capabilities().clone().unwrap_or_else(|| LinuxCapabilities::default());
+                let mut caps = proc
+                    .capabilities()
+                    .clone()
+                    .unwrap_or_else(|| LinuxCapabilities::default());
                 let extra: Vec<oci_spec::runtime::Capability> = a
                     .caps
                     .iter()
                     .map(|c| {
-                        let full = if c.to_ascii_uppercase().starts_with("CAP_") { c.to_string() } else { format!("CAP_{c}") };
+                        let full = if c.to_ascii_uppercase().starts_with("CAP_") {
+                            c.to_string()
+                        } else {
+                            format!("CAP_{c}")
+                        };
                         serde_json::from_value(serde_json::Value::String(full.clone()))
                             .map_err(|_| Error::Input(format!("--cap: unknown capability {c}")))
                     })
@@ -166,27 +183,46 @@ impl Runtime {
     pub fn exec(&self, opts: &ExecOpts) -> Result<i32> {
         let (st, spec) = {
             let cd = self.root.open(&opts.id, false)?;
-            let st = cd.read_state()?.ok_or_else(|| Error::Status(format!("container {:?} is still being created", opts.id)))?;
+            let st = cd.read_state()?.ok_or_else(|| {
+                Error::Status(format!("container {:?} is still being created", opts.id))
+            })?;
             let spec = cd.read_config()?;
             let status = self.status(&opts.id)?;
             match status {
                 Status::Running | Status::Created => {}
                 Status::Paused if opts.ignore_paused => {}
-                s => return Err(Error::Status(format!("cannot exec in container {:?}: it is {s}", opts.id))),
+                s => {
+                    return Err(Error::Status(format!(
+                        "cannot exec in container {:?}: it is {s}",
+                        opts.id
+                    )))
+                }
             }
             (st, spec)
         };
         let process = build_process(spec.process().as_ref(), &opts.process)?;
         if !process.cwd().is_absolute() {
-            return Err(Error::Config(format!("process.cwd {:?} must be an absolute path", process.cwd())));
+            return Err(Error::Config(format!(
+                "process.cwd {:?} must be an absolute path",
+                process.cwd()
+            )));
         }
         if process.terminal().unwrap_or(false) && opts.detach && opts.console_socket.is_none() {
-            return Err(Error::Config("a terminal for a detached exec needs --console-socket".into()));
+            return Err(Error::Config(
+                "a terminal for a detached exec needs --console-socket".into(),
+            ));
         }
-        let caps = process.capabilities().as_ref().map(nook_security::caps::CapSets::from_spec).transpose()?;
+        let caps = process
+            .capabilities()
+            .as_ref()
+            .map(nook_security::caps::CapSets::from_spec)
+            .transpose()?;
         let linux = spec.linux().clone().unwrap_or_default();
         let seccomp = match linux.seccomp() {
-            Some(s) => Some(nook_security::seccomp::compile_cached(s, Some(&self.root.dir.join(".cache").join("seccomp")))?),
+            Some(s) => Some(nook_security::seccomp::compile_cached(
+                s,
+                Some(&self.root.dir.join(".cache").join("seccomp")),
+            )?),
             None => None,
         };
         // The namespaces of the container that differ from ours.
@@ -195,7 +231,10 @@ impl Runtime {
         for k in ENTER_ORDER {
             let theirs = ns_link(&pid, k);
             if theirs.is_some() && theirs != ns_link("self", k) {
-                joins.push(nook_namespaces::open_ns(k, Path::new(&format!("/proc/{pid}/ns/{}", k.proc_name())))?);
+                joins.push(nook_namespaces::open_ns(
+                    k,
+                    Path::new(&format!("/proc/{pid}/ns/{}", k.proc_name())),
+                )?);
             }
         }
         // A container sharing our mount namespace lives in a chroot: enter
@@ -203,27 +242,45 @@ impl Runtime {
         let chroot = if joins.iter().any(|n| n.kind == NsKind::Mount) {
             None
         } else {
-            Some(nook_sys::fd::openat(None, Path::new(&format!("/proc/{pid}/root")), libc::O_PATH | libc::O_DIRECTORY, 0)
-                .map_err(Error::sys("open the container's root"))?)
+            Some(
+                nook_sys::fd::openat(
+                    None,
+                    Path::new(&format!("/proc/{pid}/root")),
+                    libc::O_PATH | libc::O_DIRECTORY,
+                    0,
+                )
+                .map_err(Error::sys("open the container's root"))?,
+            )
         };
         if !nook_sys::proc::is_same_alive(st.pid, st.init_start_time) {
-            return Err(Error::Status(format!("cannot exec in container {:?}: it is stopped", opts.id)));
+            return Err(Error::Status(format!(
+                "cannot exec in container {:?}: it is stopped",
+                opts.id
+            )));
         }
         // pid and time namespaces apply to our children: enter them here.
         nook_namespaces::enter(&joins, |k| matches!(k, NsKind::Pid | NsKind::Time))?;
         let cgroup = self.exec_cgroup(&st.cgroup, opts.cgroup.as_deref())?;
         let cg_fd = cgroup.v2_fd();
         let console_socket = match &opts.console_socket {
-            Some(p) => Some(OwnedFd::from(
-                UnixStream::connect(p).map_err(|e| Error::Config(format!("connect to --console-socket {}: {e}", p.display())))?,
-            )),
+            Some(p) => Some(OwnedFd::from(UnixStream::connect(p).map_err(|e| {
+                Error::Config(format!("connect to --console-socket {}: {e}", p.display()))
+            })?)),
             None => None,
         };
         let foreground = !opts.detach;
-        let sfd = if foreground { Some(crate::run::block_signals()?) } else { None };
+        let sfd = if foreground {
+            Some(crate::run::block_signals()?)
+        } else {
+            None
+        };
         let sigmask = init::original_sigmask();
         let (parent_ch, child_ch) = channel::pair().map_err(Error::sys("socketpair"))?;
-        let mut clone_opts = CloneOpts { flags: 0, pidfd: false, cgroup: cg_fd.as_ref().map(|f| f.as_fd()) };
+        let mut clone_opts = CloneOpts {
+            flags: 0,
+            pidfd: false,
+            cgroup: cg_fd.as_ref().map(|f| f.as_fd()),
+        };
         // SAFETY: the runtime is single-threaded.
         let mut forked = unsafe { fork_with(&clone_opts) };
         if let Err(e) = forked {
@@ -244,7 +301,14 @@ impl Runtime {
                     seccomp: seccomp.as_ref(),
                     preserve_fds: opts.preserve_fds,
                 };
-                let e = match exec_child(&child_ch, &joins, chroot.as_ref(), &conf, console_socket.as_ref(), &sigmask) {
+                let e = match exec_child(
+                    &child_ch,
+                    &joins,
+                    chroot.as_ref(),
+                    &conf,
+                    console_socket.as_ref(),
+                    &sigmask,
+                ) {
                     Ok(()) => Error::Init("internal: exec returned".into()),
                     Err(e) => e,
                 };
@@ -278,10 +342,18 @@ impl Runtime {
             match parent_ch.recv::<Msg>() {
                 Ok((Msg::Console, mut fds)) => pty = fds.pop(),
                 Ok((Msg::Seccomp, mut fds)) => {
-                    let (Some(fd), Some(sc)) = (fds.pop(), linux.seccomp().as_ref()) else { continue };
+                    let (Some(fd), Some(sc)) = (fds.pop(), linux.seccomp().as_ref()) else {
+                        continue;
+                    };
                     if let Some(listener) = sc.listener_path() {
                         let state = serde_json::to_value(self.state(&opts.id)?).unwrap_or_default();
-                        nook_security::seccomp::send_to_listener(listener, &fd, child, sc.listener_metadata().as_deref().unwrap_or(""), &state)?;
+                        nook_security::seccomp::send_to_listener(
+                            listener,
+                            &fd,
+                            child,
+                            sc.listener_metadata().as_deref().unwrap_or(""),
+                            &state,
+                        )?;
                     }
                 }
                 Ok((Msg::Error(m), _)) => {
@@ -291,7 +363,9 @@ impl Runtime {
                 }
                 Ok((m, _)) => {
                     kill_child();
-                    return Err(Error::Init(format!("internal: unexpected {m:?} from the exec'd process")));
+                    return Err(Error::Init(format!(
+                        "internal: unexpected {m:?} from the exec'd process"
+                    )));
                 }
                 // The channel closes at execve: the program runs.
                 Err(nook_sys::channel::ChannelError::Closed) => break,
@@ -306,12 +380,20 @@ impl Runtime {
         }
         match sfd {
             None => Ok(0),
-            Some(sfd) => Ok(crate::run::exit_code(crate::run::wait_loop(child, sfd, pty)?)),
+            Some(sfd) => Ok(crate::run::exit_code(crate::run::wait_loop(
+                child, sfd, pty,
+            )?)),
         }
     }
 
-    fn exec_cgroup(&self, cg: &nook_cgroups::Cgroup, sub: Option<&str>) -> Result<nook_cgroups::Cgroup> {
-        let Some(sub) = sub.filter(|s| !s.is_empty()) else { return Ok(cg.clone()) };
+    fn exec_cgroup(
+        &self,
+        cg: &nook_cgroups::Cgroup,
+        sub: Option<&str>,
+    ) -> Result<nook_cgroups::Cgroup> {
+        let Some(sub) = sub.filter(|s| !s.is_empty()) else {
+            return Ok(cg.clone());
+        };
         let mut c = cg.clone();
         let (controller, path) = match sub.split_once(':') {
             Some((c, p)) => (Some(c), p),
@@ -321,7 +403,10 @@ impl Runtime {
         let check = |d: &PathBuf| -> Result<PathBuf> {
             let full = d.join(&rel);
             if !full.is_dir() {
-                return Err(Error::Input(format!("--cgroup {sub}: {} does not exist", full.display())));
+                return Err(Error::Input(format!(
+                    "--cgroup {sub}: {} does not exist",
+                    full.display()
+                )));
             }
             Ok(full)
         };
@@ -338,13 +423,20 @@ impl Runtime {
                 }
             }
             Some(ctl) => {
-                let key = c.v1.keys().find(|k| k.split(',').any(|x| x == ctl)).cloned();
+                let key =
+                    c.v1.keys()
+                        .find(|k| k.split(',').any(|x| x == ctl))
+                        .cloned();
                 match key {
                     Some(k) => {
                         let d = c.v1[&k].clone();
                         c.v1.insert(k, check(&d)?);
                     }
-                    None => return Err(Error::Input(format!("--cgroup {sub}: the container has no {ctl} cgroup"))),
+                    None => {
+                        return Err(Error::Input(format!(
+                            "--cgroup {sub}: the container has no {ctl} cgroup"
+                        )))
+                    }
                 }
             }
         }
@@ -378,33 +470,53 @@ fn exec_child(
     if let Some(root) = chroot {
         let dot = c".";
         // SAFETY: enter the container's root directory and make it ours.
-        if unsafe { libc::fchdir(root.as_raw_fd()) } < 0 || unsafe { libc::chroot(dot.as_ptr()) } < 0 {
+        if unsafe { libc::fchdir(root.as_raw_fd()) } < 0
+            || unsafe { libc::chroot(dot.as_ptr()) } < 0
+        {
             return Err(Error::sys("enter the container's root")(Errno::last()));
         }
     }
     let process = conf.process;
-    let cwd = std::ffi::CString::new(process.cwd().as_os_str().as_encoded_bytes()).unwrap_or_default();
+    let cwd =
+        std::ffi::CString::new(process.cwd().as_os_str().as_encoded_bytes()).unwrap_or_default();
     // SAFETY: chdir inside the container's root.
     if unsafe { libc::chdir(cwd.as_ptr()) } < 0 {
-        return Err(Error::sys(format!("chdir to {} in the container", process.cwd().display()))(Errno::last()));
+        return Err(Error::sys(format!(
+            "chdir to {} in the container",
+            process.cwd().display()
+        ))(Errno::last()));
     }
     if process.terminal().unwrap_or(false) {
-        let master = nook_sys::fd::openat(None, Path::new("/dev/ptmx"), libc::O_RDWR | libc::O_NOCTTY, 0)
-            .map_err(Error::sys("terminal: open /dev/ptmx in the container"))?;
+        let master = nook_sys::fd::openat(
+            None,
+            Path::new("/dev/ptmx"),
+            libc::O_RDWR | libc::O_NOCTTY,
+            0,
+        )
+        .map_err(Error::sys("terminal: open /dev/ptmx in the container"))?;
         let zero: libc::c_int = 0;
         // SAFETY: ioctls on the pty master we own.
         let slave = unsafe {
             if libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &zero) < 0 {
                 return Err(Error::sys("terminal: unlock pty")(Errno::last()));
             }
-            let s = libc::ioctl(master.as_raw_fd(), TIOCGPTPEER as _, libc::O_RDWR | libc::O_NOCTTY);
+            let s = libc::ioctl(
+                master.as_raw_fd(),
+                TIOCGPTPEER as _,
+                libc::O_RDWR | libc::O_NOCTTY,
+            );
             if s < 0 {
                 return Err(Error::sys("terminal: open pty slave")(Errno::last()));
             }
             s
         };
         if let Some(sz) = process.console_size() {
-            let ws = libc::winsize { ws_row: sz.height() as u16, ws_col: sz.width() as u16, ws_xpixel: 0, ws_ypixel: 0 };
+            let ws = libc::winsize {
+                ws_row: sz.height() as u16,
+                ws_col: sz.width() as u16,
+                ws_xpixel: 0,
+                ws_ypixel: 0,
+            };
             // SAFETY: ioctl with a valid winsize.
             unsafe { libc::ioctl(slave, libc::TIOCSWINSZ, &ws) };
         }
@@ -415,14 +527,18 @@ fn exec_child(
         }
         match console {
             Some(sock) => init::send_pty(sock.as_fd(), &master)?,
-            None => ch.send(&Msg::Console, &[master.as_raw_fd()]).map_err(|e| Error::Init(e.to_string()))?,
+            None => ch
+                .send(&Msg::Console, &[master.as_raw_fd()])
+                .map_err(|e| Error::Init(e.to_string()))?,
         }
         drop(master);
         // SAFETY: make the pty our controlling terminal and stdio.
         unsafe {
             libc::setsid();
             if libc::ioctl(slave, libc::TIOCSCTTY, 0) < 0 {
-                return Err(Error::sys("terminal: set controlling terminal")(Errno::last()));
+                return Err(Error::sys("terminal: set controlling terminal")(
+                    Errno::last(),
+                ));
             }
             for fd in 0..3 {
                 libc::dup2(slave, fd);
@@ -438,5 +554,11 @@ fn exec_child(
     // SAFETY: plain prctl.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
     init::reset_signals(sigmask);
-    Err(nook_security::exe::exec(ready.trampoline.as_ref(), &ready.program, &ready.args, &ready.env).into())
+    Err(nook_security::exe::exec(
+        ready.trampoline.as_ref(),
+        &ready.program,
+        &ready.args,
+        &ready.env,
+    )
+    .into())
 }

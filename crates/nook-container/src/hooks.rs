@@ -35,7 +35,8 @@ pub struct HookState<'a> {
 /// Run every hook of a phase in order; the first failure stops them.
 pub fn run(phase: &str, hooks: &[Hook], state: &[u8]) -> Result<()> {
     for (i, h) in hooks.iter().enumerate() {
-        run_one(h, state).map_err(|e| Error::Hook(format!("{phase} hook #{i} ({}): {e}", h.path().display())))?;
+        run_one(h, state)
+            .map_err(|e| Error::Hook(format!("{phase} hook #{i} ({}): {e}", h.path().display())))?;
     }
     Ok(())
 }
@@ -63,7 +64,9 @@ fn run_one(h: &Hook, state: &[u8]) -> std::result::Result<(), String> {
             };
         }
     }
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(|| {
@@ -82,7 +85,8 @@ fn run_one(h: &Hook, state: &[u8]) -> std::result::Result<(), String> {
     }
     let pidfd = nook_sys::pidfd::open(child.id() as i32).ok();
     if let (Some(t), Some(pfd)) = (h.timeout(), pidfd.as_ref()) {
-        let exited = nook_sys::pidfd::wait_exit(pfd.as_fd(), Some(Duration::from_secs(t as u64))).unwrap_or(true);
+        let exited = nook_sys::pidfd::wait_exit(pfd.as_fd(), Some(Duration::from_secs(t as u64)))
+            .unwrap_or(true);
         if !exited {
             let _ = child.kill();
             let _ = child.wait();
@@ -101,13 +105,26 @@ fn run_one(h: &Hook, state: &[u8]) -> std::result::Result<(), String> {
     if st.success() {
         return Ok(());
     }
-    let detail = errs.trim().lines().last().or_else(|| out.trim().lines().last()).unwrap_or("").to_string();
-    let code = match (st.code(), std::os::unix::process::ExitStatusExt::signal(&st)) {
+    let detail = errs
+        .trim()
+        .lines()
+        .last()
+        .or_else(|| out.trim().lines().last())
+        .unwrap_or("")
+        .to_string();
+    let code = match (
+        st.code(),
+        std::os::unix::process::ExitStatusExt::signal(&st),
+    ) {
         (Some(c), _) => format!("exit status {c}"),
         (None, Some(s)) => format!("killed by {}", nook_sys::signal::name(s)),
         _ => "failed".into(),
     };
-    Err(if detail.is_empty() { code } else { format!("{code}: {detail}") })
+    Err(if detail.is_empty() {
+        code
+    } else {
+        format!("{code}: {detail}")
+    })
 }
 
 #[cfg(test)]
@@ -127,18 +144,34 @@ mod tests {
             d.display()
         ));
         run("prestart", &[h], b"{\"id\":\"c\"}").unwrap();
-        assert_eq!(std::fs::read_to_string(&d).unwrap(), "{\"id\":\"c\"}hello\n");
+        assert_eq!(
+            std::fs::read_to_string(&d).unwrap(),
+            "{\"id\":\"c\"}hello\n"
+        );
         std::fs::remove_file(&d).unwrap();
     }
 
     #[test]
     fn failure_and_timeout() {
-        let e = run("poststart", &[hook(r#"{"path":"/bin/sh","args":["sh","-c","echo boom >&2; exit 3"]}"#)], b"{}")
-            .unwrap_err()
-            .to_string();
+        let e = run(
+            "poststart",
+            &[hook(
+                r#"{"path":"/bin/sh","args":["sh","-c","echo boom >&2; exit 3"]}"#,
+            )],
+            b"{}",
+        )
+        .unwrap_err()
+        .to_string();
         assert_eq!(e, "poststart hook #0 (/bin/sh): exit status 3: boom");
         let t = std::time::Instant::now();
-        let e = run("prestart", &[hook(r#"{"path":"/bin/sleep","args":["sleep","10"],"timeout":1}"#)], b"{}").unwrap_err();
+        let e = run(
+            "prestart",
+            &[hook(
+                r#"{"path":"/bin/sleep","args":["sleep","10"],"timeout":1}"#,
+            )],
+            b"{}",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("timed out after 1s"));
         assert!(t.elapsed() < Duration::from_secs(5));
         assert!(run("x", &[hook(r#"{"path":"bin/true"}"#)], b"").is_err());

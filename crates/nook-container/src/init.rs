@@ -118,7 +118,11 @@ pub fn child_main(plan: &InitPlan<'_>, ch: Channel, two_stage: bool) -> ! {
     // If the runtime dies during setup, so do we.
     // SAFETY: plain prctl.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
-    let r = if two_stage { first_stage(plan, &ch) } else { single(plan, &ch) };
+    let r = if two_stage {
+        first_stage(plan, &ch)
+    } else {
+        single(plan, &ch)
+    };
     let e = match r {
         Ok(()) => Error::Init("internal: init returned".into()),
         Err(e) => e,
@@ -177,10 +181,14 @@ fn become_ns_root() -> Result<()> {
     // SAFETY: plain syscalls; uid/gid 0 must be mapped in the namespace.
     unsafe {
         if libc::setresgid(0, 0, 0) < 0 {
-            return Err(Error::sys("become root in the user namespace (is gid 0 mapped?)")(Errno::last()));
+            return Err(Error::sys(
+                "become root in the user namespace (is gid 0 mapped?)",
+            )(Errno::last()));
         }
         if libc::setresuid(0, 0, 0) < 0 {
-            return Err(Error::sys("become root in the user namespace (is uid 0 mapped?)")(Errno::last()));
+            return Err(Error::sys(
+                "become root in the user namespace (is uid 0 mapped?)",
+            )(Errno::last()));
         }
     }
     Ok(())
@@ -205,14 +213,26 @@ fn first_stage(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
     nook_namespaces::enter(plan.joins, |_| true).map_err(ns_err)?;
     if plan.ns.is_new(NsKind::User) {
         nook_namespaces::unshare(&[NsKind::User]).map_err(ns_err)?;
-        ch.send(&Msg::MapIds, &[]).map_err(|e| Error::Init(e.to_string()))?;
+        ch.send(&Msg::MapIds, &[])
+            .map_err(|e| Error::Init(e.to_string()))?;
         recv_go(ch)?;
         become_ns_root()?;
     }
-    let rest: Vec<NsKind> = plan.ns.new.iter().copied().filter(|k| *k != NsKind::User).collect();
+    let rest: Vec<NsKind> = plan
+        .ns
+        .new
+        .iter()
+        .copied()
+        .filter(|k| *k != NsKind::User)
+        .collect();
     nook_namespaces::unshare(&rest).map_err(ns_err)?;
     if plan.ns.is_new(NsKind::Time) {
-        if let Some(off) = plan.spec.linux().as_ref().and_then(|l| l.time_offsets().as_ref()) {
+        if let Some(off) = plan
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.time_offsets().as_ref())
+        {
             nook_namespaces::timens::write_offsets(off).map_err(ns_err)?;
         }
     }
@@ -235,7 +255,8 @@ fn first_stage(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
             unsafe { libc::_exit(1) }
         }
         Forked::Parent { pid, .. } => {
-            ch.send(&Msg::Pid(pid), &[]).map_err(|e| Error::Init(e.to_string()))?;
+            ch.send(&Msg::Pid(pid), &[])
+                .map_err(|e| Error::Init(e.to_string()))?;
             // SAFETY: our work is done; the init carries on.
             unsafe { libc::_exit(0) }
         }
@@ -248,19 +269,41 @@ struct Console {
     slave: OwnedFd,
 }
 
-fn open_console(plan: &InitPlan<'_>, prep: &nook_rootfs::Prepared, ch: &Channel) -> Result<Option<Console>> {
-    let Some(process) = plan.spec.process().as_ref().filter(|p| p.terminal().unwrap_or(false)) else {
+fn open_console(
+    plan: &InitPlan<'_>,
+    prep: &nook_rootfs::Prepared,
+    ch: &Channel,
+) -> Result<Option<Console>> {
+    let Some(process) = plan
+        .spec
+        .process()
+        .as_ref()
+        .filter(|p| p.terminal().unwrap_or(false))
+    else {
         return Ok(None);
     };
-    let master = nook_sys::path::open_in_root(prep.root.as_fd(), Path::new("/dev/ptmx"), libc::O_RDWR | libc::O_NOCTTY, 0)
-        .map_err(|e| Error::Init(format!("terminal: open /dev/ptmx in the container (is /dev/pts mounted?): {e}")))?;
+    let master = nook_sys::path::open_in_root(
+        prep.root.as_fd(),
+        Path::new("/dev/ptmx"),
+        libc::O_RDWR | libc::O_NOCTTY,
+        0,
+    )
+    .map_err(|e| {
+        Error::Init(format!(
+            "terminal: open /dev/ptmx in the container (is /dev/pts mounted?): {e}"
+        ))
+    })?;
     let zero: libc::c_int = 0;
     // SAFETY: ioctls on the pty master we own.
     let slave = unsafe {
         if libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &zero) < 0 {
             return Err(Error::sys("terminal: unlock pty")(Errno::last()));
         }
-        let s = libc::ioctl(master.as_raw_fd(), TIOCGPTPEER as _, libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        let s = libc::ioctl(
+            master.as_raw_fd(),
+            TIOCGPTPEER as _,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        );
         if s < 0 {
             return Err(Error::sys("terminal: open pty slave")(Errno::last()));
         }
@@ -284,7 +327,9 @@ fn open_console(plan: &InitPlan<'_>, prep: &nook_rootfs::Prepared, ch: &Channel)
     nook_rootfs::setup_console(prep, slave.as_fd())?;
     match &plan.console_socket {
         Some(sock) => send_pty(sock.as_fd(), &master)?,
-        None => ch.send(&Msg::Console, &[master.as_raw_fd()]).map_err(|e| Error::Init(e.to_string()))?,
+        None => ch
+            .send(&Msg::Console, &[master.as_raw_fd()])
+            .map_err(|e| Error::Init(e.to_string()))?,
     }
     Ok(Some(Console { slave }))
 }
@@ -296,8 +341,14 @@ pub fn send_pty(sock: BorrowedFd<'_>, master: &OwnedFd) -> Result<()> {
     let iov = [std::io::IoSlice::new(name)];
     let fds = [master.as_raw_fd()];
     let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
-    nix::sys::socket::sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsg, nix::sys::socket::MsgFlags::empty(), None)
-        .map_err(Error::sys("send the pty master to the console socket"))?;
+    nix::sys::socket::sendmsg::<()>(
+        sock.as_raw_fd(),
+        &iov,
+        &cmsg,
+        nix::sys::socket::MsgFlags::empty(),
+        None,
+    )
+    .map_err(Error::sys("send the pty master to the console socket"))?;
     Ok(())
 }
 
@@ -316,7 +367,13 @@ fn join_session_keyring(id: &str) {
 }
 
 fn hook_state(plan: &InitPlan<'_>, status: &str, pid: i32) -> Vec<u8> {
-    let annotations = plan.spec.annotations().clone().unwrap_or_default().into_iter().collect();
+    let annotations = plan
+        .spec
+        .annotations()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
     serde_json::to_vec(&hooks::HookState {
         oci_version: crate::state::OCI_VERSION,
         id: plan.id,
@@ -348,7 +405,11 @@ fn setup(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
     let rspec = RootfsSpec {
         bundle: plan.bundle,
         rootfs: plan.rootfs,
-        readonly: spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false),
+        readonly: spec
+            .root()
+            .as_ref()
+            .and_then(|r| r.readonly())
+            .unwrap_or(false),
         propagation: linux.rootfs_propagation().as_deref(),
         mounts: spec.mounts().as_deref().unwrap_or(&[]),
         devices: linux.devices().as_deref().unwrap_or(&[]),
@@ -364,23 +425,45 @@ fn setup(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
     let console = open_console(plan, &prep, ch)?;
     // The working directory exists after pivot (created like runc does).
     if let Some(process) = spec.process() {
-        nook_sys::path::mkdir_all_in_root(prep.root.as_fd(), process.cwd(), 0o755)
-            .map_err(|e| Error::Init(format!("create process.cwd {} in the container: {e}", process.cwd().display())))?;
+        nook_sys::path::mkdir_all_in_root(prep.root.as_fd(), process.cwd(), 0o755).map_err(
+            |e| {
+                Error::Init(format!(
+                    "create process.cwd {} in the container: {e}",
+                    process.cwd().display()
+                ))
+            },
+        )?;
     }
     let hooks_cfg = spec.hooks().clone().unwrap_or_default();
     let runtime_hooks = hooks_cfg.prestart().as_ref().is_some_and(|h| !h.is_empty())
-        || hooks_cfg.create_runtime().as_ref().is_some_and(|h| !h.is_empty());
+        || hooks_cfg
+            .create_runtime()
+            .as_ref()
+            .is_some_and(|h| !h.is_empty());
     if runtime_hooks {
-        ch.send(&Msg::Hooks, &[]).map_err(|e| Error::Init(e.to_string()))?;
+        ch.send(&Msg::Hooks, &[])
+            .map_err(|e| Error::Init(e.to_string()))?;
         match ch.recv::<Msg>() {
             Ok((Msg::HooksDone, _)) => {}
-            Ok((m, _)) => return Err(Error::Init(format!("internal: expected HooksDone, got {m:?}"))),
+            Ok((m, _)) => {
+                return Err(Error::Init(format!(
+                    "internal: expected HooksDone, got {m:?}"
+                )))
+            }
             Err(e) => return Err(Error::Init(format!("runtime went away: {e}"))),
         }
     }
-    if let Some(h) = hooks_cfg.create_container().as_ref().filter(|h| !h.is_empty()) {
+    if let Some(h) = hooks_cfg
+        .create_container()
+        .as_ref()
+        .filter(|h| !h.is_empty())
+    {
         // SAFETY: getpid cannot fail.
-        hooks::run("createContainer", h, &hook_state(plan, "created", unsafe { libc::getpid() }))?;
+        hooks::run(
+            "createContainer",
+            h,
+            &hook_state(plan, "created", unsafe { libc::getpid() }),
+        )?;
     }
     nook_rootfs::protect(&rspec, &prep)?;
     nook_rootfs::pivot(&rspec, prep)?;
@@ -389,7 +472,8 @@ fn setup(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
         // `delete` ends this process.
         // SAFETY: plain prctl.
         unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
-        ch.send(&Msg::Ready, &[]).map_err(|e| Error::Init(e.to_string()))?;
+        ch.send(&Msg::Ready, &[])
+            .map_err(|e| Error::Init(e.to_string()))?;
         READY.store(true, std::sync::atomic::Ordering::SeqCst);
         loop {
             // SAFETY: waits for a signal (SIGKILL from delete).
@@ -401,17 +485,24 @@ fn setup(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
         unsafe {
             libc::setsid();
             if libc::ioctl(c.slave.as_raw_fd(), libc::TIOCSCTTY, 0) < 0 {
-                return Err(Error::sys("terminal: set controlling terminal")(Errno::last()));
+                return Err(Error::sys("terminal: set controlling terminal")(
+                    Errno::last(),
+                ));
             }
         }
         for fd in 0..3 {
-            nook_sys::fd::dup2(c.slave.as_raw_fd(), fd).map_err(Error::sys("terminal: attach stdio"))?;
+            nook_sys::fd::dup2(c.slave.as_raw_fd(), fd)
+                .map_err(Error::sys("terminal: attach stdio"))?;
         }
     }
-    let cwd = std::ffi::CString::new(process.cwd().as_os_str().as_encoded_bytes()).unwrap_or_default();
+    let cwd =
+        std::ffi::CString::new(process.cwd().as_os_str().as_encoded_bytes()).unwrap_or_default();
     // SAFETY: chdir inside the new root.
     if unsafe { libc::chdir(cwd.as_ptr()) } < 0 {
-        return Err(Error::sys(format!("chdir to process.cwd {}", process.cwd().display()))(Errno::last()));
+        return Err(Error::sys(format!(
+            "chdir to process.cwd {}",
+            process.cwd().display()
+        ))(Errno::last()));
     }
     let conf = Confinement {
         process,
@@ -424,12 +515,21 @@ fn setup(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
     // From here on the container outlives `create`.
     // SAFETY: plain prctl.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
-    ch.send(&Msg::Ready, &[]).map_err(|e| Error::Init(e.to_string()))?;
+    ch.send(&Msg::Ready, &[])
+        .map_err(|e| Error::Init(e.to_string()))?;
     READY.store(true, std::sync::atomic::Ordering::SeqCst);
     let fifo = wait_for_start(plan)?;
-    if let Some(h) = hooks_cfg.start_container().as_ref().filter(|h| !h.is_empty()) {
+    if let Some(h) = hooks_cfg
+        .start_container()
+        .as_ref()
+        .filter(|h| !h.is_empty())
+    {
         // SAFETY: getpid cannot fail.
-        if let Err(e) = hooks::run("startContainer", h, &hook_state(plan, "created", unsafe { libc::getpid() })) {
+        if let Err(e) = hooks::run(
+            "startContainer",
+            h,
+            &hook_state(plan, "created", unsafe { libc::getpid() }),
+        ) {
             // `start` is reading the FIFO: it reports this as its error.
             let _ = nook_sys::fd::write_all(fifo.as_raw_fd(), format!("F{e}").as_bytes());
             // SAFETY: the container fails to start.
@@ -437,7 +537,12 @@ fn setup(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
         }
     }
     reset_signals(&plan.sigmask);
-    let e = nook_security::exe::exec(ready.trampoline.as_ref(), &ready.program, &ready.args, &ready.env);
+    let e = nook_security::exe::exec(
+        ready.trampoline.as_ref(),
+        &ready.program,
+        &ready.args,
+        &ready.env,
+    );
     // After start nobody listens on the channel; say it where the user sees.
     eprintln!("nook: {e}");
     // SAFETY: exec failed; leave.
@@ -491,7 +596,11 @@ pub fn confine(c: &Confinement<'_>, ch: &Channel) -> Result<ReadyToExec> {
         nook_process::set_io_priority(p)?;
     }
     let lsm = nook_security::lsm::LsmRoots::default();
-    if let Some(p) = process.apparmor_profile().as_deref().filter(|p| !p.is_empty()) {
+    if let Some(p) = process
+        .apparmor_profile()
+        .as_deref()
+        .filter(|p| !p.is_empty())
+    {
         lsm.apply_apparmor(p)?;
     }
     if let Some(l) = process.selinux_label().as_deref().filter(|l| !l.is_empty()) {
@@ -520,7 +629,11 @@ pub fn confine(c: &Confinement<'_>, ch: &Channel) -> Result<ReadyToExec> {
         nook_security::caps::drop_bounding(caps.bounding)?;
     }
     nook_security::caps::keep_caps(true)?;
-    nook_process::switch_user(user.uid(), user.gid(), user.additional_gids().as_deref().unwrap_or(&[]))?;
+    nook_process::switch_user(
+        user.uid(),
+        user.gid(),
+        user.additional_gids().as_deref().unwrap_or(&[]),
+    )?;
     nook_security::caps::keep_caps(false)?;
     nook_security::caps::apply(c.caps.unwrap_or(&CapSets::default()))?;
     if let Some(m) = user.umask() {
@@ -530,13 +643,20 @@ pub fn confine(c: &Confinement<'_>, ch: &Channel) -> Result<ReadyToExec> {
         notify = nook_security::seccomp::load(sc)?;
     }
     if let Some(fd) = notify {
-        ch.send(&Msg::Seccomp, &[fd.as_raw_fd()]).map_err(|e| Error::Init(e.to_string()))?;
+        ch.send(&Msg::Seccomp, &[fd.as_raw_fd()])
+            .map_err(|e| Error::Init(e.to_string()))?;
     }
     for fd in 3..3 + c.preserve_fds as RawFd {
         let _ = nook_sys::fd::set_cloexec(fd, false);
     }
-    nook_sys::fd::cloexec_from(3 + c.preserve_fds).map_err(Error::sys("mark descriptors close-on-exec"))?;
-    Ok(ReadyToExec { program, args, env, trampoline })
+    nook_sys::fd::cloexec_from(3 + c.preserve_fds)
+        .map_err(Error::sys("mark descriptors close-on-exec"))?;
+    Ok(ReadyToExec {
+        program,
+        args,
+        env,
+        trampoline,
+    })
 }
 
 /// Block until `start` opens the FIFO for reading, then tell it we go.
@@ -545,8 +665,10 @@ pub fn confine(c: &Confinement<'_>, ch: &Channel) -> Result<ReadyToExec> {
 /// poststart hooks run after it, and after the startContainer hooks).
 fn wait_for_start(plan: &InitPlan<'_>) -> Result<OwnedFd> {
     let rel = PathBuf::from(format!("self/fd/{}", plan.fifo.as_raw_fd()));
-    let fd = nook_sys::retry_eintr(|| nook_sys::fd::openat(Some(plan.host_proc.as_fd()), &rel, libc::O_WRONLY, 0))
-        .map_err(Error::sys("open the exec fifo"))?;
+    let fd = nook_sys::retry_eintr(|| {
+        nook_sys::fd::openat(Some(plan.host_proc.as_fd()), &rel, libc::O_WRONLY, 0)
+    })
+    .map_err(Error::sys("open the exec fifo"))?;
     nook_sys::fd::write_all(fd.as_raw_fd(), b"0").map_err(Error::sys("write the exec fifo"))?;
     Ok(fd)
 }

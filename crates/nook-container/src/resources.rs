@@ -20,7 +20,10 @@ pub fn parse_size(s: &str) -> Result<i64> {
         return Ok(-1);
     }
     let lower = t.to_ascii_lowercase();
-    let lower = lower.strip_suffix("ib").or_else(|| lower.strip_suffix('b')).unwrap_or(&lower);
+    let lower = lower
+        .strip_suffix("ib")
+        .or_else(|| lower.strip_suffix('b'))
+        .unwrap_or(&lower);
     let (num, mul): (&str, i64) = match lower.chars().last() {
         Some('k') => (&lower[..lower.len() - 1], 1 << 10),
         Some('m') => (&lower[..lower.len() - 1], 1 << 20),
@@ -28,7 +31,10 @@ pub fn parse_size(s: &str) -> Result<i64> {
         Some('t') => (&lower[..lower.len() - 1], 1 << 40),
         _ => (lower, 1),
     };
-    let v: f64 = num.trim().parse().map_err(|_| Error::Input(format!("invalid size {s:?}")))?;
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| Error::Input(format!("invalid size {s:?}")))?;
     if v < 0.0 {
         return Err(Error::Input(format!("invalid size {s:?}")));
     }
@@ -44,10 +50,14 @@ pub fn parse_duration(s: &str) -> Result<Duration> {
         return Err(bad());
     }
     while !rest.is_empty() {
-        let n = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
         let v: f64 = rest[..n].parse().map_err(|_| bad())?;
         rest = &rest[n..];
-        let u = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let u = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let mul = match &rest[..u] {
             "ns" => 1e-9,
             "us" | "µs" => 1e-6,
@@ -69,10 +79,14 @@ impl Runtime {
     /// container is frozen while its processes move, so none escapes.
     pub fn update(&self, id: &str, res: &LinuxResources) -> Result<()> {
         let cd = self.root.open(id, true)?;
-        let mut st = cd.read_state()?.ok_or_else(|| Error::Status(format!("container {id:?} is still being created")))?;
+        let mut st = cd
+            .read_state()?
+            .ok_or_else(|| Error::Status(format!("container {id:?} is still being created")))?;
         let status = self.status_unlocked(&cd, &st);
         if status == Status::Stopped {
-            return Err(Error::Status(format!("cannot update container {id:?}: it is stopped")));
+            return Err(Error::Status(format!(
+                "cannot update container {id:?}: it is stopped"
+            )));
         }
         let layout = Layout::detect()?;
         let spec = cd.read_config()?;
@@ -118,12 +132,20 @@ impl Runtime {
     /// Print events of a container to `out` as JSON lines: its statistics
     /// (once with `stats_once`, else every `interval`) and `oom` notices,
     /// until the container stops.
-    pub fn events(&self, id: &str, interval: Duration, stats_once: bool, out: &mut dyn Write) -> Result<()> {
+    pub fn events(
+        &self,
+        id: &str,
+        interval: Duration,
+        stats_once: bool,
+        out: &mut dyn Write,
+    ) -> Result<()> {
         let st = self.load_state(id)?;
         let line = |out: &mut dyn Write, v: serde_json::Value| -> Result<()> {
             let mut s = v.to_string();
             s.push('\n');
-            out.write_all(s.as_bytes()).and_then(|_| out.flush()).map_err(Error::io("write events", "stdout"))
+            out.write_all(s.as_bytes())
+                .and_then(|_| out.flush())
+                .map_err(Error::io("write events", "stdout"))
         };
         let stats = |st: &crate::state::State| json!({"type": "stats", "id": id, "data": st.cgroup.stats()});
         if stats_once {
@@ -131,7 +153,9 @@ impl Runtime {
         }
         let mut ooms = st.cgroup.oom_kills();
         let mut next_stats = Instant::now();
-        let tick = interval.min(Duration::from_millis(100)).max(Duration::from_millis(10));
+        let tick = interval
+            .min(Duration::from_millis(100))
+            .max(Duration::from_millis(10));
         loop {
             let status = self.status(id).unwrap_or(Status::Stopped);
             let now_ooms = st.cgroup.oom_kills();
@@ -153,12 +177,25 @@ impl Runtime {
 
 /// The container's cgroup with the hierarchies `res` needs added (v1),
 /// placed where `create` would have placed them.
-fn extend_cgroup(layout: &Layout, cg: &Cgroup, res: &LinuxResources, path: Option<&std::path::Path>, id: &str) -> Result<Cgroup> {
+fn extend_cgroup(
+    layout: &Layout,
+    cg: &Cgroup,
+    res: &LinuxResources,
+    path: Option<&std::path::Path>,
+    id: &str,
+) -> Result<Cgroup> {
     let mut out = cg.clone();
     if cg.pure_v2 {
         return Ok(out);
     }
-    let planned = Cgroup::plan(layout, &nook_cgroups::CgroupSpec { path, default_name: id, resources: Some(res) })?;
+    let planned = Cgroup::plan(
+        layout,
+        &nook_cgroups::CgroupSpec {
+            path,
+            default_name: id,
+            resources: Some(res),
+        },
+    )?;
     for (k, d) in &planned.v1 {
         out.v1.entry(k.clone()).or_insert_with(|| d.clone());
     }

@@ -15,7 +15,14 @@ fn all_signals() -> libc::sigset_t {
     unsafe {
         let mut s: libc::sigset_t = std::mem::zeroed();
         libc::sigfillset(&mut s);
-        for sync in [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE, libc::SIGTRAP, libc::SIGSYS] {
+        for sync in [
+            libc::SIGSEGV,
+            libc::SIGBUS,
+            libc::SIGILL,
+            libc::SIGFPE,
+            libc::SIGTRAP,
+            libc::SIGSYS,
+        ] {
             libc::sigdelset(&mut s, sync);
         }
         s
@@ -156,13 +163,25 @@ pub fn wait_loop(pid: i32, sfd: OwnedFd, pty: Option<OwnedFd>) -> Result<i32> {
         if status.is_some() && !master_open {
             break;
         }
-        let mut pfds = vec![libc::pollfd { fd: sfd.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
+        let mut pfds = vec![libc::pollfd {
+            fd: sfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
         if let Some(m) = &pty {
             if master_open {
-                pfds.push(libc::pollfd { fd: m.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+                pfds.push(libc::pollfd {
+                    fd: m.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
             }
             if stdin_open && status.is_none() {
-                pfds.push(libc::pollfd { fd: 0, events: libc::POLLIN, revents: 0 });
+                pfds.push(libc::pollfd {
+                    fd: 0,
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
             }
         }
         // Once the process is gone, drain the pty without blocking forever.
@@ -185,7 +204,13 @@ pub fn wait_loop(pid: i32, sfd: OwnedFd, pty: Option<OwnedFd>) -> Result<i32> {
             if p.fd == sfd.as_raw_fd() {
                 let mut si: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
                 // SAFETY: reading one siginfo.
-                let n = unsafe { libc::read(sfd.as_raw_fd(), (&mut si as *mut libc::signalfd_siginfo).cast(), std::mem::size_of::<libc::signalfd_siginfo>()) };
+                let n = unsafe {
+                    libc::read(
+                        sfd.as_raw_fd(),
+                        (&mut si as *mut libc::signalfd_siginfo).cast(),
+                        std::mem::size_of::<libc::signalfd_siginfo>(),
+                    )
+                };
                 if n <= 0 {
                     continue;
                 }

@@ -8,13 +8,59 @@ use serde_json::{json, Value};
 /// keyrings, mounting and namespace games, raw I/O, clock and reboot
 /// control, cross-process memory access and the BPF/perf interfaces.
 pub const DENIED_SYSCALLS: &[&str] = &[
-    "acct", "add_key", "bpf", "clock_adjtime", "clock_settime", "create_module", "delete_module", "finit_module",
-    "fsconfig", "fsmount", "fsopen", "fspick", "get_kernel_syms", "init_module", "ioperm", "iopl", "kcmp",
-    "kexec_file_load", "kexec_load", "keyctl", "lookup_dcookie", "mount", "mount_setattr", "move_mount",
-    "name_to_handle_at", "nfsservctl", "open_by_handle_at", "open_tree", "perf_event_open", "pivot_root",
-    "process_vm_readv", "process_vm_writev", "ptrace", "query_module", "quotactl", "quotactl_fd", "reboot",
-    "request_key", "setns", "settimeofday", "stime", "swapoff", "swapon", "sysfs", "_sysctl", "umount",
-    "umount2", "unshare", "uselib", "userfaultfd", "ustat", "vm86", "vm86old",
+    "acct",
+    "add_key",
+    "bpf",
+    "clock_adjtime",
+    "clock_settime",
+    "create_module",
+    "delete_module",
+    "finit_module",
+    "fsconfig",
+    "fsmount",
+    "fsopen",
+    "fspick",
+    "get_kernel_syms",
+    "init_module",
+    "ioperm",
+    "iopl",
+    "kcmp",
+    "kexec_file_load",
+    "kexec_load",
+    "keyctl",
+    "lookup_dcookie",
+    "mount",
+    "mount_setattr",
+    "move_mount",
+    "name_to_handle_at",
+    "nfsservctl",
+    "open_by_handle_at",
+    "open_tree",
+    "perf_event_open",
+    "pivot_root",
+    "process_vm_readv",
+    "process_vm_writev",
+    "ptrace",
+    "query_module",
+    "quotactl",
+    "quotactl_fd",
+    "reboot",
+    "request_key",
+    "setns",
+    "settimeofday",
+    "stime",
+    "swapoff",
+    "swapon",
+    "sysfs",
+    "_sysctl",
+    "umount",
+    "umount2",
+    "unshare",
+    "uselib",
+    "userfaultfd",
+    "ustat",
+    "vm86",
+    "vm86old",
 ];
 
 /// runc's default capability set.
@@ -82,8 +128,14 @@ pub fn default_spec(rootless: bool) -> Value {
         ];
         let o = linux.as_object_mut().expect("object");
         o.remove("resources");
-        o.insert("uidMappings".into(), json!([{"containerID": 0, "hostID": uid, "size": 1}]));
-        o.insert("gidMappings".into(), json!([{"containerID": 0, "hostID": gid, "size": 1}]));
+        o.insert(
+            "uidMappings".into(),
+            json!([{"containerID": 0, "hostID": uid, "size": 1}]),
+        );
+        o.insert(
+            "gidMappings".into(),
+            json!([{"containerID": 0, "hostID": gid, "size": 1}]),
+        );
     }
     linux["namespaces"] = Value::Array(namespaces);
     json!({
@@ -115,7 +167,10 @@ mod tests {
             let v = default_spec(rootless);
             let s: oci_spec::runtime::Spec = serde_json::from_value(v).unwrap();
             crate::config::validate(&s).unwrap();
-            nook_security::seccomp::compile(s.linux().as_ref().unwrap().seccomp().as_ref().unwrap()).unwrap();
+            nook_security::seccomp::compile(
+                s.linux().as_ref().unwrap().seccomp().as_ref().unwrap(),
+            )
+            .unwrap();
         }
     }
 }

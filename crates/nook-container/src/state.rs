@@ -128,7 +128,8 @@ impl Root {
         if self.dir.is_dir() {
             return Ok(());
         }
-        std::fs::create_dir_all(&self.dir).map_err(Error::io("create state root", self.dir.clone()))?;
+        std::fs::create_dir_all(&self.dir)
+            .map_err(Error::io("create state root", self.dir.clone()))?;
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700));
         Ok(())
@@ -160,7 +161,9 @@ impl Root {
         let dir = self.path_of(id);
         match std::fs::create_dir(&dir) {
             Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(Error::Exists(id.to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(Error::Exists(id.to_string()))
+            }
             Err(e) => return Err(Error::io("create state directory", dir)(e)),
         }
         let cd = ContainerDir::open_dir(id, dir)?;
@@ -176,7 +179,15 @@ impl Root {
             return Err(Error::NotFound(id.to_string()));
         }
         let cd = ContainerDir::open_dir(id, dir)?;
-        flock(&cd.lock, if exclusive { libc::LOCK_EX } else { libc::LOCK_SH }).map_err(Error::sys("lock the container's state"))?;
+        flock(
+            &cd.lock,
+            if exclusive {
+                libc::LOCK_EX
+            } else {
+                libc::LOCK_SH
+            },
+        )
+        .map_err(Error::sys("lock the container's state"))?;
         Ok(cd)
     }
 
@@ -210,8 +221,16 @@ pub struct ContainerDir {
 impl ContainerDir {
     fn open_dir(id: &str, dir: PathBuf) -> Result<ContainerDir> {
         let lock = nook_sys::fd::openat(None, &dir, libc::O_RDONLY | libc::O_DIRECTORY, 0)
-            .map_err(|e| Error::Io { op: "open", path: dir.clone(), source: e.into() })?;
-        Ok(ContainerDir { id: id.to_string(), dir, lock })
+            .map_err(|e| Error::Io {
+                op: "open",
+                path: dir.clone(),
+                source: e.into(),
+            })?;
+        Ok(ContainerDir {
+            id: id.to_string(),
+            dir,
+            lock,
+        })
     }
 
     /// `state.json`.
@@ -275,7 +294,9 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
 
 /// Now as RFC 3339 UTC with nanoseconds (`2026-11-29T11:36:46.123456789Z`).
 pub fn rfc3339_now() -> String {
-    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     rfc3339(d.as_secs() as i64, d.subsec_nanos())
 }
 
@@ -325,7 +346,10 @@ mod tests {
         assert!(c.read_state().unwrap().is_none());
         assert_eq!(root.ids(), vec!["c1".to_string()]);
         assert!(matches!(root.open("nope", false), Err(Error::NotFound(_))));
-        assert!(matches!(root.open("../x", false), Err(Error::InvalidId { .. })));
+        assert!(matches!(
+            root.open("../x", false),
+            Err(Error::InvalidId { .. })
+        ));
         c.remove().unwrap();
         std::fs::remove_dir_all(&d).unwrap();
     }

@@ -33,7 +33,9 @@ impl From<&LinuxIdMapping> for IdMap {
 
 /// Render maps in the kernel's `uid_map` format.
 pub fn format(maps: &[IdMap]) -> String {
-    maps.iter().map(|m| format!("{} {} {}\n", m.container, m.host, m.size)).collect()
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.container, m.host, m.size))
+        .collect()
 }
 
 /// Map an id inside the namespace to the host (`None`: unmapped).
@@ -53,7 +55,10 @@ pub fn validate(what: &str, maps: &[IdMap]) -> Result<()> {
             return Err(NsError::IdMap(format!("{what}: a mapping has size 0")));
         }
         if m.container.checked_add(m.size).is_none() || m.host.checked_add(m.size).is_none() {
-            return Err(NsError::IdMap(format!("{what}: mapping {} {} {} overflows", m.container, m.host, m.size)));
+            return Err(NsError::IdMap(format!(
+                "{what}: mapping {} {} {} overflows",
+                m.container, m.host, m.size
+            )));
         }
     }
     for (i, a) in maps.iter().enumerate() {
@@ -104,7 +109,11 @@ fn helper(name: &str, pid: i32, maps: &[IdMap]) -> Result<()> {
     let mut cmd = Command::new(name);
     cmd.arg(pid.to_string());
     for m in maps {
-        cmd.args([m.container.to_string(), m.host.to_string(), m.size.to_string()]);
+        cmd.args([
+            m.container.to_string(),
+            m.host.to_string(),
+            m.size.to_string(),
+        ]);
     }
     let out = cmd.output().map_err(|e| {
         NsError::IdMap(format!(
@@ -125,8 +134,16 @@ mod tests {
     #[test]
     fn format_and_lookup() {
         let m = [
-            IdMap { container: 0, host: 1000, size: 1 },
-            IdMap { container: 1, host: 100000, size: 65536 },
+            IdMap {
+                container: 0,
+                host: 1000,
+                size: 1,
+            },
+            IdMap {
+                container: 1,
+                host: 100000,
+                size: 65536,
+            },
         ];
         assert_eq!(format(&m), "0 1000 1\n1 100000 65536\n");
         assert_eq!(to_host(&m, 0), Some(1000));
@@ -136,13 +153,48 @@ mod tests {
 
     #[test]
     fn validation() {
-        assert!(validate("uid", &[IdMap { container: 0, host: 0, size: 0 }]).is_err());
         assert!(validate(
             "uid",
-            &[IdMap { container: 0, host: 0, size: 10 }, IdMap { container: 5, host: 100, size: 10 }]
+            &[IdMap {
+                container: 0,
+                host: 0,
+                size: 0
+            }]
         )
         .is_err());
-        assert!(validate("uid", &[IdMap { container: u32::MAX, host: 0, size: 2 }]).is_err());
-        assert!(validate("uid", &[IdMap { container: 0, host: 1000, size: 65536 }]).is_ok());
+        assert!(validate(
+            "uid",
+            &[
+                IdMap {
+                    container: 0,
+                    host: 0,
+                    size: 10
+                },
+                IdMap {
+                    container: 5,
+                    host: 100,
+                    size: 10
+                }
+            ]
+        )
+        .is_err());
+        assert!(validate(
+            "uid",
+            &[IdMap {
+                container: u32::MAX,
+                host: 0,
+                size: 2
+            }]
+        )
+        .is_err());
+        assert!(validate(
+            "uid",
+            &[IdMap {
+                container: 0,
+                host: 1000,
+                size: 65536
+            }]
+        )
+        .is_ok());
     }
 }

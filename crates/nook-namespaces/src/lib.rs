@@ -224,7 +224,10 @@ impl NsPlan {
 
     /// `CLONE_NEW*` flags for every new namespace in `kinds`.
     pub fn flags_of(&self, kinds: impl Fn(NsKind) -> bool) -> u64 {
-        self.new.iter().filter(|k| kinds(**k)).fold(0, |f, k| f | k.clone_flag())
+        self.new
+            .iter()
+            .filter(|k| kinds(**k))
+            .fold(0, |f, k| f | k.clone_flag())
     }
 
     /// Can the container's first process be created by one `clone3` with all
@@ -262,11 +265,12 @@ pub fn open_joins(plan: &NsPlan) -> Result<Vec<OpenNs>> {
 
 /// Open one namespace file and check its kind.
 pub fn open_ns(kind: NsKind, path: &Path) -> Result<OpenNs> {
-    let fd = nook_sys::fd::openat(None, path, libc::O_RDONLY, 0).map_err(|errno| NsError::Open {
-        kind,
-        path: path.into(),
-        errno,
-    })?;
+    let fd =
+        nook_sys::fd::openat(None, path, libc::O_RDONLY, 0).map_err(|errno| NsError::Open {
+            kind,
+            path: path.into(),
+            errno,
+        })?;
     // SAFETY: ioctl on a valid fd without arguments.
     let t = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE as _) };
     if t < 0 || t as u64 != kind.clone_flag() {
@@ -312,7 +316,11 @@ pub fn unshare(kinds: &[NsKind]) -> Result<()> {
     let flags = kinds.iter().fold(0u64, |f, k| f | k.clone_flag());
     // SAFETY: plain syscall.
     if unsafe { libc::unshare(flags as i32) } < 0 {
-        let kinds = kinds.iter().map(|k| k.spec_name()).collect::<Vec<_>>().join(", ");
+        let kinds = kinds
+            .iter()
+            .map(|k| k.spec_name())
+            .collect::<Vec<_>>()
+            .join(", ");
         return Err(NsError::Unshare {
             kinds,
             errno: Errno::last(),
@@ -354,7 +362,10 @@ mod tests {
 
     #[test]
     fn plan_rejects_duplicates_and_relative_paths() {
-        let e = NsPlan::from_spec(&[ns(LinuxNamespaceType::Pid, None), ns(LinuxNamespaceType::Pid, None)]);
+        let e = NsPlan::from_spec(&[
+            ns(LinuxNamespaceType::Pid, None),
+            ns(LinuxNamespaceType::Pid, None),
+        ]);
         assert!(matches!(e, Err(NsError::Duplicate(NsKind::Pid))));
         let e = NsPlan::from_spec(&[ns(LinuxNamespaceType::Network, Some("proc/1/ns/net"))]);
         assert!(matches!(e, Err(NsError::Invalid(_))));

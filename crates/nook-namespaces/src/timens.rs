@@ -28,7 +28,9 @@ pub fn format(offsets: &HashMap<String, LinuxTimeOffset>) -> Result<String> {
         let o = &offsets[k];
         let ns = o.nanosecs().unwrap_or(0);
         if ns >= 1_000_000_000 {
-            return Err(NsError::Invalid(format!("linux.timeOffsets.{k}.nanosecs must be below 1e9")));
+            return Err(NsError::Invalid(format!(
+                "linux.timeOffsets.{k}.nanosecs must be below 1e9"
+            )));
         }
         out.push_str(&format!("{clock} {} {ns}\n", o.secs().unwrap_or(0)));
     }
@@ -53,15 +55,34 @@ mod tests {
     #[test]
     fn formats_sorted_numeric() {
         let mut m = HashMap::new();
-        m.insert("monotonic".to_string(), LinuxTimeOffsetBuilder::default().secs(86400i64).build().unwrap());
-        m.insert("boottime".to_string(), LinuxTimeOffsetBuilder::default().secs(-5i64).nanosecs(7u32).build().unwrap());
+        m.insert(
+            "monotonic".to_string(),
+            LinuxTimeOffsetBuilder::default()
+                .secs(86400i64)
+                .build()
+                .unwrap(),
+        );
+        m.insert(
+            "boottime".to_string(),
+            LinuxTimeOffsetBuilder::default()
+                .secs(-5i64)
+                .nanosecs(7u32)
+                .build()
+                .unwrap(),
+        );
         assert_eq!(format(&m).unwrap(), "7 -5 7\n1 86400 0\n");
     }
 
     #[test]
     fn rejects_unknown_clock() {
         let mut m = HashMap::new();
-        m.insert("realtime".to_string(), LinuxTimeOffsetBuilder::default().secs(1i64).build().unwrap());
+        m.insert(
+            "realtime".to_string(),
+            LinuxTimeOffsetBuilder::default()
+                .secs(1i64)
+                .build()
+                .unwrap(),
+        );
         assert!(format(&m).is_err());
     }
 }

@@ -64,7 +64,9 @@ pub fn set_domainname(name: &str) -> Result<()> {
 /// keys that would walk out of `/proc/sys`.
 pub fn sysctl_path(key: &str) -> Result<PathBuf> {
     if key.is_empty() || key.contains("..") || key.starts_with('/') || key.starts_with('.') {
-        return Err(ProcessError::Invalid(format!("linux.sysctl: invalid key {key:?}")));
+        return Err(ProcessError::Invalid(format!(
+            "linux.sysctl: invalid key {key:?}"
+        )));
     }
     Ok(Path::new("/proc/sys").join(key.replace('.', "/")))
 }
@@ -118,7 +120,10 @@ pub fn validate_rlimits(list: &[PosixRlimit]) -> Result<()> {
             )));
         }
         if seen.contains(&r.typ()) {
-            return Err(ProcessError::Invalid(format!("process.rlimits: {:?} is listed twice", r.typ())));
+            return Err(ProcessError::Invalid(format!(
+                "process.rlimits: {:?} is listed twice",
+                r.typ()
+            )));
         }
         seen.push(r.typ());
     }
@@ -134,7 +139,12 @@ pub fn set_rlimits(list: &[PosixRlimit]) -> Result<()> {
         };
         // SAFETY: setrlimit with a valid struct.
         if unsafe { libc::setrlimit(rlimit_resource(r.typ()), &lim) } < 0 {
-            return Err(sys(format!("set rlimit {:?} to {}/{}", r.typ(), r.soft(), r.hard())));
+            return Err(sys(format!(
+                "set rlimit {:?} to {}/{}",
+                r.typ(),
+                r.soft(),
+                r.hard()
+            )));
         }
     }
     Ok(())
@@ -143,12 +153,16 @@ pub fn set_rlimits(list: &[PosixRlimit]) -> Result<()> {
 /// Write `/proc/<pid>/oom_score_adj`.
 pub fn set_oom_score_adj(pid: i32, v: i32) -> Result<()> {
     if !(-1000..=1000).contains(&v) {
-        return Err(ProcessError::Invalid(format!("process.oomScoreAdj {v} is not in -1000..=1000")));
+        return Err(ProcessError::Invalid(format!(
+            "process.oomScoreAdj {v} is not in -1000..=1000"
+        )));
     }
     let p = format!("/proc/{pid}/oom_score_adj");
-    nook_sys::fd::write_file(Path::new(&p), v.to_string().as_bytes()).map_err(|errno| ProcessError::Sys {
-        op: format!("set oom_score_adj to {v} (lowering it needs CAP_SYS_RESOURCE)"),
-        errno,
+    nook_sys::fd::write_file(Path::new(&p), v.to_string().as_bytes()).map_err(|errno| {
+        ProcessError::Sys {
+            op: format!("set oom_score_adj to {v} (lowering it needs CAP_SYS_RESOURCE)"),
+            errno,
+        }
     })
 }
 
@@ -193,11 +207,15 @@ pub fn path_of(env: &[String]) -> String {
 }
 
 fn executable(p: &Path) -> bool {
-    let Ok(c) = CString::new(p.as_os_str().as_encoded_bytes()) else { return false };
+    let Ok(c) = CString::new(p.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
     // SAFETY: stat/access on a valid C string.
     unsafe {
         let mut st = std::mem::zeroed::<libc::stat>();
-        libc::stat(c.as_ptr(), &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFREG && libc::access(c.as_ptr(), libc::X_OK) == 0
+        libc::stat(c.as_ptr(), &mut st) == 0
+            && st.st_mode & libc::S_IFMT == libc::S_IFREG
+            && libc::access(c.as_ptr(), libc::X_OK) == 0
     }
 }
 
@@ -211,8 +229,14 @@ pub fn find_program(arg0: &str, env: &[String]) -> Result<String> {
         if executable(Path::new(arg0)) {
             return Ok(arg0.to_string());
         }
-        let why = if Path::new(arg0).exists() { "is not an executable file" } else { "does not exist" };
-        return Err(ProcessError::NotFound(format!("exec: {arg0:?}: {why} in the container")));
+        let why = if Path::new(arg0).exists() {
+            "is not an executable file"
+        } else {
+            "does not exist"
+        };
+        return Err(ProcessError::NotFound(format!(
+            "exec: {arg0:?}: {why} in the container"
+        )));
     }
     for dir in path_of(env).split(':') {
         let d = if dir.is_empty() { "." } else { dir };
@@ -221,7 +245,9 @@ pub fn find_program(arg0: &str, env: &[String]) -> Result<String> {
             return Ok(cand.to_string_lossy().into_owned());
         }
     }
-    Err(ProcessError::NotFound(format!("exec: {arg0:?}: executable file not found in $PATH")))
+    Err(ProcessError::NotFound(format!(
+        "exec: {arg0:?}: executable file not found in $PATH"
+    )))
 }
 
 /// Add `HOME` when the environment lacks it: the user's home directory from
@@ -304,7 +330,10 @@ pub fn set_io_priority(p: &LinuxIOPriority) -> Result<()> {
         IOPriorityClass::IoprioClassIdle => 3,
     };
     if !(0..=7).contains(&p.priority()) {
-        return Err(ProcessError::Invalid(format!("process.ioPriority.priority {} is not in 0..=7", p.priority())));
+        return Err(ProcessError::Invalid(format!(
+            "process.ioPriority.priority {} is not in 0..=7",
+            p.priority()
+        )));
     }
     let v = (class << 13) | p.priority();
     // SAFETY: ioprio_set(IOPRIO_WHO_PROCESS, self).
@@ -335,13 +364,16 @@ pub fn check_intel_rdt(requested: bool) -> Result<()> {
     if !requested {
         return Ok(());
     }
-    let mounted = std::fs::read_to_string("/proc/self/mountinfo").is_ok_and(|m| m.lines().any(|l| l.contains(" - resctrl ")));
+    let mounted = std::fs::read_to_string("/proc/self/mountinfo")
+        .is_ok_and(|m| m.lines().any(|l| l.contains(" - resctrl ")));
     if !mounted {
         return Err(ProcessError::Invalid(
             "linux.intelRdt is set, but this host has no resctrl file system mounted (Intel RDT unavailable)".into(),
         ));
     }
-    Err(ProcessError::Invalid("linux.intelRdt: resctrl is mounted, but nook does not manage RDT groups yet".into()))
+    Err(ProcessError::Invalid(
+        "linux.intelRdt: resctrl is mounted, but nook does not manage RDT groups yet".into(),
+    ))
 }
 
 #[cfg(test)]
@@ -350,7 +382,10 @@ mod tests {
 
     #[test]
     fn sysctl_keys() {
-        assert_eq!(sysctl_path("net.ipv4.ip_forward").unwrap(), PathBuf::from("/proc/sys/net/ipv4/ip_forward"));
+        assert_eq!(
+            sysctl_path("net.ipv4.ip_forward").unwrap(),
+            PathBuf::from("/proc/sys/net/ipv4/ip_forward")
+        );
         assert!(sysctl_path("../../etc").is_err());
         assert!(sysctl_path("").is_err());
         assert!(sysctl_path("/etc").is_err());
@@ -358,7 +393,8 @@ mod tests {
 
     #[test]
     fn rlimit_checks() {
-        let r: Vec<PosixRlimit> = serde_json::from_str(r#"[{"type":"RLIMIT_NOFILE","hard":10,"soft":20}]"#).unwrap();
+        let r: Vec<PosixRlimit> =
+            serde_json::from_str(r#"[{"type":"RLIMIT_NOFILE","hard":10,"soft":20}]"#).unwrap();
         assert!(validate_rlimits(&r).is_err());
         let r: Vec<PosixRlimit> =
             serde_json::from_str(r#"[{"type":"RLIMIT_NOFILE","hard":10,"soft":5},{"type":"RLIMIT_NOFILE","hard":10,"soft":5}]"#).unwrap();
@@ -369,10 +405,22 @@ mod tests {
     fn program_lookup() {
         let env = vec!["PATH=/nonexistent:/bin".to_string()];
         assert_eq!(find_program("sh", &env).unwrap(), "/bin/sh");
-        assert!(find_program("no-such-program-xyz", &env).unwrap_err().to_string().contains("not found in $PATH"));
-        assert!(find_program("/etc/passwd", &env).unwrap_err().to_string().contains("not an executable"));
-        assert!(find_program("/nope/x", &env).unwrap_err().to_string().contains("does not exist"));
-        assert_eq!(path_of(&[]), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        assert!(find_program("no-such-program-xyz", &env)
+            .unwrap_err()
+            .to_string()
+            .contains("not found in $PATH"));
+        assert!(find_program("/etc/passwd", &env)
+            .unwrap_err()
+            .to_string()
+            .contains("not an executable"));
+        assert!(find_program("/nope/x", &env)
+            .unwrap_err()
+            .to_string()
+            .contains("does not exist"));
+        assert_eq!(
+            path_of(&[]),
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        );
     }
 
     #[test]

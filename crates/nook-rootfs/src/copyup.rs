@@ -18,7 +18,14 @@ fn check(r: libc::c_int) -> Result<(), Errno> {
 fn fstatat(dir: BorrowedFd<'_>, name: &CStr) -> Result<libc::stat, Errno> {
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
     // SAFETY: fstatat fills st on success.
-    check(unsafe { libc::fstatat(dir.as_raw_fd(), name.as_ptr(), st.as_mut_ptr(), libc::AT_SYMLINK_NOFOLLOW) })?;
+    check(unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            st.as_mut_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })?;
     // SAFETY: initialised.
     Ok(unsafe { st.assume_init() })
 }
@@ -26,22 +33,48 @@ fn fstatat(dir: BorrowedFd<'_>, name: &CStr) -> Result<libc::stat, Errno> {
 fn set_meta(dir: BorrowedFd<'_>, name: &CStr, st: &libc::stat, symlink: bool) -> Result<(), Errno> {
     // SAFETY: *at calls on a directory fd we hold.
     unsafe {
-        check(libc::fchownat(dir.as_raw_fd(), name.as_ptr(), st.st_uid, st.st_gid, libc::AT_SYMLINK_NOFOLLOW))?;
+        check(libc::fchownat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            st.st_uid,
+            st.st_gid,
+            libc::AT_SYMLINK_NOFOLLOW,
+        ))?;
         if !symlink {
-            check(libc::fchmodat(dir.as_raw_fd(), name.as_ptr(), st.st_mode & 0o7777, 0))?;
+            check(libc::fchmodat(
+                dir.as_raw_fd(),
+                name.as_ptr(),
+                st.st_mode & 0o7777,
+                0,
+            ))?;
         }
         let times = [
-            libc::timespec { tv_sec: st.st_atime, tv_nsec: st.st_atime_nsec },
-            libc::timespec { tv_sec: st.st_mtime, tv_nsec: st.st_mtime_nsec },
+            libc::timespec {
+                tv_sec: st.st_atime,
+                tv_nsec: st.st_atime_nsec,
+            },
+            libc::timespec {
+                tv_sec: st.st_mtime,
+                tv_nsec: st.st_mtime_nsec,
+            },
         ];
-        check(libc::utimensat(dir.as_raw_fd(), name.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW))
+        check(libc::utimensat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        ))
     }
 }
 
 fn open_dir(dir: BorrowedFd<'_>, name: &CStr) -> Result<OwnedFd, Errno> {
     // SAFETY: openat on a dir fd; O_NOFOLLOW so a symlink is never entered.
     let fd = unsafe {
-        libc::openat(dir.as_raw_fd(), name.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        libc::openat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
     };
     if fd < 0 {
         return Err(Errno::last());
@@ -77,9 +110,20 @@ fn entries(dir: BorrowedFd<'_>) -> Result<Vec<CString>, Errno> {
     Ok(out)
 }
 
-fn copy_file(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, name: &CStr, st: &libc::stat) -> Result<(), Errno> {
+fn copy_file(
+    src: BorrowedFd<'_>,
+    dst: BorrowedFd<'_>,
+    name: &CStr,
+    st: &libc::stat,
+) -> Result<(), Errno> {
     // SAFETY: openat with O_NOFOLLOW on directory fds we hold.
-    let s = unsafe { libc::openat(src.as_raw_fd(), name.as_ptr(), libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC) };
+    let s = unsafe {
+        libc::openat(
+            src.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    };
     if s < 0 {
         return Err(Errno::last());
     }
@@ -87,7 +131,12 @@ fn copy_file(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, name: &CStr, st: &libc::s
     let s = unsafe { OwnedFd::from_raw_fd(s) };
     // SAFETY: as above.
     let d = unsafe {
-        libc::openat(dst.as_raw_fd(), name.as_ptr(), libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0o600)
+        libc::openat(
+            dst.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            0o600,
+        )
     };
     if d < 0 {
         return Err(Errno::last());
@@ -97,7 +146,14 @@ fn copy_file(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, name: &CStr, st: &libc::s
     let mut left = st.st_size as usize;
     while left > 0 {
         // SAFETY: sendfile between two fds we own.
-        let n = unsafe { libc::sendfile(d.as_raw_fd(), s.as_raw_fd(), std::ptr::null_mut(), left.min(1 << 30)) };
+        let n = unsafe {
+            libc::sendfile(
+                d.as_raw_fd(),
+                s.as_raw_fd(),
+                std::ptr::null_mut(),
+                left.min(1 << 30),
+            )
+        };
         if n < 0 {
             let e = Errno::last();
             if e == Errno::EINTR {
@@ -134,7 +190,14 @@ pub fn copy_tree(src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> Result<(), Errno> 
             libc::S_IFLNK => {
                 let mut buf = vec![0u8; libc::PATH_MAX as usize];
                 // SAFETY: readlinkat into our buffer.
-                let n = unsafe { libc::readlinkat(src.as_raw_fd(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+                let n = unsafe {
+                    libc::readlinkat(
+                        src.as_raw_fd(),
+                        name.as_ptr(),
+                        buf.as_mut_ptr().cast(),
+                        buf.len(),
+                    )
+                };
                 if n < 0 {
                     return Err(Errno::last());
                 }
@@ -146,7 +209,9 @@ pub fn copy_tree(src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> Result<(), Errno> 
             }
             _ => {
                 // SAFETY: mknodat for fifos, sockets and device nodes.
-                check(unsafe { libc::mknodat(dst.as_raw_fd(), name.as_ptr(), st.st_mode, st.st_rdev) })?;
+                check(unsafe {
+                    libc::mknodat(dst.as_raw_fd(), name.as_ptr(), st.st_mode, st.st_rdev)
+                })?;
                 set_meta(dst, &name, &st, false)?;
             }
         }

@@ -131,7 +131,11 @@ pub fn propagation_flags(p: &str) -> Result<u64> {
         "rprivate" => libc::MS_PRIVATE as u64 | rec,
         "unbindable" => libc::MS_UNBINDABLE as u64,
         "runbindable" => libc::MS_UNBINDABLE as u64 | rec,
-        other => return Err(RootfsError::Invalid(format!("linux.rootfsPropagation: unknown value {other:?}"))),
+        other => {
+            return Err(RootfsError::Invalid(format!(
+                "linux.rootfsPropagation: unknown value {other:?}"
+            )))
+        }
     })
 }
 
@@ -143,16 +147,32 @@ pub fn prepare(spec: &RootfsSpec<'_>) -> Result<Prepared> {
     // not even be bound).
     if !spec.shared_mount_ns {
         let root_prop = match spec.propagation.map(propagation_flags).transpose()? {
-            Some(f) if f & libc::MS_PRIVATE as u64 != 0 => libc::MS_PRIVATE as u64 | libc::MS_REC as u64,
+            Some(f) if f & libc::MS_PRIVATE as u64 != 0 => {
+                libc::MS_PRIVATE as u64 | libc::MS_REC as u64
+            }
             _ => libc::MS_SLAVE as u64 | libc::MS_REC as u64,
         };
-        mount::mount_path(None, Path::new("/"), None, root_prop, None)
-            .map_err(|errno| RootfsError::Mount { what: "make / a slave of the host".into(), errno })?;
+        mount::mount_path(None, Path::new("/"), None, root_prop, None).map_err(|errno| {
+            RootfsError::Mount {
+                what: "make / a slave of the host".into(),
+                errno,
+            }
+        })?;
     }
     match std::fs::metadata(spec.rootfs) {
         Ok(m) if m.is_dir() => {}
-        Ok(_) => return Err(RootfsError::Invalid(format!("root.path {} is not a directory", spec.rootfs.display()))),
-        Err(e) => return Err(RootfsError::Invalid(format!("root.path {}: {e}", spec.rootfs.display()))),
+        Ok(_) => {
+            return Err(RootfsError::Invalid(format!(
+                "root.path {} is not a directory",
+                spec.rootfs.display()
+            )))
+        }
+        Err(e) => {
+            return Err(RootfsError::Invalid(format!(
+                "root.path {}: {e}",
+                spec.rootfs.display()
+            )))
+        }
     }
     // The rootfs must be a mount point of its own for pivot_root, and its
     // parent must not be shared.
@@ -163,14 +183,28 @@ pub fn prepare(spec: &RootfsSpec<'_>) -> Result<Prepared> {
         (libc::MS_BIND | libc::MS_REC) as u64,
         None,
     )
-    .map_err(|errno| RootfsError::Mount { what: format!("bind the rootfs {} onto itself", spec.rootfs.display()), errno })?;
+    .map_err(|errno| RootfsError::Mount {
+        what: format!("bind the rootfs {} onto itself", spec.rootfs.display()),
+        errno,
+    })?;
     if spec.shared_mount_ns {
         // Keep the container's mounts from propagating to the host's peers.
-        mount::mount_path(None, spec.rootfs, None, (libc::MS_PRIVATE | libc::MS_REC) as u64, None)
-            .map_err(|errno| RootfsError::Mount { what: "make the rootfs mount private".into(), errno })?;
+        mount::mount_path(
+            None,
+            spec.rootfs,
+            None,
+            (libc::MS_PRIVATE | libc::MS_REC) as u64,
+            None,
+        )
+        .map_err(|errno| RootfsError::Mount {
+            what: "make the rootfs mount private".into(),
+            errno,
+        })?;
     } else if spec.propagation.is_some_and(|p| p.contains("shared")) {
-        mount::make_parent_private(spec.rootfs)
-            .map_err(|errno| RootfsError::Mount { what: "make the rootfs's parent mount private".into(), errno })?;
+        mount::make_parent_private(spec.rootfs).map_err(|errno| RootfsError::Mount {
+            what: "make the rootfs's parent mount private".into(),
+            errno,
+        })?;
     }
     let root = nook_sys::fd::openat(None, spec.rootfs, libc::O_PATH | libc::O_DIRECTORY, 0)
         .map_err(errp("open rootfs", spec.rootfs))?;
@@ -203,21 +237,35 @@ fn bind_source(spec: &RootfsSpec<'_>, m: &Mount) -> PathBuf {
 fn describe(m: &Mount) -> String {
     format!(
         "mount {} on {} (type {}, options {})",
-        m.source().as_deref().map(|s| s.display().to_string()).unwrap_or_else(|| "none".into()),
+        m.source()
+            .as_deref()
+            .map(|s| s.display().to_string())
+            .unwrap_or_else(|| "none".into()),
         m.destination().display(),
         m.typ().as_deref().unwrap_or("none"),
-        m.options().as_deref().map(|o| o.join(",")).unwrap_or_default()
+        m.options()
+            .as_deref()
+            .map(|o| o.join(","))
+            .unwrap_or_default()
     )
 }
 
-fn mount_entry(spec: &RootfsSpec<'_>, root: BorrowedFd<'_>, m: &Mount, opts: &MountOptions) -> Result<()> {
+fn mount_entry(
+    spec: &RootfsSpec<'_>,
+    root: BorrowedFd<'_>,
+    m: &Mount,
+    opts: &MountOptions,
+) -> Result<()> {
     let dest = m.destination();
     let typ = m.typ().as_deref().unwrap_or("");
     if typ == "cgroup" || typ == "cgroup2" {
         return mount_cgroup(spec, root, m, opts);
     }
     let is_bind = opts.bind || typ == "bind";
-    let fail = |errno| RootfsError::Mount { what: describe(m), errno };
+    let fail = |errno| RootfsError::Mount {
+        what: describe(m),
+        errno,
+    };
     if is_bind {
         let src = bind_source(spec, m);
         let meta = std::fs::metadata(&src).map_err(|e| RootfsError::Mount {
@@ -235,7 +283,8 @@ fn mount_entry(spec: &RootfsSpec<'_>, root: BorrowedFd<'_>, m: &Mount, opts: &Mo
         }
         mount_at(Some(&src), target.as_fd(), None, flags, None).map_err(fail)?;
         // Re-open: the descriptor now has to name the new mount.
-        let target = open_in_root(root, dest, libc::O_PATH, 0).map_err(errp("open mount point", dest))?;
+        let target =
+            open_in_root(root, dest, libc::O_PATH, 0).map_err(errp("open mount point", dest))?;
         let extra = opts.bind_remount_flags();
         if extra != 0 {
             let keep = preserved_flags(target.as_fd()) & !opts.cleared;
@@ -259,30 +308,70 @@ fn mount_entry(spec: &RootfsSpec<'_>, root: BorrowedFd<'_>, m: &Mount, opts: &Mo
     }
     let target = mkdir_all_in_root(root, dest, 0o755).map_err(errp("create mount point", dest))?;
     let old = if opts.tmpcopyup {
-        Some(nook_sys::fd::openat(Some(target.as_fd()), Path::new("."), libc::O_RDONLY | libc::O_DIRECTORY, 0).map_err(fail)?)
+        Some(
+            nook_sys::fd::openat(
+                Some(target.as_fd()),
+                Path::new("."),
+                libc::O_RDONLY | libc::O_DIRECTORY,
+                0,
+            )
+            .map_err(fail)?,
+        )
     } else {
         None
     };
     let src = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
     let data = opts.data_string();
-    let r = mount_at(Some(&src), target.as_fd(), Some(typ), opts.flags & !(libc::MS_REMOUNT as u64), Some(&data));
+    let r = mount_at(
+        Some(&src),
+        target.as_fd(),
+        Some(typ),
+        opts.flags & !(libc::MS_REMOUNT as u64),
+        Some(&data),
+    );
     match r {
         Ok(()) => {}
         // In a user namespace without its own network (or IPC) namespace the
         // kernel refuses a fresh sysfs (or mqueue): bind the host's instead,
         // as runc does.
         Err(Errno::EPERM) | Err(Errno::EBUSY) if matches!(typ, "sysfs" | "mqueue") => {
-            let host = if typ == "sysfs" { Path::new("/sys") } else { Path::new("/dev/mqueue") };
-            mount_at(Some(host), target.as_fd(), None, (libc::MS_BIND | libc::MS_REC) as u64, None).map_err(fail)?;
-            let t = open_in_root(root, dest, libc::O_PATH, 0).map_err(errp("open mount point", dest))?;
+            let host = if typ == "sysfs" {
+                Path::new("/sys")
+            } else {
+                Path::new("/dev/mqueue")
+            };
+            mount_at(
+                Some(host),
+                target.as_fd(),
+                None,
+                (libc::MS_BIND | libc::MS_REC) as u64,
+                None,
+            )
+            .map_err(fail)?;
+            let t = open_in_root(root, dest, libc::O_PATH, 0)
+                .map_err(errp("open mount point", dest))?;
             let keep = preserved_flags(t.as_fd());
-            mount_at(None, t.as_fd(), None, (libc::MS_BIND | libc::MS_REMOUNT) as u64 | opts.flags | keep, None).map_err(fail)?;
+            mount_at(
+                None,
+                t.as_fd(),
+                None,
+                (libc::MS_BIND | libc::MS_REMOUNT) as u64 | opts.flags | keep,
+                None,
+            )
+            .map_err(fail)?;
         }
         Err(e) => return Err(fail(e)),
     }
-    let target = open_in_root(root, dest, libc::O_PATH, 0).map_err(errp("open mount point", dest))?;
+    let target =
+        open_in_root(root, dest, libc::O_PATH, 0).map_err(errp("open mount point", dest))?;
     if let Some(old) = old {
-        let new = nook_sys::fd::openat(Some(target.as_fd()), Path::new("."), libc::O_RDONLY | libc::O_DIRECTORY, 0).map_err(fail)?;
+        let new = nook_sys::fd::openat(
+            Some(target.as_fd()),
+            Path::new("."),
+            libc::O_RDONLY | libc::O_DIRECTORY,
+            0,
+        )
+        .map_err(fail)?;
         copyup::copy_tree(old.as_fd(), new.as_fd()).map_err(|errno| RootfsError::Mount {
             what: format!("tmpcopyup into {}", dest.display()),
             errno,
@@ -302,9 +391,17 @@ fn finish_entry(target: BorrowedFd<'_>, opts: &MountOptions) -> std::result::Res
     Ok(())
 }
 
-fn mount_cgroup(spec: &RootfsSpec<'_>, root: BorrowedFd<'_>, m: &Mount, opts: &MountOptions) -> Result<()> {
+fn mount_cgroup(
+    spec: &RootfsSpec<'_>,
+    root: BorrowedFd<'_>,
+    m: &Mount,
+    opts: &MountOptions,
+) -> Result<()> {
     let dest = m.destination();
-    let fail = |errno| RootfsError::Mount { what: describe(m), errno };
+    let fail = |errno| RootfsError::Mount {
+        what: describe(m),
+        errno,
+    };
     let base = mkdir_all_in_root(root, dest, 0o755).map_err(errp("create mount point", dest))?;
     // Flags of the cgroup mount apply to every hierarchy under it.
     let ro = opts.flags & libc::MS_RDONLY as u64 != 0;
@@ -327,11 +424,25 @@ fn mount_cgroup(spec: &RootfsSpec<'_>, root: BorrowedFd<'_>, m: &Mount, opts: &M
     let fl = opts.flags & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC) as u64;
     if spec.cgroups.pure_v2 {
         match (&spec.cgroups.v2, spec.cgroupns) {
-            (_, true) => mount_at(Some(Path::new("cgroup2")), base.as_fd(), Some("cgroup2"), fl | (ro as u64 * libc::MS_RDONLY as u64), None)
-                .map_err(fail)?,
+            (_, true) => mount_at(
+                Some(Path::new("cgroup2")),
+                base.as_fd(),
+                Some("cgroup2"),
+                fl | (ro as u64 * libc::MS_RDONLY as u64),
+                None,
+            )
+            .map_err(fail)?,
             (Some(dir), false) => {
-                mount_at(Some(dir), base.as_fd(), None, (libc::MS_BIND | libc::MS_REC) as u64, None).map_err(fail)?;
-                let t = open_in_root(root, dest, libc::O_PATH, 0).map_err(errp("open mount point", dest))?;
+                mount_at(
+                    Some(dir),
+                    base.as_fd(),
+                    None,
+                    (libc::MS_BIND | libc::MS_REC) as u64,
+                    None,
+                )
+                .map_err(fail)?;
+                let t = open_in_root(root, dest, libc::O_PATH, 0)
+                    .map_err(errp("open mount point", dest))?;
                 mount::setattr_recursive(t.as_fd(), attrs, 0).map_err(fail)?;
             }
             (None, false) => {}
@@ -339,20 +450,35 @@ fn mount_cgroup(spec: &RootfsSpec<'_>, root: BorrowedFd<'_>, m: &Mount, opts: &M
         return Ok(());
     }
     // v1: a tmpfs holding one directory per hierarchy the container joined.
-    mount_at(Some(Path::new("tmpfs")), base.as_fd(), Some("tmpfs"), fl, Some("mode=755")).map_err(fail)?;
+    mount_at(
+        Some(Path::new("tmpfs")),
+        base.as_fd(),
+        Some("tmpfs"),
+        fl,
+        Some("mode=755"),
+    )
+    .map_err(fail)?;
     let base_path = dest.to_path_buf();
     for (key, dir) in &spec.cgroups.v1 {
         let sub = base_path.join(key);
         let t = mkdir_all_in_root(root, &sub, 0o755).map_err(errp("create mount point", &sub))?;
         if spec.cgroupns {
             let data = key.clone();
-            mount_at(Some(Path::new("cgroup")), t.as_fd(), Some("cgroup"), fl, Some(&data)).map_err(fail)?;
+            mount_at(
+                Some(Path::new("cgroup")),
+                t.as_fd(),
+                Some("cgroup"),
+                fl,
+                Some(&data),
+            )
+            .map_err(fail)?;
         } else {
             mount_at(Some(dir), t.as_fd(), None, libc::MS_BIND as u64, None).map_err(fail)?;
         }
         // cpu,cpuacct is also reachable as cpu and cpuacct, as on the host.
         if key.contains(',') && !key.starts_with("name=") {
-            let dirfd = open_in_root(root, &base_path, libc::O_PATH | libc::O_DIRECTORY, 0).map_err(errp("open", &base_path))?;
+            let dirfd = open_in_root(root, &base_path, libc::O_PATH | libc::O_DIRECTORY, 0)
+                .map_err(errp("open", &base_path))?;
             for part in key.split(',') {
                 let _ = devices::symlinkat(key, dirfd.as_fd(), part);
             }
@@ -362,7 +488,14 @@ fn mount_cgroup(spec: &RootfsSpec<'_>, root: BorrowedFd<'_>, m: &Mount, opts: &M
         let sub = base_path.join("unified");
         let t = mkdir_all_in_root(root, &sub, 0o755).map_err(errp("create mount point", &sub))?;
         if spec.cgroupns {
-            mount_at(Some(Path::new("cgroup2")), t.as_fd(), Some("cgroup2"), fl, None).map_err(fail)?;
+            mount_at(
+                Some(Path::new("cgroup2")),
+                t.as_fd(),
+                Some("cgroup2"),
+                fl,
+                None,
+            )
+            .map_err(fail)?;
         } else {
             mount_at(Some(dir), t.as_fd(), None, libc::MS_BIND as u64, None).map_err(fail)?;
         }
@@ -381,9 +514,20 @@ pub fn protect(spec: &RootfsSpec<'_>, prep: &Prepared) -> Result<()> {
             Err(Errno::ENOENT) => continue,
             Err(e) => return Err(errp("resolve readonly path", path)(e)),
         };
-        let fail = |errno| RootfsError::Mount { what: format!("make {p} read-only"), errno };
-        mount_at(Some(&proc_fd_path(&fd)), fd.as_fd(), None, (libc::MS_BIND | libc::MS_REC) as u64, None).map_err(fail)?;
-        let fd = open_in_root(root, path, libc::O_PATH, 0).map_err(errp("resolve readonly path", path))?;
+        let fail = |errno| RootfsError::Mount {
+            what: format!("make {p} read-only"),
+            errno,
+        };
+        mount_at(
+            Some(&proc_fd_path(&fd)),
+            fd.as_fd(),
+            None,
+            (libc::MS_BIND | libc::MS_REC) as u64,
+            None,
+        )
+        .map_err(fail)?;
+        let fd = open_in_root(root, path, libc::O_PATH, 0)
+            .map_err(errp("resolve readonly path", path))?;
         let keep = preserved_flags(fd.as_fd());
         mount_at(
             None,
@@ -404,11 +548,28 @@ pub fn protect(spec: &RootfsSpec<'_>, prep: &Prepared) -> Result<()> {
             Err(e) => return Err(errp("resolve masked path", path)(e)),
         };
         let st = nook_sys::path::fstat(fd.as_fd()).map_err(errp("stat masked path", path))?;
-        let fail = |errno| RootfsError::Mount { what: format!("mask {p}"), errno };
+        let fail = |errno| RootfsError::Mount {
+            what: format!("mask {p}"),
+            errno,
+        };
         if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-            mount_at(Some(Path::new("tmpfs")), fd.as_fd(), Some("tmpfs"), libc::MS_RDONLY as u64, None).map_err(fail)?;
+            mount_at(
+                Some(Path::new("tmpfs")),
+                fd.as_fd(),
+                Some("tmpfs"),
+                libc::MS_RDONLY as u64,
+                None,
+            )
+            .map_err(fail)?;
         } else {
-            mount_at(Some(&proc_fd_path(&devnull)), fd.as_fd(), None, libc::MS_BIND as u64, None).map_err(fail)?;
+            mount_at(
+                Some(&proc_fd_path(&devnull)),
+                fd.as_fd(),
+                None,
+                libc::MS_BIND as u64,
+                None,
+            )
+            .map_err(fail)?;
         }
     }
     Ok(())
@@ -418,8 +579,17 @@ pub fn protect(spec: &RootfsSpec<'_>, prep: &Prepared) -> Result<()> {
 pub fn setup_console(prep: &Prepared, slave: BorrowedFd<'_>) -> Result<()> {
     let dest = Path::new("/dev/console");
     let t = create_file_in_root(prep.root.as_fd(), dest, 0o600).map_err(errp("create", dest))?;
-    mount_at(Some(&proc_fd_path(slave)), t.as_fd(), None, libc::MS_BIND as u64, None)
-        .map_err(|errno| RootfsError::Mount { what: "bind the console onto /dev/console".into(), errno })
+    mount_at(
+        Some(&proc_fd_path(slave)),
+        t.as_fd(),
+        None,
+        libc::MS_BIND as u64,
+        None,
+    )
+    .map_err(|errno| RootfsError::Mount {
+        what: "bind the console onto /dev/console".into(),
+        errno,
+    })
 }
 
 /// Switch to the new root: `pivot_root` (or `MS_MOVE` + `chroot` with
@@ -429,7 +599,8 @@ pub fn pivot(spec: &RootfsSpec<'_>, prep: Prepared) -> Result<()> {
         let what = what.to_string();
         move |errno| RootfsError::Mount { what, errno }
     };
-    let newroot = nook_sys::fd::openat(None, spec.rootfs, libc::O_RDONLY | libc::O_DIRECTORY, 0).map_err(fail("open rootfs"))?;
+    let newroot = nook_sys::fd::openat(None, spec.rootfs, libc::O_RDONLY | libc::O_DIRECTORY, 0)
+        .map_err(fail("open rootfs"))?;
     drop(prep);
     // SAFETY: fchdir on a directory fd we own.
     if unsafe { libc::fchdir(newroot.as_raw_fd()) } < 0 {
@@ -444,14 +615,23 @@ pub fn pivot(spec: &RootfsSpec<'_>, prep: Prepared) -> Result<()> {
             return Err(fail("chroot")(Errno::last()));
         }
     } else if spec.no_pivot {
-        mount::mount_path(Some(Path::new(".")), Path::new("/"), None, libc::MS_MOVE as u64, None).map_err(fail("move the rootfs to /"))?;
+        mount::mount_path(
+            Some(Path::new(".")),
+            Path::new("/"),
+            None,
+            libc::MS_MOVE as u64,
+            None,
+        )
+        .map_err(fail("move the rootfs to /"))?;
         let dot = c".";
         // SAFETY: chroot to the cwd.
         if unsafe { libc::chroot(dot.as_ptr()) } < 0 {
             return Err(fail("chroot")(Errno::last()));
         }
     } else {
-        let oldroot = nook_sys::fd::openat(None, Path::new("/"), libc::O_RDONLY | libc::O_DIRECTORY, 0).map_err(fail("open /"))?;
+        let oldroot =
+            nook_sys::fd::openat(None, Path::new("/"), libc::O_RDONLY | libc::O_DIRECTORY, 0)
+                .map_err(fail("open /"))?;
         let dot = c".";
         // SAFETY: pivot_root(".", ".") stacks the old root under the new one.
         if unsafe { libc::syscall(libc::SYS_pivot_root, dot.as_ptr(), dot.as_ptr()) } < 0 {
@@ -461,7 +641,14 @@ pub fn pivot(spec: &RootfsSpec<'_>, prep: Prepared) -> Result<()> {
         if unsafe { libc::fchdir(oldroot.as_raw_fd()) } < 0 {
             return Err(fail("chdir to the old root")(Errno::last()));
         }
-        mount::mount_path(None, Path::new("."), None, (libc::MS_SLAVE | libc::MS_REC) as u64, None).map_err(fail("make the old root a slave"))?;
+        mount::mount_path(
+            None,
+            Path::new("."),
+            None,
+            (libc::MS_SLAVE | libc::MS_REC) as u64,
+            None,
+        )
+        .map_err(fail("make the old root a slave"))?;
         let c = c".";
         // SAFETY: lazy unmount of the old root.
         if unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) } < 0 {
@@ -474,7 +661,9 @@ pub fn pivot(spec: &RootfsSpec<'_>, prep: Prepared) -> Result<()> {
         return Err(fail("chdir /")(Errno::last()));
     }
     if spec.readonly {
-        let rootfd = nook_sys::fd::openat(None, Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0).map_err(fail("open /"))?;
+        let rootfd =
+            nook_sys::fd::openat(None, Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0)
+                .map_err(fail("open /"))?;
         let keep = preserved_flags(rootfd.as_fd());
         mount::mount_path(
             None,
@@ -487,7 +676,8 @@ pub fn pivot(spec: &RootfsSpec<'_>, prep: Prepared) -> Result<()> {
     }
     if let Some(p) = spec.propagation {
         let f = propagation_flags(p)?;
-        mount::mount_path(None, Path::new("/"), None, f, None).map_err(fail("set rootfsPropagation"))?;
+        mount::mount_path(None, Path::new("/"), None, f, None)
+            .map_err(fail("set rootfsPropagation"))?;
     }
     Ok(())
 }

@@ -20,8 +20,13 @@ pub fn mount_path(
 ) -> Result<(), Errno> {
     let src = source.map(cstr).transpose()?;
     let tgt = cstr(target)?;
-    let ty = fstype.map(|t| CString::new(t).map_err(|_| Errno::EINVAL)).transpose()?;
-    let dat = data.filter(|d| !d.is_empty()).map(|d| CString::new(d).map_err(|_| Errno::EINVAL)).transpose()?;
+    let ty = fstype
+        .map(|t| CString::new(t).map_err(|_| Errno::EINVAL))
+        .transpose()?;
+    let dat = data
+        .filter(|d| !d.is_empty())
+        .map(|d| CString::new(d).map_err(|_| Errno::EINVAL))
+        .transpose()?;
     // SAFETY: valid C strings or null pointers.
     let r = unsafe {
         libc::mount(
@@ -118,7 +123,9 @@ pub fn make_parent_private(path: &Path) -> Result<(), Errno> {
     let mi = std::fs::read_to_string("/proc/self/mountinfo").map_err(|_| Errno::EIO)?;
     let mut best: Option<String> = None;
     for line in mi.lines() {
-        let Some(mp) = line.split(' ').nth(4) else { continue };
+        let Some(mp) = line.split(' ').nth(4) else {
+            continue;
+        };
         let mp = unescape(mp);
         if path.starts_with(&mp) && best.as_ref().is_none_or(|b| mp.len() > b.len()) {
             best = Some(mp);
@@ -133,7 +140,10 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 4 <= b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 4 <= b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             out.push(((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0')) as u8);
             i += 4;
         } else {

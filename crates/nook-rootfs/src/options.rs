@@ -155,8 +155,7 @@ impl MountOptions {
     /// Flags that need a second, remounting call on a bind mount (a bind
     /// ignores everything but `MS_BIND`/`MS_REC` on the first call).
     pub fn bind_remount_flags(&self) -> u64 {
-        self.flags
-            & !(libc::MS_REMOUNT as u64 | libc::MS_BIND as u64 | libc::MS_REC as u64)
+        self.flags & !(libc::MS_REMOUNT as u64 | libc::MS_BIND as u64 | libc::MS_REC as u64)
     }
 }
 
@@ -180,8 +179,14 @@ mod tests {
     fn bind_ro_and_propagation() {
         let o = p(&["rbind", "ro", "rprivate", "nosuid"]);
         assert!(o.bind && o.recursive);
-        assert_eq!(o.bind_remount_flags(), (libc::MS_RDONLY | libc::MS_NOSUID) as u64);
-        assert_eq!(o.propagation, vec![(libc::MS_PRIVATE | libc::MS_REC) as u64]);
+        assert_eq!(
+            o.bind_remount_flags(),
+            (libc::MS_RDONLY | libc::MS_NOSUID) as u64
+        );
+        assert_eq!(
+            o.propagation,
+            vec![(libc::MS_PRIVATE | libc::MS_REC) as u64]
+        );
     }
 
     #[test]

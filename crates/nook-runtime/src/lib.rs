@@ -2,300 +2,16 @@
 //! [`nook_container::Runtime`].  Errors become one line on stderr (and in
 //! `--log`, as runc writes it) and exit status 1.
 
+pub mod args;
 pub mod log;
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use clap::{Args, Parser, Subcommand};
-use nook_container::{CreateOpts, Error, ExecArgs, ExecOpts, ExecProcess, Runtime, RunOpts};
+use nook_container::{CreateOpts, Error, ExecArgs, ExecOpts, ExecProcess, RunOpts, Runtime};
 
-/// nook-runtime: an OCI container runtime (runc-compatible command line).
-#[derive(Parser, Debug)]
-#[command(name = "nook-runtime", version, disable_help_subcommand = true)]
-pub struct Cli {
-    /// Directory for container state.
-    #[arg(long, global = true, value_name = "DIR")]
-    pub root: Option<PathBuf>,
-    /// Log file (default: stderr).
-    #[arg(long, global = true, value_name = "FILE")]
-    pub log: Option<String>,
-    /// Log format: text or json.
-    #[arg(long = "log-format", global = true, default_value = "text", value_parser = ["text", "json"])]
-    pub log_format: String,
-    /// Log debug messages.
-    #[arg(long, global = true)]
-    pub debug: bool,
-    /// Use systemd to manage cgroups (not supported: refused when asked for).
-    #[arg(long = "systemd-cgroup", global = true)]
-    pub systemd_cgroup: bool,
-    /// Path to criu (accepted for compatibility; checkpointing is not supported).
-    #[arg(long, global = true, value_name = "PATH")]
-    pub criu: Option<String>,
-    /// Rootless mode: auto, true or false (nook decides from the user id).
-    #[arg(long, value_name = "MODE")]
-    pub rootless: Option<String>,
-    /// The command.
-    #[command(subcommand)]
-    pub cmd: Cmd,
-}
-
-/// Flags shared by create and run.
-#[derive(Args, Debug, Clone)]
-pub struct CreateArgs {
-    /// Bundle directory (holds config.json).
-    #[arg(short = 'b', long, default_value = ".")]
-    pub bundle: PathBuf,
-    /// Unix socket that receives the pty master.
-    #[arg(long = "console-socket")]
-    pub console_socket: Option<PathBuf>,
-    /// Write the container's pid to this file.
-    #[arg(long = "pid-file")]
-    pub pid_file: Option<PathBuf>,
-    /// Use MS_MOVE + chroot instead of pivot_root.
-    #[arg(long = "no-pivot")]
-    pub no_pivot: bool,
-    /// Do not create a new session keyring.
-    #[arg(long = "no-new-keyring")]
-    pub no_new_keyring: bool,
-    /// Pass N more descriptors (3..3+N) to the container.
-    #[arg(long = "preserve-fds", default_value_t = 0)]
-    pub preserve_fds: u32,
-    /// Container id.
-    pub id: String,
-}
-
-/// Flags of `update` (runc's).
-#[derive(Args, Debug, Clone)]
-pub struct UpdateArgs {
-    /// A JSON file with linux.resources ("-" for stdin); flags override it.
-    #[arg(short = 'r', long)]
-    pub resources: Option<String>,
-    /// Block I/O weight (10..1000).
-    #[arg(long = "blkio-weight")]
-    pub blkio_weight: Option<u16>,
-    /// CFS period (µs).
-    #[arg(long = "cpu-period")]
-    pub cpu_period: Option<u64>,
-    /// CFS quota (µs per period).
-    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
-    pub cpu_quota: Option<i64>,
-    /// CPU shares.
-    #[arg(long = "cpu-share")]
-    pub cpu_share: Option<u64>,
-    /// Realtime period (µs).
-    #[arg(long = "cpu-rt-period")]
-    pub cpu_rt_period: Option<u64>,
-    /// Realtime runtime (µs).
-    #[arg(long = "cpu-rt-runtime", allow_hyphen_values = true)]
-    pub cpu_rt_runtime: Option<i64>,
-    /// CPUs to use.
-    #[arg(long = "cpuset-cpus")]
-    pub cpuset_cpus: Option<String>,
-    /// Memory nodes to use.
-    #[arg(long = "cpuset-mems")]
-    pub cpuset_mems: Option<String>,
-    /// Kernel memory limit (obsolete).
-    #[arg(long = "kernel-memory", allow_hyphen_values = true)]
-    pub kernel_memory: Option<String>,
-    /// Kernel TCP memory limit (obsolete).
-    #[arg(long = "kernel-memory-tcp", allow_hyphen_values = true)]
-    pub kernel_memory_tcp: Option<String>,
-    /// Memory limit (bytes, or with k/m/g).
-    #[arg(long, allow_hyphen_values = true)]
-    pub memory: Option<String>,
-    /// Memory reservation (soft limit).
-    #[arg(long = "memory-reservation", allow_hyphen_values = true)]
-    pub memory_reservation: Option<String>,
-    /// Memory + swap limit (-1: unlimited swap).
-    #[arg(long = "memory-swap", allow_hyphen_values = true)]
-    pub memory_swap: Option<String>,
-    /// Maximum number of processes.
-    #[arg(long = "pids-limit", allow_hyphen_values = true)]
-    pub pids_limit: Option<i64>,
-    /// Intel RDT L3 cache schema (not supported).
-    #[arg(long = "l3-cache-schema")]
-    pub l3_cache_schema: Option<String>,
-    /// Intel RDT memory bandwidth schema (not supported).
-    #[arg(long = "mem-bw-schema")]
-    pub mem_bw_schema: Option<String>,
-    /// Container id.
-    pub id: String,
-}
-
-/// Commands.
-#[derive(Subcommand, Debug)]
-pub enum Cmd {
-    /// Create a container (its program waits for `start`).
-    Create(CreateArgs),
-    /// Start a created container.
-    Start {
-        /// Container id.
-        id: String,
-    },
-    /// Create and start a container; wait for it unless --detach.
-    Run {
-        #[command(flatten)]
-        c: CreateArgs,
-        /// Return once the container has started.
-        #[arg(short = 'd', long)]
-        detach: bool,
-        /// Keep the container after it exits.
-        #[arg(long)]
-        keep: bool,
-        /// Do not become a subreaper.
-        #[arg(long = "no-subreaper")]
-        no_subreaper: bool,
-    },
-    /// Run a process in a running container.
-    Exec {
-        /// Unix socket that receives the pty master.
-        #[arg(long = "console-socket")]
-        console_socket: Option<PathBuf>,
-        /// Working directory in the container.
-        #[arg(long)]
-        cwd: Option<PathBuf>,
-        /// Set an environment variable (repeatable).
-        #[arg(short = 'e', long = "env")]
-        env: Vec<String>,
-        /// Allocate a terminal.
-        #[arg(short = 't', long)]
-        tty: bool,
-        /// User: uid[:gid].
-        #[arg(short = 'u', long)]
-        user: Option<String>,
-        /// Additional group (repeatable).
-        #[arg(short = 'g', long = "additional-gids")]
-        additional_gids: Vec<u32>,
-        /// A process.json describing the process (instead of ARGS).
-        #[arg(short = 'p', long)]
-        process: Option<PathBuf>,
-        /// Return once the process runs.
-        #[arg(short = 'd', long)]
-        detach: bool,
-        /// Write the process's pid to this file.
-        #[arg(long = "pid-file")]
-        pid_file: Option<PathBuf>,
-        /// SELinux label of the process.
-        #[arg(long = "process-label")]
-        process_label: Option<String>,
-        /// AppArmor profile of the process.
-        #[arg(long)]
-        apparmor: Option<String>,
-        /// Set no_new_privs.
-        #[arg(long = "no-new-privs")]
-        no_new_privs: bool,
-        /// Add a capability (repeatable).
-        #[arg(short = 'c', long = "cap")]
-        cap: Vec<String>,
-        /// Pass N more descriptors (3..3+N).
-        #[arg(long = "preserve-fds", default_value_t = 0)]
-        preserve_fds: u32,
-        /// Run in this sub-cgroup of the container (`path`, or `controller:path` on v1).
-        #[arg(long)]
-        cgroup: Option<String>,
-        /// Allow exec into a paused container.
-        #[arg(long = "ignore-paused")]
-        ignore_paused: bool,
-        /// Container id.
-        id: String,
-        /// Program and arguments.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
-    /// Print the state of a container.
-    State {
-        /// Container id.
-        id: String,
-    },
-    /// Send a signal to a container.
-    Kill {
-        /// Signal every process of the container.
-        #[arg(short = 'a', long)]
-        all: bool,
-        /// Container id.
-        id: String,
-        /// Signal name or number (default SIGTERM).
-        signal: Option<String>,
-    },
-    /// Delete a container.
-    Delete {
-        /// Kill it first if it is running.
-        #[arg(short = 'f', long)]
-        force: bool,
-        /// Container id.
-        id: String,
-    },
-    /// List containers.
-    List {
-        /// Output format: table or json.
-        #[arg(short = 'f', long, default_value = "table", value_parser = ["table", "json"])]
-        format: String,
-        /// Print ids only.
-        #[arg(short = 'q', long)]
-        quiet: bool,
-    },
-    /// Freeze a container.
-    Pause {
-        /// Container id.
-        id: String,
-    },
-    /// Thaw a paused container.
-    Resume {
-        /// Container id.
-        id: String,
-    },
-    /// List the processes of a container.
-    Ps {
-        /// Output format: table or json.
-        #[arg(short = 'f', long, default_value = "table", value_parser = ["table", "json"])]
-        format: String,
-        /// Container id.
-        id: String,
-        /// Options for ps(1) (default -ef).
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        ps_args: Vec<String>,
-    },
-    /// Change the resource limits of a running container.
-    Update(UpdateArgs),
-    /// Print statistics and OOM events of a container.
-    Events {
-        /// Print the statistics once and exit.
-        #[arg(long)]
-        stats: bool,
-        /// Interval between statistics.
-        #[arg(long, default_value = "5s")]
-        interval: String,
-        /// Container id.
-        id: String,
-    },
-    /// Write a default config.json.
-    Spec {
-        /// Bundle directory to write into.
-        #[arg(short = 'b', long, default_value = ".")]
-        bundle: PathBuf,
-        /// A config for an unprivileged user.
-        #[arg(long)]
-        rootless: bool,
-    },
-    /// Print the features this runtime supports.
-    Features,
-    /// Checkpoint a container (not supported).
-    #[command(hide = true)]
-    Checkpoint {
-        /// Anything.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        rest: Vec<String>,
-    },
-    /// Restore a container (not supported).
-    #[command(hide = true)]
-    Restore {
-        /// Anything.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        rest: Vec<String>,
-    },
-}
+pub use args::{Cli, Cmd, CreateArgs, ExecArgsCli, UpdateArgs};
 
 fn default_root() -> PathBuf {
     // SAFETY: trivial getter.
@@ -315,7 +31,9 @@ fn check_preserved(n: u32) -> Result<(), Error> {
     for fd in 3..3 + n as i32 {
         // SAFETY: F_GETFD only queries.
         if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
-            return Err(Error::Input(format!("--preserve-fds {n}: descriptor {fd} is not open")));
+            return Err(Error::Input(format!(
+                "--preserve-fds {n}: descriptor {fd} is not open"
+            )));
         }
     }
     Ok(())
@@ -336,11 +54,17 @@ fn create_opts(c: &CreateArgs, foreground: bool) -> CreateOpts {
 
 /// Descriptors passed by systemd socket activation are preserved too.
 fn listen_fds() -> u32 {
-    let pid_ok = std::env::var("LISTEN_PID").ok().and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id());
+    let pid_ok = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        == Some(std::process::id());
     if !pid_ok {
         return 0;
     }
-    std::env::var("LISTEN_FDS").ok().and_then(|n| n.parse().ok()).unwrap_or(0)
+    std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 fn print_json(v: &impl serde::Serialize) -> Result<(), Error> {
@@ -352,10 +76,22 @@ fn print_json(v: &impl serde::Serialize) -> Result<(), Error> {
 
 fn table(rows: &[Vec<String>]) -> String {
     let cols = rows.first().map_or(0, |r| r.len());
-    let widths: Vec<usize> = (0..cols).map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
+        .collect();
     let mut out = String::new();
     for r in rows {
-        let line: Vec<String> = r.iter().enumerate().map(|(i, v)| if i + 1 == cols { v.clone() } else { format!("{v:<w$}", w = widths[i]) }).collect();
+        let line: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                if i + 1 == cols {
+                    v.clone()
+                } else {
+                    format!("{v:<w$}", w = widths[i])
+                }
+            })
+            .collect();
         out.push_str(line.join("   ").trim_end());
         out.push('\n');
     }
@@ -375,14 +111,40 @@ pub fn dispatch(cli: &Cli) -> Result<i32, Error> {
             rt.create(&create_opts(c, false))?;
         }
         Cmd::Start { id } => rt.start(id)?,
-        Cmd::Run { c, detach, keep, no_subreaper } => {
-            let ro = RunOpts { detach: *detach, keep: *keep, no_subreaper: *no_subreaper };
+        Cmd::Run {
+            c,
+            detach,
+            keep,
+            no_subreaper,
+        } => {
+            let ro = RunOpts {
+                detach: *detach,
+                keep: *keep,
+                no_subreaper: *no_subreaper,
+            };
             return rt.run(&create_opts(c, !detach), ro);
         }
-        Cmd::Exec {
-            console_socket, cwd, env, tty, user, additional_gids, process, detach, pid_file, process_label, apparmor,
-            no_new_privs, cap, preserve_fds, cgroup, ignore_paused, id, args,
-        } => {
+        Cmd::Exec(e) => {
+            let ExecArgsCli {
+                console_socket,
+                cwd,
+                env,
+                tty,
+                user,
+                additional_gids,
+                process,
+                detach,
+                pid_file,
+                process_label,
+                apparmor,
+                no_new_privs,
+                cap,
+                preserve_fds,
+                cgroup,
+                ignore_paused,
+                id,
+                args,
+            } = &**e;
             let process = match process {
                 Some(p) => ExecProcess::File(p.clone()),
                 None => {
@@ -434,7 +196,9 @@ pub fn dispatch(cli: &Cli) -> Result<i32, Error> {
             } else if format == "json" {
                 print_json(&list)?;
             } else {
-                let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from).to_vec()];
+                let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+                    .map(String::from)
+                    .to_vec()];
                 for r in &list {
                     rows.push(vec![
                         r.id.clone(),
@@ -449,7 +213,11 @@ pub fn dispatch(cli: &Cli) -> Result<i32, Error> {
             }
         }
         Cmd::Update(u) => rt.update(&u.id, &update_resources(u)?)?,
-        Cmd::Events { stats, interval, id } => {
+        Cmd::Events {
+            stats,
+            interval,
+            id,
+        } => {
             let iv = nook_container::resources::parse_duration(interval)?;
             if iv.is_zero() {
                 return Err(Error::Input("--interval must be greater than zero".into()));
@@ -458,19 +226,30 @@ pub fn dispatch(cli: &Cli) -> Result<i32, Error> {
         }
         Cmd::Pause { id } => rt.pause(id)?,
         Cmd::Resume { id } => rt.resume(id)?,
-        Cmd::Ps { format, id, ps_args } => ps(&rt, format, id, ps_args)?,
+        Cmd::Ps {
+            format,
+            id,
+            ps_args,
+        } => ps(&rt, format, id, ps_args)?,
         Cmd::Spec { bundle, rootless } => {
             let p = bundle.join("config.json");
             if p.exists() {
-                return Err(Error::Input(format!("{} exists already; remove it first", p.display())));
+                return Err(Error::Input(format!(
+                    "{} exists already; remove it first",
+                    p.display()
+                )));
             }
-            let mut s = serde_json::to_string_pretty(&nook_container::spec::default_spec(*rootless)).unwrap_or_default();
+            let mut s =
+                serde_json::to_string_pretty(&nook_container::spec::default_spec(*rootless))
+                    .unwrap_or_default();
             s.push('\n');
             std::fs::write(&p, s).map_err(Error::io("write", p.clone()))?;
         }
         Cmd::Features => print_json(&nook_container::features::features())?,
-        Cmd::Checkpoint { .. } | Cmd::Restore { .. } => {
-            return Err(Error::Input("checkpoint/restore is not supported by nook (no CRIU integration)".into()))
+        Cmd::Checkpoint | Cmd::Restore => {
+            return Err(Error::Input(
+                "checkpoint/restore is not supported by nook (no CRIU integration)".into(),
+            ))
         }
     }
     Ok(0)
@@ -479,23 +258,34 @@ pub fn dispatch(cli: &Cli) -> Result<i32, Error> {
 fn update_resources(u: &UpdateArgs) -> Result<oci_spec::runtime::LinuxResources, Error> {
     use nook_container::resources::parse_size;
     if u.l3_cache_schema.is_some() || u.mem_bw_schema.is_some() {
-        return Err(Error::Input("Intel RDT (--l3-cache-schema, --mem-bw-schema) is not supported by nook".into()));
+        return Err(Error::Input(
+            "Intel RDT (--l3-cache-schema, --mem-bw-schema) is not supported by nook".into(),
+        ));
     }
     let mut v: serde_json::Value = match &u.resources {
         Some(f) => {
             let data = if f == "-" {
                 let mut b = Vec::new();
-                std::io::Read::read_to_end(&mut std::io::stdin(), &mut b).map_err(Error::io("read", "stdin"))?;
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)
+                    .map_err(Error::io("read", "stdin"))?;
                 b
             } else {
                 std::fs::read(f).map_err(Error::io("read", f.clone()))?
             };
-            serde_json::from_slice(&data).map_err(|e| Error::Config(format!("{f}: line {}, column {}: {e}", e.line(), e.column())))?
+            serde_json::from_slice(&data).map_err(|e| {
+                Error::Config(format!(
+                    "{f}: line {}, column {}: {e}",
+                    e.line(),
+                    e.column()
+                ))
+            })?
         }
         None => serde_json::json!({}),
     };
     if !v.is_object() {
-        return Err(Error::Config("--resources: expected a JSON object (linux.resources)".into()));
+        return Err(Error::Config(
+            "--resources: expected a JSON object (linux.resources)".into(),
+        ));
     }
     let mut set = |section: &str, key: &str, val: serde_json::Value| {
         if !v[section].is_object() {
@@ -552,7 +342,10 @@ fn update_resources(u: &UpdateArgs) -> Result<oci_spec::runtime::LinuxResources,
 fn parse_user(u: &str) -> Result<(u32, Option<u32>), Error> {
     let bad = || Error::Input(format!("--user {u:?}: expected uid[:gid] (numbers)"));
     match u.split_once(':') {
-        Some((a, b)) => Ok((a.parse().map_err(|_| bad())?, Some(b.parse().map_err(|_| bad())?))),
+        Some((a, b)) => Ok((
+            a.parse().map_err(|_| bad())?,
+            Some(b.parse().map_err(|_| bad())?),
+        )),
         None => Ok((u.parse().map_err(|_| bad())?, None)),
     }
 }
@@ -562,21 +355,38 @@ fn ps(rt: &Runtime, format: &str, id: &str, args: &[String]) -> Result<(), Error
     if format == "json" {
         return print_json(&pids);
     }
-    let args: Vec<String> = if args.is_empty() { vec!["-ef".into()] } else { args.to_vec() };
+    let args: Vec<String> = if args.is_empty() {
+        vec!["-ef".into()]
+    } else {
+        args.to_vec()
+    };
     let out = std::process::Command::new("ps")
         .args(&args)
         .output()
         .map_err(|e| Error::Input(format!("run ps: {e}")))?;
     if !out.status.success() {
-        return Err(Error::Input(format!("ps {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim())));
+        return Err(Error::Input(format!(
+            "ps {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
-    let Some(header) = lines.next() else { return Ok(()) };
-    let col = header.split_whitespace().position(|h| h == "PID").ok_or_else(|| Error::Input("ps output has no PID column".into()))?;
+    let Some(header) = lines.next() else {
+        return Ok(());
+    };
+    let col = header
+        .split_whitespace()
+        .position(|h| h == "PID")
+        .ok_or_else(|| Error::Input("ps output has no PID column".into()))?;
     let mut s = format!("{header}\n");
     for l in lines {
-        if l.split_whitespace().nth(col).and_then(|p| p.parse::<i32>().ok()).is_some_and(|p| pids.contains(&p)) {
+        if l.split_whitespace()
+            .nth(col)
+            .and_then(|p| p.parse::<i32>().ok())
+            .is_some_and(|p| pids.contains(&p))
+        {
             s.push_str(l);
             s.push('\n');
         }
@@ -591,7 +401,7 @@ fn describe(cmd: &Cmd) -> String {
         Cmd::Run { c, .. } => format!("run {}", c.id),
         Cmd::Start { id } => format!("start {id}"),
         Cmd::State { id } => format!("state {id}"),
-        Cmd::Exec { id, .. } => format!("exec {id}"),
+        Cmd::Exec(e) => format!("exec {}", e.id),
         Cmd::Kill { id, .. } => format!("kill {id}"),
         Cmd::Delete { id, .. } => format!("delete {id}"),
         Cmd::Pause { id } => format!("pause {id}"),
@@ -602,37 +412,56 @@ fn describe(cmd: &Cmd) -> String {
         Cmd::List { .. } => "list".into(),
         Cmd::Spec { .. } => "spec".into(),
         Cmd::Features => "features".into(),
-        Cmd::Checkpoint { .. } => "checkpoint".into(),
-        Cmd::Restore { .. } => "restore".into(),
+        Cmd::Checkpoint => "checkpoint".into(),
+        Cmd::Restore => "restore".into(),
     }
 }
 
 /// Parse the command line, run, report.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
-        Ok(c) => c,
+    let argv: Vec<String> = std::env::args().collect();
+    let cli = match args::parse(&argv) {
+        Ok(args::Parsed::Run(c)) => c,
+        Ok(args::Parsed::Help(h)) => {
+            let _ = std::io::stdout().write_all(h.as_bytes());
+            return 0;
+        }
+        Ok(args::Parsed::Version) => {
+            let _ = writeln!(
+                std::io::stdout(),
+                "nook-runtime version {}\nspec: {}",
+                env!("CARGO_PKG_VERSION"),
+                nook_container::state::OCI_VERSION
+            );
+            return 0;
+        }
         Err(e) => {
-            let code = if e.use_stderr() { 1 } else { 0 };
-            if code != 0 {
-                log_parse_error(&e.to_string());
-            }
-            let _ = e.print();
-            return code;
+            log_parse_error(&e);
+            let _ = writeln!(std::io::stderr(), "nook-runtime: {e}");
+            return 1;
         }
     };
     // Before anything opens a descriptor of ours (the log file, too).
     let preserve = match &cli.cmd {
         Cmd::Create(c) | Cmd::Run { c, .. } => Some(c.preserve_fds + listen_fds()),
-        Cmd::Exec { preserve_fds, .. } => Some(*preserve_fds),
+        Cmd::Exec(e) => Some(e.preserve_fds),
         _ => None,
     };
     if let Some(n) = preserve {
         if let Err(e) = check_preserved(n) {
-            let _ = writeln!(std::io::stderr(), "nook-runtime: {}: {e}", describe(&cli.cmd));
+            let _ = writeln!(
+                std::io::stderr(),
+                "nook-runtime: {}: {e}",
+                describe(&cli.cmd)
+            );
             return 1;
         }
     }
-    let logger = Arc::new(log::Logger::new(cli.log.as_deref(), cli.log_format == "json", cli.debug));
+    let logger = Arc::new(log::Logger::new(
+        cli.log.as_deref(),
+        cli.log_format == "json",
+        cli.debug,
+    ));
     let _ = tracing::subscriber::set_global_default(ArcSub(logger.clone()));
     match dispatch(&cli) {
         Ok(code) => code,
@@ -647,19 +476,25 @@ pub fn main() -> i32 {
     }
 }
 
-/// A command line clap refused never reaches the logger; clients that read
+/// A command line the parser refused never reaches the logger; clients that read
 /// only `--log` (containerd) should still see why.  Best effort: find
 /// `--log`/`--log-format` among the raw arguments.
 fn log_parse_error(msg: &str) {
     let args: Vec<String> = std::env::args().collect();
     let value = |name: &str| -> Option<String> {
         args.iter().enumerate().find_map(|(i, a)| {
-            a.strip_prefix(&format!("{name}=")).map(str::to_string).or_else(|| (a == name).then(|| args.get(i + 1).cloned()).flatten())
+            a.strip_prefix(&format!("{name}="))
+                .map(str::to_string)
+                .or_else(|| (a == name).then(|| args.get(i + 1).cloned()).flatten())
         })
     };
     if let Some(path) = value("--log").filter(|p| !p.is_empty()) {
         let json = value("--log-format").as_deref() == Some("json");
-        let first = msg.lines().next().unwrap_or(msg).trim_start_matches("error: ");
+        let first = msg
+            .lines()
+            .next()
+            .unwrap_or(msg)
+            .trim_start_matches("error: ");
         log::Logger::new(Some(&path), json, false).line(&tracing::Level::ERROR, first);
     }
 }

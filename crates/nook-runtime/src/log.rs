@@ -49,7 +49,8 @@ impl Logger {
     pub fn line(&self, level: &Level, msg: &str) {
         let time = nook_container::state::rfc3339_now();
         let line = if self.json {
-            let mut s = serde_json::json!({"level": level_name(level), "msg": msg, "time": time}).to_string();
+            let mut s = serde_json::json!({"level": level_name(level), "msg": msg, "time": time})
+                .to_string();
             s.push('\n');
             s
         } else {

@@ -54,7 +54,11 @@ pub const NAMES: &[&str] = &[
 /// `CAP_` prefix is optional).
 pub fn number(name: &str) -> Option<u32> {
     let up = name.trim().to_ascii_uppercase();
-    let full = if up.starts_with("CAP_") { up } else { format!("CAP_{up}") };
+    let full = if up.starts_with("CAP_") {
+        up
+    } else {
+        format!("CAP_{up}")
+    };
     NAMES.iter().position(|n| *n == full).map(|i| i as u32)
 }
 
@@ -114,7 +118,13 @@ impl CapSets {
     }
 
     /// From name lists (bounding, effective, permitted, inheritable, ambient).
-    pub fn from_names(b: &[String], e: &[String], p: &[String], i: &[String], a: &[String]) -> Result<CapSets> {
+    pub fn from_names(
+        b: &[String],
+        e: &[String],
+        p: &[String],
+        i: &[String],
+        a: &[String],
+    ) -> Result<CapSets> {
         let mut unknown = Vec::new();
         let mut s = CapSets {
             bounding: mask_of(b.iter().map(String::as_str), &mut unknown),
@@ -131,7 +141,10 @@ impl CapSets {
         let known: CapMask = (1u64 << (last_cap() + 1)) - 1;
         let all = s.bounding | s.effective | s.permitted | s.inheritable | s.ambient;
         if all & !known != 0 {
-            tracing::warn!("capabilities not known to this kernel are ignored: {}", names_of(all & !known).join(", "));
+            tracing::warn!(
+                "capabilities not known to this kernel are ignored: {}",
+                names_of(all & !known).join(", ")
+            );
         }
         s.bounding &= known;
         s.effective &= known;
@@ -144,7 +157,10 @@ impl CapSets {
 
 /// Names of the bits in a mask.
 pub fn names_of(m: CapMask) -> Vec<&'static str> {
-    (0..64).filter(|i| m & (1 << i) != 0).map(|i| NAMES.get(i).copied().unwrap_or("CAP_UNKNOWN")).collect()
+    (0..64)
+        .filter(|i| m & (1 << i) != 0)
+        .map(|i| NAMES.get(i).copied().unwrap_or("CAP_UNKNOWN"))
+        .collect()
 }
 
 #[repr(C)]
@@ -182,7 +198,13 @@ pub fn drop_bounding(bounding: CapMask) -> Result<()> {
                 if e == Errno::EINVAL {
                     continue;
                 }
-                return Err(SecurityError::Caps { op: format!("drop {} from the bounding set", NAMES.get(i as usize).unwrap_or(&"?")), errno: e });
+                return Err(SecurityError::Caps {
+                    op: format!(
+                        "drop {} from the bounding set",
+                        NAMES.get(i as usize).unwrap_or(&"?")
+                    ),
+                    errno: e,
+                });
             }
         }
     }
@@ -191,7 +213,10 @@ pub fn drop_bounding(bounding: CapMask) -> Result<()> {
 
 /// Read the calling thread's effective, permitted and inheritable sets.
 pub fn current() -> Result<(CapMask, CapMask, CapMask)> {
-    let mut hdr = CapHeader { version: CAP_V3, pid: 0 };
+    let mut hdr = CapHeader {
+        version: CAP_V3,
+        pid: 0,
+    };
     let mut data = [CapData::default(); 2];
     // SAFETY: capget with a v3 header and two data words.
     if unsafe { libc::syscall(libc::SYS_capget, &mut hdr, data.as_mut_ptr()) } < 0 {
@@ -215,17 +240,31 @@ pub fn apply(s: &CapSets) -> Result<()> {
     let missing = s.inheritable & !(cur_perm | cur_inh);
     if missing != 0 {
         return Err(SecurityError::Caps {
-            op: format!("inheritable capabilities {} are outside this host's bounding set", names_of(missing).join(", ")),
+            op: format!(
+                "inheritable capabilities {} are outside this host's bounding set",
+                names_of(missing).join(", ")
+            ),
             errno: Errno::EPERM,
         });
     }
     let perm = s.permitted & cur_perm;
     let eff = s.effective & perm;
     let inh = s.inheritable;
-    let mut hdr = CapHeader { version: CAP_V3, pid: 0 };
+    let mut hdr = CapHeader {
+        version: CAP_V3,
+        pid: 0,
+    };
     let data = [
-        CapData { effective: eff as u32, permitted: perm as u32, inheritable: inh as u32 },
-        CapData { effective: (eff >> 32) as u32, permitted: (perm >> 32) as u32, inheritable: (inh >> 32) as u32 },
+        CapData {
+            effective: eff as u32,
+            permitted: perm as u32,
+            inheritable: inh as u32,
+        },
+        CapData {
+            effective: (eff >> 32) as u32,
+            permitted: (perm >> 32) as u32,
+            inheritable: (inh >> 32) as u32,
+        },
     ];
     // SAFETY: capset with a v3 header and two data words.
     if unsafe { libc::syscall(libc::SYS_capset, &mut hdr, data.as_ptr()) } < 0 {
@@ -234,10 +273,22 @@ pub fn apply(s: &CapSets) -> Result<()> {
         return Err(err("set capabilities (capset)"));
     }
     // SAFETY: plain prctl.
-    if unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) } < 0 {
+    if unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        )
+    } < 0
+    {
         let e = Errno::last();
         if e != Errno::EINVAL {
-            return Err(SecurityError::Caps { op: "clear ambient capabilities".into(), errno: e });
+            return Err(SecurityError::Caps {
+                op: "clear ambient capabilities".into(),
+                errno: e,
+            });
         }
     }
     for i in 0..64u32 {
@@ -247,11 +298,23 @@ pub fn apply(s: &CapSets) -> Result<()> {
         // Ambient raise is only allowed for capabilities both permitted and
         // inheritable; others are skipped, as the kernel would refuse them.
         if perm & inh & (1 << i) == 0 {
-            tracing::debug!("ambient capability {} is not both permitted and inheritable; not raised", NAMES.get(i as usize).unwrap_or(&"?"));
+            tracing::debug!(
+                "ambient capability {} is not both permitted and inheritable; not raised",
+                NAMES.get(i as usize).unwrap_or(&"?")
+            );
             continue;
         }
         // SAFETY: plain prctl.
-        if unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE, i as libc::c_ulong, 0, 0) } < 0 {
+        if unsafe {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_RAISE,
+                i as libc::c_ulong,
+                0,
+                0,
+            )
+        } < 0
+        {
             return Err(SecurityError::Caps {
                 op: format!("raise ambient {}", NAMES.get(i as usize).unwrap_or(&"?")),
                 errno: Errno::last(),
@@ -285,13 +348,21 @@ mod tests {
 
     #[test]
     fn unknown_names_are_named() {
-        let e = CapSets::from_names(&["CAP_KILL".into(), "CAP_FOO".into()], &[], &["CAP_BAR".into()], &[], &[]).unwrap_err();
+        let e = CapSets::from_names(
+            &["CAP_KILL".into(), "CAP_FOO".into()],
+            &[],
+            &["CAP_BAR".into()],
+            &[],
+            &[],
+        )
+        .unwrap_err();
         assert_eq!(e.to_string(), "unknown capabilities: CAP_BAR, CAP_FOO");
     }
 
     #[test]
     fn masks() {
-        let s = CapSets::from_names(&["CAP_KILL".into(), "CAP_CHOWN".into()], &[], &[], &[], &[]).unwrap();
+        let s = CapSets::from_names(&["CAP_KILL".into(), "CAP_CHOWN".into()], &[], &[], &[], &[])
+            .unwrap();
         assert_eq!(s.bounding, (1 << 5) | 1);
         assert_eq!(names_of(s.bounding), vec!["CAP_CHOWN", "CAP_KILL"]);
     }

@@ -123,7 +123,9 @@ const F_SEAL_EXEC: i32 = 0x20;
 
 /// The trampoline in a sealed memfd (no write, grow, shrink or reseal).
 pub fn sealed_trampoline() -> Result<Option<OwnedFd>> {
-    let Some(elf) = trampoline_elf() else { return Ok(None) };
+    let Some(elf) = trampoline_elf() else {
+        return Ok(None);
+    };
     let name = c"nook-exec";
     let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
     // SAFETY: memfd_create with a valid name; MFD_EXEC is refused by kernels
@@ -134,33 +136,49 @@ pub fn sealed_trampoline() -> Result<Option<OwnedFd>> {
         fd = unsafe { libc::memfd_create(name.as_ptr(), flags) };
     }
     if fd < 0 {
-        return Err(SecurityError::Exec(format!("memfd_create: {}", Errno::last())));
+        return Err(SecurityError::Exec(format!(
+            "memfd_create: {}",
+            Errno::last()
+        )));
     }
     // SAFETY: fresh fd.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    nook_sys::fd::write_all(fd.as_raw_fd(), &elf).map_err(|e| SecurityError::Exec(format!("write trampoline: {e}")))?;
+    nook_sys::fd::write_all(fd.as_raw_fd(), &elf)
+        .map_err(|e| SecurityError::Exec(format!("write trampoline: {e}")))?;
     let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
     // SAFETY: fcntl on our memfd.
     if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals | F_SEAL_EXEC) } < 0
         && unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals) } < 0
     {
-        return Err(SecurityError::Exec(format!("seal trampoline: {}", Errno::last())));
+        return Err(SecurityError::Exec(format!(
+            "seal trampoline: {}",
+            Errno::last()
+        )));
     }
     Ok(Some(fd))
 }
 
 fn cvec(v: &[String]) -> Result<Vec<CString>> {
     v.iter()
-        .map(|s| CString::new(s.as_bytes()).map_err(|_| SecurityError::Exec(format!("{s:?} contains a NUL byte"))))
+        .map(|s| {
+            CString::new(s.as_bytes())
+                .map_err(|_| SecurityError::Exec(format!("{s:?} contains a NUL byte")))
+        })
         .collect()
 }
 
 /// Replace the calling process with `path` (argv `args`, environment `env`),
 /// through the sealed `trampoline` when there is one.  Returns only on
 /// failure.
-pub fn exec(trampoline: Option<&OwnedFd>, path: &str, args: &[String], env: &[String]) -> SecurityError {
+pub fn exec(
+    trampoline: Option<&OwnedFd>,
+    path: &str,
+    args: &[String],
+    env: &[String],
+) -> SecurityError {
     let run = || -> Result<()> {
-        let cpath = CString::new(path).map_err(|_| SecurityError::Exec("path contains a NUL byte".into()))?;
+        let cpath = CString::new(path)
+            .map_err(|_| SecurityError::Exec("path contains a NUL byte".into()))?;
         let cargs = cvec(args)?;
         let cenv = cvec(env)?;
         let mut envp: Vec<*const libc::c_char> = cenv.iter().map(|c| c.as_ptr()).collect();
@@ -174,7 +192,16 @@ pub fn exec(trampoline: Option<&OwnedFd>, path: &str, args: &[String], env: &[St
             argv.push(std::ptr::null());
             let empty = c"";
             // SAFETY: NULL-terminated argv/envp of live CStrings.
-            unsafe { libc::syscall(libc::SYS_execveat, t.as_raw_fd(), empty.as_ptr(), argv.as_ptr(), envp.as_ptr(), libc::AT_EMPTY_PATH) };
+            unsafe {
+                libc::syscall(
+                    libc::SYS_execveat,
+                    t.as_raw_fd(),
+                    empty.as_ptr(),
+                    argv.as_ptr(),
+                    envp.as_ptr(),
+                    libc::AT_EMPTY_PATH,
+                )
+            };
             let e = Errno::last();
             // A seccomp profile may deny execveat (but allow execve); only
             // then is the program started directly.
@@ -209,7 +236,11 @@ mod tests {
         let pid = unsafe { libc::fork() };
         if pid == 0 {
             unsafe {
-                let fd = libc::open(outc.as_ptr(), libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC, 0o600);
+                let fd = libc::open(
+                    outc.as_ptr(),
+                    libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC,
+                    0o600,
+                );
                 libc::dup2(fd, 1);
                 libc::dup2(fd, 2);
             }
@@ -238,7 +269,10 @@ mod tests {
         // never the test binary.
         let (code, out) = run_child(&["/proc/self/exe", "/proc/self/exe"]);
         assert_eq!(code, 127, "{out:?}");
-        assert!(out.contains("exec of the container process failed"), "{out:?}");
+        assert!(
+            out.contains("exec of the container process failed"),
+            "{out:?}"
+        );
     }
 
     #[test]
@@ -255,7 +289,10 @@ mod tests {
         let w = std::fs::OpenOptions::new().write(true).open(&p);
         if let Ok(mut f) = w {
             use std::io::Write;
-            assert!(f.write_all(b"x").is_err(), "a sealed memfd must refuse writes");
+            assert!(
+                f.write_all(b"x").is_err(),
+                "a sealed memfd must refuse writes"
+            );
         }
     }
 }

@@ -62,7 +62,11 @@ impl LsmRoots {
     /// Arrange for the next `execve` to run under the AppArmor profile.
     pub fn apply_apparmor(&self, profile: &str) -> Result<()> {
         let new = self.proc_self.join("attr/apparmor/exec");
-        let file = if new.exists() { new } else { self.proc_self.join("attr/exec") };
+        let file = if new.exists() {
+            new
+        } else {
+            self.proc_self.join("attr/exec")
+        };
         write_attr(&file, format!("exec {profile}").as_bytes())
     }
 
@@ -73,7 +77,8 @@ impl LsmRoots {
 }
 
 fn write_attr(file: &Path, v: &[u8]) -> Result<()> {
-    nook_sys::fd::write_file(file, v).map_err(|e| SecurityError::Lsm(format!("write {}: {e}", file.display())))
+    nook_sys::fd::write_file(file, v)
+        .map_err(|e| SecurityError::Lsm(format!("write {}: {e}", file.display())))
 }
 
 #[cfg(test)]
@@ -85,22 +90,38 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(d.join("sys/module/apparmor/parameters")).unwrap();
         std::fs::create_dir_all(d.join("proc/attr/apparmor")).unwrap();
-        std::fs::write(d.join("sys/module/apparmor/parameters/enabled"), if apparmor { "Y\n" } else { "N\n" }).unwrap();
+        std::fs::write(
+            d.join("sys/module/apparmor/parameters/enabled"),
+            if apparmor { "Y\n" } else { "N\n" },
+        )
+        .unwrap();
         if selinux {
             std::fs::create_dir_all(d.join("sys/fs/selinux")).unwrap();
             std::fs::write(d.join("sys/fs/selinux/enforce"), "1").unwrap();
         }
         std::fs::write(d.join("proc/attr/apparmor/exec"), "").unwrap();
         std::fs::write(d.join("proc/attr/exec"), "").unwrap();
-        (d.clone(), LsmRoots { sys: d.join("sys"), proc_self: d.join("proc") })
+        (
+            d.clone(),
+            LsmRoots {
+                sys: d.join("sys"),
+                proc_self: d.join("proc"),
+            },
+        )
     }
 
     #[test]
     fn absent_lsm_is_a_clear_error() {
         let (d, r) = mock("absent", false, false);
-        let e = r.check(Some("docker-default"), None).unwrap_err().to_string();
+        let e = r
+            .check(Some("docker-default"), None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("AppArmor is not enabled"), "{e}");
-        let e = r.check(None, Some("system_u:system_r:container_t:s0")).unwrap_err().to_string();
+        let e = r
+            .check(None, Some("system_u:system_r:container_t:s0"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("SELinux is not enabled"), "{e}");
         assert!(r.check(None, None).is_ok());
         assert!(r.check(Some(""), Some("")).is_ok());
@@ -112,9 +133,15 @@ mod tests {
         let (d, r) = mock("present", true, true);
         r.check(Some("p"), Some("l")).unwrap();
         r.apply_apparmor("docker-default").unwrap();
-        assert_eq!(std::fs::read_to_string(d.join("proc/attr/apparmor/exec")).unwrap(), "exec docker-default");
+        assert_eq!(
+            std::fs::read_to_string(d.join("proc/attr/apparmor/exec")).unwrap(),
+            "exec docker-default"
+        );
         r.apply_selinux("system_u:system_r:container_t:s0").unwrap();
-        assert_eq!(std::fs::read_to_string(d.join("proc/attr/exec")).unwrap(), "system_u:system_r:container_t:s0");
+        assert_eq!(
+            std::fs::read_to_string(d.join("proc/attr/exec")).unwrap(),
+            "system_u:system_r:container_t:s0"
+        );
         std::fs::remove_dir_all(d).unwrap();
     }
 

@@ -11,9 +11,13 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
-use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
+use libseccomp::{
+    ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
+};
 use nook_sys::Errno;
-use oci_spec::runtime::{Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag, LinuxSeccompOperator};
+use oci_spec::runtime::{
+    Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag, LinuxSeccompOperator,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::{Result, SecurityError};
@@ -42,12 +46,18 @@ fn err(msg: impl Into<String>) -> SecurityError {
 
 fn action(a: LinuxSeccompAction, errno: Option<u32>) -> ScmpAction {
     match a {
-        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => ScmpAction::KillThread,
+        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => {
+            ScmpAction::KillThread
+        }
         LinuxSeccompAction::ScmpActKillProcess => ScmpAction::KillProcess,
         LinuxSeccompAction::ScmpActTrap => ScmpAction::Trap,
-        LinuxSeccompAction::ScmpActErrno => ScmpAction::Errno(errno.unwrap_or(libc::EPERM as u32) as i32),
+        LinuxSeccompAction::ScmpActErrno => {
+            ScmpAction::Errno(errno.unwrap_or(libc::EPERM as u32) as i32)
+        }
         LinuxSeccompAction::ScmpActNotify => ScmpAction::Notify,
-        LinuxSeccompAction::ScmpActTrace => ScmpAction::Trace(errno.unwrap_or(libc::EPERM as u32) as u16),
+        LinuxSeccompAction::ScmpActTrace => {
+            ScmpAction::Trace(errno.unwrap_or(libc::EPERM as u32) as u16)
+        }
         LinuxSeccompAction::ScmpActLog => ScmpAction::Log,
         LinuxSeccompAction::ScmpActAllow => ScmpAction::Allow,
     }
@@ -96,7 +106,10 @@ fn op(o: LinuxSeccompOperator, two: u64) -> ScmpCompareOp {
 
 /// Does the profile use `SCMP_ACT_NOTIFY`?
 pub fn uses_notify(s: &LinuxSeccomp) -> bool {
-    s.syscalls().iter().flatten().any(|r| r.action() == LinuxSeccompAction::ScmpActNotify)
+    s.syscalls()
+        .iter()
+        .flatten()
+        .any(|r| r.action() == LinuxSeccompAction::ScmpActNotify)
 }
 
 /// Compile a profile to BPF with libseccomp.  Unknown syscall names are
@@ -107,13 +120,15 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Compiled> {
     if default == ScmpAction::Notify {
         return Err(err("defaultAction cannot be SCMP_ACT_NOTIFY"));
     }
-    let mut ctx = ScmpFilterContext::new(default).map_err(|e| err(format!("create filter: {e}")))?;
+    let mut ctx =
+        ScmpFilterContext::new(default).map_err(|e| err(format!("create filter: {e}")))?;
     for a in s.architectures().iter().flatten() {
         let Some(sa) = arch(*a) else { continue };
         if ctx.is_arch_present(sa).unwrap_or(false) {
             continue;
         }
-        ctx.add_arch(sa).map_err(|e| err(format!("add architecture {a:?}: {e}")))?;
+        ctx.add_arch(sa)
+            .map_err(|e| err(format!("add architecture {a:?}: {e}")))?;
     }
     let mut flags = 0;
     for f in s.flags().iter().flatten() {
@@ -126,7 +141,9 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Compiled> {
     }
     let notify = uses_notify(s);
     if notify && s.listener_path().is_none() {
-        return Err(err("SCMP_ACT_NOTIFY is used but linux.seccomp.listenerPath is not set"));
+        return Err(err(
+            "SCMP_ACT_NOTIFY is used but linux.seccomp.listenerPath is not set",
+        ));
     }
     let mut unknown = Vec::new();
     for rule in s.syscalls().iter().flatten() {
@@ -142,10 +159,15 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Compiled> {
             .flatten()
             .map(|a| {
                 if a.index() > 5 {
-                    return Err(err(format!("syscall argument index {} is above 5", a.index())));
+                    return Err(err(format!(
+                        "syscall argument index {} is above 5",
+                        a.index()
+                    )));
                 }
                 let (o, datum) = match a.op() {
-                    LinuxSeccompOperator::ScmpCmpMaskedEq => (op(a.op(), a.value()), a.value_two().unwrap_or(0)),
+                    LinuxSeccompOperator::ScmpCmpMaskedEq => {
+                        (op(a.op(), a.value()), a.value_two().unwrap_or(0))
+                    }
                     _ => (op(a.op(), 0), a.value()),
                 };
                 Ok(ScmpArgCompare::new(a.index() as u32, o, datum))
@@ -167,7 +189,9 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Compiled> {
             let r = if args.is_empty() {
                 ctx.add_rule(act, sys)
             } else if split {
-                args.iter().try_for_each(|a| ctx.add_rule_conditional(act, sys, &[*a]).map(|_| ())).map(|_| &mut ctx)
+                args.iter()
+                    .try_for_each(|a| ctx.add_rule_conditional(act, sys, &[*a]).map(|_| ()))
+                    .map(|_| &mut ctx)
             } else {
                 ctx.add_rule_conditional(act, sys, &args)
             };
@@ -175,10 +199,14 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Compiled> {
         }
     }
     if !unknown.is_empty() {
-        tracing::warn!("seccomp: syscalls unknown to this libseccomp are ignored: {}", unknown.join(" "));
+        tracing::warn!(
+            "seccomp: syscalls unknown to this libseccomp are ignored: {}",
+            unknown.join(" ")
+        );
     }
     let mut mem = memfd("nook-seccomp").map_err(|e| err(format!("memfd: {e}")))?;
-    ctx.export_bpf(&mem).map_err(|e| err(format!("export BPF: {e}")))?;
+    ctx.export_bpf(&mem)
+        .map_err(|e| err(format!("export BPF: {e}")))?;
     let mut bpf = Vec::new();
     mem.rewind().map_err(|e| err(e.to_string()))?;
     mem.read_to_end(&mut bpf).map_err(|e| err(e.to_string()))?;
@@ -206,7 +234,9 @@ pub fn cache_key(s: &LinuxSeccomp) -> String {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     json.hash(&mut h);
     env!("CARGO_PKG_VERSION").hash(&mut h);
-    let v = libseccomp::ScmpVersion::current().map(|v| (v.major, v.minor, v.micro)).unwrap_or((0, 0, 0));
+    let v = libseccomp::ScmpVersion::current()
+        .map(|v| (v.major, v.minor, v.micro))
+        .unwrap_or((0, 0, 0));
     v.hash(&mut h);
     format!("{:016x}-{}", h.finish(), json.len())
 }
@@ -214,7 +244,9 @@ pub fn cache_key(s: &LinuxSeccomp) -> String {
 /// [`compile`], through a cache directory of compiled programs.  A cache
 /// that cannot be read or written only costs a compilation.
 pub fn compile_cached(s: &LinuxSeccomp, cache_dir: Option<&Path>) -> Result<Compiled> {
-    let Some(dir) = cache_dir else { return compile(s) };
+    let Some(dir) = cache_dir else {
+        return compile(s);
+    };
     let file = dir.join(cache_key(s));
     if let Ok(bytes) = std::fs::read(&file) {
         if let Ok(c) = serde_json::from_slice::<Compiled>(&bytes) {
@@ -249,7 +281,14 @@ pub fn load(c: &Compiled) -> Result<Option<OwnedFd>> {
         flags |= FLAG_NEW_LISTENER;
     }
     // SAFETY: seccomp(2) with a valid program.
-    let r = unsafe { libc::syscall(libc::SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog as *const SockFprog) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            SECCOMP_SET_MODE_FILTER,
+            flags,
+            &prog as *const SockFprog,
+        )
+    };
     if r < 0 {
         return Err(err(format!("load filter: {}", Errno::last())));
     }
@@ -263,7 +302,13 @@ pub fn load(c: &Compiled) -> Result<Option<OwnedFd>> {
 /// Hand the notify fd to the listener at `path`, with the container process
 /// state the runtime-spec defines (`ociVersion`, `fds`, `pid`, `metadata`,
 /// `state`).
-pub fn send_to_listener(path: &Path, fd: &OwnedFd, pid: i32, metadata: &str, state: &serde_json::Value) -> Result<()> {
+pub fn send_to_listener(
+    path: &Path,
+    fd: &OwnedFd,
+    pid: i32,
+    metadata: &str,
+    state: &serde_json::Value,
+) -> Result<()> {
     let msg = serde_json::json!({
         "ociVersion": "1.2.0",
         "fds": ["seccompFd"],
@@ -271,13 +316,20 @@ pub fn send_to_listener(path: &Path, fd: &OwnedFd, pid: i32, metadata: &str, sta
         "metadata": metadata,
         "state": state,
     });
-    let sock = UnixStream::connect(path).map_err(|e| err(format!("connect to listener {}: {e}", path.display())))?;
+    let sock = UnixStream::connect(path)
+        .map_err(|e| err(format!("connect to listener {}: {e}", path.display())))?;
     let data = serde_json::to_vec(&msg).unwrap_or_default();
     let iov = [std::io::IoSlice::new(&data)];
     let fds = [fd.as_raw_fd()];
     let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
-    nix::sys::socket::sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsg, nix::sys::socket::MsgFlags::empty(), None)
-        .map_err(|e| err(format!("send the notify fd to {}: {e}", path.display())))?;
+    nix::sys::socket::sendmsg::<()>(
+        sock.as_raw_fd(),
+        &iov,
+        &cmsg,
+        nix::sys::socket::MsgFlags::empty(),
+        None,
+    )
+    .map_err(|e| err(format!("send the notify fd to {}: {e}", path.display())))?;
     Ok(())
 }
 
@@ -304,16 +356,22 @@ mod tests {
 
     #[test]
     fn notify_needs_listener() {
-        let p = profile(r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]}"#);
+        let p = profile(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]}"#,
+        );
         assert!(compile(&p).is_err());
-        let p = profile(r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/x","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]}"#);
+        let p = profile(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/x","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]}"#,
+        );
         assert!(compile(&p).unwrap().notify);
     }
 
     #[test]
     fn cache_roundtrip() {
         let dir = std::env::temp_dir().join(format!("nook-seccomp-cache-{}", std::process::id()));
-        let p = profile(r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read","write"],"action":"SCMP_ACT_ALLOW"}]}"#);
+        let p = profile(
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read","write"],"action":"SCMP_ACT_ALLOW"}]}"#,
+        );
         let a = compile_cached(&p, Some(&dir)).unwrap();
         let b = compile_cached(&p, Some(&dir)).unwrap();
         assert_eq!(a, b);
@@ -323,7 +381,9 @@ mod tests {
 
     #[test]
     fn filter_takes_effect_in_a_child() {
-        let p = profile(r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["getppid"],"action":"SCMP_ACT_ERRNO","errnoRet":77}]}"#);
+        let p = profile(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["getppid"],"action":"SCMP_ACT_ERRNO","errnoRet":77}]}"#,
+        );
         let c = compile(&p).unwrap();
         // SAFETY: fork in a test; the child only makes syscalls and exits.
         let pid = unsafe { libc::fork() };
@@ -338,6 +398,9 @@ mod tests {
         }
         let mut st = 0;
         unsafe { libc::waitpid(pid, &mut st, 0) };
-        assert!(libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0, "status {st:#x}");
+        assert!(
+            libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0,
+            "status {st:#x}"
+        );
     }
 }

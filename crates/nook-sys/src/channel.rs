@@ -73,7 +73,13 @@ impl Channel {
         let cmsg = [ControlMessage::ScmRights(fds)];
         let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
         loop {
-            match sendmsg::<()>(self.fd.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None) {
+            match sendmsg::<()>(
+                self.fd.as_raw_fd(),
+                &iov,
+                cmsgs,
+                MsgFlags::MSG_NOSIGNAL,
+                None,
+            ) {
                 Ok(_) => return Ok(()),
                 Err(Errno::EINTR) => continue,
                 Err(Errno::EPIPE) | Err(Errno::ECONNRESET) => return Err(ChannelError::Closed),
@@ -100,7 +106,9 @@ impl Channel {
                         for c in cmsgs {
                             if let ControlMessageOwned::ScmRights(raw) = c {
                                 // SAFETY: SCM_RIGHTS hands us new descriptors we own.
-                                fds.extend(raw.into_iter().map(|f| unsafe { OwnedFd::from_raw_fd(f) }));
+                                fds.extend(
+                                    raw.into_iter().map(|f| unsafe { OwnedFd::from_raw_fd(f) }),
+                                );
                             }
                         }
                     }
@@ -114,7 +122,8 @@ impl Channel {
         if n == 0 {
             return Err(ChannelError::Closed);
         }
-        let msg = serde_json::from_slice(&buf[..n]).map_err(|e| ChannelError::Decode(e.to_string()))?;
+        let msg =
+            serde_json::from_slice(&buf[..n]).map_err(|e| ChannelError::Decode(e.to_string()))?;
         Ok((msg, fds))
     }
 }
@@ -134,7 +143,8 @@ mod tests {
     fn roundtrip_with_fd() {
         let (a, b) = pair().unwrap();
         let devnull = std::fs::File::open("/dev/null").unwrap();
-        a.send(&Msg::Hello { n: 7 }, &[devnull.as_raw_fd()]).unwrap();
+        a.send(&Msg::Hello { n: 7 }, &[devnull.as_raw_fd()])
+            .unwrap();
         let (m, fds): (Msg, _) = b.recv().unwrap();
         assert_eq!(m, Msg::Hello { n: 7 });
         assert_eq!(fds.len(), 1);

@@ -63,7 +63,11 @@ pub unsafe fn fork_with(opts: &CloneOpts<'_>) -> Result<Forked> {
     let mut pidfd: libc::c_int = -1;
     // With CLONE_PARENT the child inherits the caller's exit signal, and
     // clone3 insists that none is given.
-    let exit_signal = if opts.flags & libc::CLONE_PARENT as u64 != 0 { 0 } else { libc::SIGCHLD as u64 };
+    let exit_signal = if opts.flags & libc::CLONE_PARENT as u64 != 0 {
+        0
+    } else {
+        libc::SIGCHLD as u64
+    };
     let mut args = CloneArgs {
         flags: opts.flags,
         exit_signal,

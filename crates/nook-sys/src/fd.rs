@@ -65,12 +65,20 @@ pub fn write_all(fd: RawFd, mut data: &[u8]) -> Result<()> {
 /// Mark every descriptor from `first` upwards close-on-exec.
 pub fn cloexec_from(first: u32) -> Result<()> {
     // SAFETY: close_range only changes flags of our own fds.
-    let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
     if r == 0 {
         return Ok(());
     }
     // Pre-5.11 kernels: walk /proc/self/fd.
-    let dir = std::fs::read_dir("/proc/self/fd").map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+    let dir = std::fs::read_dir("/proc/self/fd")
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
     let fds: Vec<i32> = dir
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
         .filter(|&fd: &i32| fd >= first as i32)
@@ -88,7 +96,11 @@ pub fn set_cloexec(fd: RawFd, on: bool) -> Result<()> {
     if flags < 0 {
         return Err(Errno::last());
     }
-    let new = if on { flags | libc::FD_CLOEXEC } else { flags & !libc::FD_CLOEXEC };
+    let new = if on {
+        flags | libc::FD_CLOEXEC
+    } else {
+        flags & !libc::FD_CLOEXEC
+    };
     // SAFETY: as above.
     if new != flags && unsafe { libc::fcntl(fd, libc::F_SETFD, new) } < 0 {
         return Err(Errno::last());

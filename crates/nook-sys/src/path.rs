@@ -24,7 +24,13 @@ struct OpenHow {
 }
 
 /// `openat2(2)` with the given resolve flags.
-pub fn openat2(dir: BorrowedFd<'_>, p: &Path, flags: i32, mode: u32, resolve: u64) -> Result<OwnedFd> {
+pub fn openat2(
+    dir: BorrowedFd<'_>,
+    p: &Path,
+    flags: i32,
+    mode: u32,
+    resolve: u64,
+) -> Result<OwnedFd> {
     let c = cstr(p)?;
     let how = OpenHow {
         flags: (flags | libc::O_CLOEXEC) as u64,
@@ -71,15 +77,32 @@ pub fn clean_relative(p: &Path) -> PathBuf {
 /// Open `p` inside `root` as if `root` were `/`.
 pub fn open_in_root(root: BorrowedFd<'_>, p: &Path, flags: i32, mode: u32) -> Result<OwnedFd> {
     let rel = clean_relative(p);
-    let rel: &Path = if rel.as_os_str().is_empty() { Path::new(".") } else { &rel };
-    openat2(root, rel, flags, mode, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+    let rel: &Path = if rel.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        &rel
+    };
+    openat2(
+        root,
+        rel,
+        flags,
+        mode,
+        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    )
 }
 
 fn readlinkat(dir: BorrowedFd<'_>, name: &OsStr) -> Result<PathBuf> {
     let c = cstr(Path::new(name))?;
     let mut buf = vec![0u8; libc::PATH_MAX as usize];
     // SAFETY: readlinkat into our buffer.
-    let n = unsafe { libc::readlinkat(dir.as_raw_fd(), c.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    let n = unsafe {
+        libc::readlinkat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
     if n < 0 {
         return Err(Errno::last());
     }
@@ -98,8 +121,10 @@ pub fn mkdir_all_in_root(root: BorrowedFd<'_>, p: &Path, mode: u32) -> Result<Ow
         Err(Errno::ENOENT) => {}
         Err(e) => return Err(e),
     }
-    let mut todo: std::collections::VecDeque<std::ffi::OsString> =
-        rel.components().map(|c| c.as_os_str().to_os_string()).collect();
+    let mut todo: std::collections::VecDeque<std::ffi::OsString> = rel
+        .components()
+        .map(|c| c.as_os_str().to_os_string())
+        .collect();
     let mut done = PathBuf::new();
     let mut hops = 0;
     while let Some(name) = todo.pop_front() {
@@ -168,7 +193,12 @@ pub fn create_file_in_root(root: BorrowedFd<'_>, p: &Path, mode: u32) -> Result<
     if let Some(parent) = rel.parent() {
         mkdir_all_in_root(root, parent, 0o755)?;
     }
-    match open_in_root(root, &rel, libc::O_CREAT | libc::O_RDONLY | libc::O_NOCTTY, mode) {
+    match open_in_root(
+        root,
+        &rel,
+        libc::O_CREAT | libc::O_RDONLY | libc::O_NOCTTY,
+        mode,
+    ) {
         Ok(_) | Err(Errno::EISDIR) => {}
         Err(e) => return Err(e),
     }
@@ -206,7 +236,10 @@ mod tests {
 
     #[test]
     fn clean() {
-        assert_eq!(clean_relative(Path::new("/a/../../b/./c")), PathBuf::from("b/c"));
+        assert_eq!(
+            clean_relative(Path::new("/a/../../b/./c")),
+            PathBuf::from("b/c")
+        );
         assert_eq!(clean_relative(Path::new("/")), PathBuf::new());
     }
 
@@ -221,8 +254,14 @@ mod tests {
         let rfd = crate::fd::openat(None, &root, libc::O_PATH | libc::O_DIRECTORY, 0).unwrap();
         let a = mkdir_all_in_root(rfd.as_fd(), Path::new("/abs/newdir"), 0o755).unwrap();
         let b = mkdir_all_in_root(rfd.as_fd(), Path::new("/etc/up/other"), 0o755).unwrap();
-        assert!(root.join("newdir").is_dir(), "absolute link must resolve inside the root");
-        assert!(root.join("other").is_dir(), "dot-dot link must stop at the root");
+        assert!(
+            root.join("newdir").is_dir(),
+            "absolute link must resolve inside the root"
+        );
+        assert!(
+            root.join("other").is_dir(),
+            "dot-dot link must stop at the root"
+        );
         let st = fstat(a.as_fd()).unwrap();
         let want = std::fs::metadata(root.join("newdir")).unwrap();
         use std::os::unix::fs::MetadataExt;
@@ -233,7 +272,10 @@ mod tests {
         mkdir_all_in_root(rfd.as_fd(), Path::new("/dangling/sub"), 0o755).unwrap();
         assert!(root.join("made/by/link/sub").is_dir());
         symlink("loop", root.join("loop")).unwrap();
-        assert_eq!(mkdir_all_in_root(rfd.as_fd(), Path::new("/loop/x"), 0o755).unwrap_err(), Errno::ELOOP);
+        assert_eq!(
+            mkdir_all_in_root(rfd.as_fd(), Path::new("/loop/x"), 0o755).unwrap_err(),
+            Errno::ELOOP
+        );
         let f = create_file_in_root(rfd.as_fd(), Path::new("/abs/x/file"), 0o644).unwrap();
         drop(f);
         assert!(root.join("x/file").is_file());

@@ -54,7 +54,8 @@ mod tests {
 
     #[test]
     fn parses_odd_comm() {
-        let s = "1234 (a) b (c)) S 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 10";
+        let s =
+            "1234 (a) b (c)) S 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 10";
         let st = ProcStat::parse(s).unwrap();
         assert_eq!(st.state, 'S');
         assert_eq!(st.ppid, 1);

@@ -62,7 +62,11 @@ pub fn parse(s: &str) -> Result<i32, String> {
         return Ok(n);
     }
     let rt = |base: i32, rest: &str, sign: i32| -> Option<i32> {
-        let off: i32 = if rest.is_empty() { 0 } else { rest.parse().ok()? };
+        let off: i32 = if rest.is_empty() {
+            0
+        } else {
+            rest.parse().ok()?
+        };
         let n = base + sign * off;
         (SIGRTMIN..=SIGRTMAX).contains(&n).then_some(n)
     };

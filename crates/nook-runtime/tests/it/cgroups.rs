@@ -10,7 +10,9 @@ use crate::common::*;
 /// A file of the container's cgroup: the v1 file in the hierarchy of
 /// `ctl`, or else the v2 file.
 fn cgfile(env: &Env, id: &str, ctl: &str, v1: &str, v2: &str) -> PathBuf {
-    let st: serde_json::Value = serde_json::from_slice(&std::fs::read(env.root.join(id).join("state.json")).unwrap()).unwrap();
+    let st: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.root.join(id).join("state.json")).unwrap())
+            .unwrap();
     let cg = &st["cgroup"];
     if let Some(m) = cg["v1"].as_object() {
         for (k, d) in m {
@@ -19,11 +21,19 @@ fn cgfile(env: &Env, id: &str, ctl: &str, v1: &str, v2: &str) -> PathBuf {
             }
         }
     }
-    Path::new(cg["v2"].as_str().expect("no v1 hierarchy and no v2 directory")).join(v2)
+    Path::new(
+        cg["v2"]
+            .as_str()
+            .expect("no v1 hierarchy and no v2 directory"),
+    )
+    .join(v2)
 }
 
 fn read(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).trim().to_string()
+    std::fs::read_to_string(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .trim()
+        .to_string()
 }
 
 fn pure_v2() -> bool {
@@ -34,7 +44,12 @@ fn cpu_usage_ns(env: &Env, id: &str) -> u64 {
     let f = cgfile(env, id, "cpuacct", "cpuacct.usage", "cpu.stat");
     let s = read(&f);
     if f.ends_with("cpu.stat") {
-        let us: u64 = s.lines().find_map(|l| l.strip_prefix("usage_usec ")).unwrap().parse().unwrap();
+        let us: u64 = s
+            .lines()
+            .find_map(|l| l.strip_prefix("usage_usec "))
+            .unwrap()
+            .parse()
+            .unwrap();
         us * 1000
     } else {
         s.parse().unwrap()
@@ -50,25 +65,46 @@ fn memory_limit_oom_kills_and_events_report_it() {
     let id = env.id("oom");
     let out = env.dir.join("out");
     ok(&env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]));
-    let events = env.cmd().args(["events", "--interval", "1s", &id]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let events = env
+        .cmd()
+        .args(["events", "--interval", "1s", &id])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(100));
     let _ = out;
     ok(&env.nook(&["start", &id]));
     env.wait_status(&id, "stopped");
     let ev = events.wait_with_output().unwrap();
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&ev.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert!(lines.iter().any(|l| l["type"] == "oom" && l["id"] == id.as_str()), "no oom event in {lines:?}");
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&ev.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["type"] == "oom" && l["id"] == id.as_str()),
+        "no oom event in {lines:?}"
+    );
     assert!(lines.iter().any(|l| l["type"] == "stats"), "no stats event");
-    let stats: serde_json::Value = serde_json::from_slice(&ok(&env.nook(&["events", "--stats", &id])).into_bytes()).unwrap();
+    let stats: serde_json::Value =
+        serde_json::from_slice(&ok(&env.nook(&["events", "--stats", &id])).into_bytes()).unwrap();
     let m = &stats["data"]["memory"];
-    assert!(m["usage"]["max"].as_u64().unwrap() >= 30 << 20, "the limit was never reached: {m}");
+    assert!(
+        m["usage"]["max"].as_u64().unwrap() >= 30 << 20,
+        "the limit was never reached: {m}"
+    );
     ok(&env.nook(&["delete", &id]));
 }
 
 #[test]
 fn oom_kill_shows_as_137_in_the_container() {
     let env = Env::new("oom137");
-    let mut c = config(&["sh", "-c", "dd if=/dev/zero of=/dev/null bs=100M count=1 2>/dev/null; echo dd=$?"]);
+    let mut c = config(&[
+        "sh",
+        "-c",
+        "dd if=/dev/zero of=/dev/null bs=100M count=1 2>/dev/null; echo dd=$?",
+    ]);
     c["linux"]["resources"]["memory"] = json!({"limit": 33554432, "swap": 33554432});
     let b = env.bundle("b", &c);
     let id = env.id("oom137");
@@ -88,11 +124,16 @@ fn pids_limit_stops_a_fork_bomb() {
     let o = env.nook(&["exec", &id, "sh", "-c", "while :; do sleep 30 & done"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("can't fork"), "{}", stderr(&o));
-    let n: u32 = read(&cgfile(&env, &id, "pids", "pids.current", "pids.current")).parse().unwrap();
+    let n: u32 = read(&cgfile(&env, &id, "pids", "pids.current", "pids.current"))
+        .parse()
+        .unwrap();
     assert!((10..=16).contains(&n), "pids.current = {n}");
     // the host stays responsive
     let t = Instant::now();
-    assert!(std::process::Command::new("true").status().unwrap().success());
+    assert!(std::process::Command::new("true")
+        .status()
+        .unwrap()
+        .success());
     assert!(t.elapsed() < Duration::from_secs(2));
     ok(&env.nook(&["delete", "--force", &id]));
 }
@@ -111,7 +152,11 @@ fn cpu_quota_holds_a_busy_loop_near_20_percent() {
     let (u1, t1) = (cpu_usage_ns(&env, &id), Instant::now());
     let share = (u1 - u0) as f64 / (t1 - t0).as_nanos() as f64;
     ok(&env.nook(&["delete", "--force", &id]));
-    assert!((0.12..=0.28).contains(&share), "the busy loop got {:.0}% of a CPU", share * 100.0);
+    assert!(
+        (0.12..=0.28).contains(&share),
+        "the busy loop got {:.0}% of a CPU",
+        share * 100.0
+    );
 }
 
 #[test]
@@ -130,12 +175,22 @@ fn cpuset_pins_to_one_cpu() {
 #[test]
 fn pause_stops_and_resume_restarts_a_counter() {
     let env = Env::new("freeze");
-    let mut c = config(&["sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /tmp/c; usleep 10000; done"]);
+    let mut c = config(&[
+        "sh",
+        "-c",
+        "i=0; while :; do i=$((i+1)); echo $i > /tmp/c; usleep 10000; done",
+    ]);
     c["root"]["readonly"] = false.into();
     let b = env.bundle("b", &c);
     let id = env.id("freeze");
     ok(&env.nook(&["run", "-d", "--bundle", b.to_str().unwrap(), &id]));
-    let counter = || -> u64 { std::fs::read_to_string(b.join("rootfs/tmp/c")).unwrap_or_default().trim().parse().unwrap_or(0) };
+    let counter = || -> u64 {
+        std::fs::read_to_string(b.join("rootfs/tmp/c"))
+            .unwrap_or_default()
+            .trim()
+            .parse()
+            .unwrap_or(0)
+    };
     std::thread::sleep(Duration::from_millis(200));
     ok(&env.nook(&["pause", &id]));
     let a = counter();
@@ -155,7 +210,15 @@ fn update_raises_and_lowers_limits_of_a_running_container() {
     let b = env.bundle("b", &c);
     let id = env.id("update");
     ok(&env.nook(&["run", "-d", "--bundle", b.to_str().unwrap(), &id]));
-    let mem = || read(&cgfile(&env, &id, "memory", "memory.limit_in_bytes", "memory.max"));
+    let mem = || {
+        read(&cgfile(
+            &env,
+            &id,
+            "memory",
+            "memory.limit_in_bytes",
+            "memory.max",
+        ))
+    };
     assert_eq!(mem(), "67108864");
     ok(&env.nook(&["update", "--memory", "128m", &id]));
     assert_eq!(mem(), "134217728");
@@ -164,15 +227,31 @@ fn update_raises_and_lowers_limits_of_a_running_container() {
     let r = env.dir.join("res.json");
     std::fs::write(&r, r#"{"pids": {"limit": 42}}"#).unwrap();
     ok(&env.nook(&["update", "-r", r.to_str().unwrap(), &id]));
-    assert_eq!(read(&cgfile(&env, &id, "pids", "pids.max", "pids.max")), "42");
+    assert_eq!(
+        read(&cgfile(&env, &id, "pids", "pids.max", "pids.max")),
+        "42"
+    );
     // a CPU limit added later joins the cpu controller
-    ok(&env.nook(&["update", "--cpu-quota", "50000", "--cpu-period", "100000", &id]));
+    ok(&env.nook(&[
+        "update",
+        "--cpu-quota",
+        "50000",
+        "--cpu-period",
+        "100000",
+        &id,
+    ]));
     let q = read(&cgfile(&env, &id, "cpu", "cpu.cfs_quota_us", "cpu.max"));
     assert!(q == "50000" || q == "50000 100000", "{q}");
     let pid = env.state(&id)["pid"].as_i64().unwrap();
     let procs = read(&cgfile(&env, &id, "cpu", "cgroup.procs", "cgroup.procs"));
-    assert!(procs.lines().any(|l| l == pid.to_string()), "the container did not join the cpu cgroup: {procs}");
-    fails_with(&env.nook(&["update", "--memory", "lots", &id]), "invalid size");
+    assert!(
+        procs.lines().any(|l| l == pid.to_string()),
+        "the container did not join the cpu cgroup: {procs}"
+    );
+    fails_with(
+        &env.nook(&["update", "--memory", "lots", &id]),
+        "invalid size",
+    );
     ok(&env.nook(&["delete", "--force", &id]));
     assert!(env.leftover_cgroups(&id).is_empty());
 }
@@ -219,9 +298,17 @@ fn a_limited_parent_bounds_the_containers_below_it() {
     let env = Env::new("parent");
     let pname = format!("nook-it-parent-{}", std::process::id());
     let _parent = Parent::new(&pname, 40 << 20);
-    let mut big = config(&["sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo dd=$?"]);
+    let mut big = config(&[
+        "sh",
+        "-c",
+        "dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo dd=$?",
+    ]);
     big["linux"]["cgroupsPath"] = format!("{pname}/big").into();
-    let mut small = config(&["sh", "-c", "dd if=/dev/zero of=/dev/null bs=8M count=1 2>/dev/null; echo dd=$?"]);
+    let mut small = config(&[
+        "sh",
+        "-c",
+        "dd if=/dev/zero of=/dev/null bs=8M count=1 2>/dev/null; echo dd=$?",
+    ]);
     small["linux"]["cgroupsPath"] = format!("{pname}/small").into();
     let (bb, bs) = (env.bundle("big", &big), env.bundle("small", &small));
     let (ib, is) = (env.id("big"), env.id("small"));
@@ -241,14 +328,24 @@ fn containers_sharing_a_cgroup_path_behave_like_a_pod() {
     ok(&env.nook(&["run", "-d", "--bundle", b.to_str().unwrap(), &a]));
     ok(&env.nook(&["run", "-d", "--bundle", b.to_str().unwrap(), &z]));
     let procs = cgfile(&env, &a, "pids", "cgroup.procs", "cgroup.procs");
-    assert_eq!(procs, cgfile(&env, &z, "pids", "cgroup.procs", "cgroup.procs"));
+    assert_eq!(
+        procs,
+        cgfile(&env, &z, "pids", "cgroup.procs", "cgroup.procs")
+    );
     assert_eq!(read(&procs).lines().count(), 2);
     ok(&env.nook(&["delete", "--force", &a]));
-    assert!(procs.exists(), "the shared cgroup went away while the other container uses it");
+    assert!(
+        procs.exists(),
+        "the shared cgroup went away while the other container uses it"
+    );
     assert_eq!(env.state(&z)["status"], "running");
     ok(&env.nook(&["delete", "--force", &z]));
     assert!(!procs.exists());
-    assert!(env.leftover_cgroups(&path).is_empty(), "{:?}", env.leftover_cgroups(&path));
+    assert!(
+        env.leftover_cgroups(&path).is_empty(),
+        "{:?}",
+        env.leftover_cgroups(&path)
+    );
 }
 
 #[test]
@@ -260,13 +357,20 @@ fn a_value_the_host_refuses_names_controller_and_file() {
     let id = env.id("badval");
     let o = env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]);
     fails_with(&o, "cgroup cpu");
-    assert!(stderr(&o).contains("cpu.cfs_quota_us") || stderr(&o).contains("cpu.max"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cpu.cfs_quota_us") || stderr(&o).contains("cpu.max"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!env.root.join(&id).exists());
     assert!(env.leftover_cgroups(&id).is_empty());
     c["linux"]["resources"] = json!({"unified": {"memory.high": "100000000"}});
     env.write_config(&b, &c);
     if !pure_v2() {
-        fails_with(&env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]), "unified");
+        fails_with(
+            &env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]),
+            "unified",
+        );
         assert!(env.leftover_cgroups(&id).is_empty());
     }
 }
@@ -282,7 +386,10 @@ fn unified_values_apply_on_v2() {
     let b = env.bundle("b", &c);
     let id = env.id("unified");
     ok(&env.nook(&["run", "-d", "--bundle", b.to_str().unwrap(), &id]));
-    assert_eq!(read(&cgfile(&env, &id, "memory", "", "memory.high")), "104857600");
+    assert_eq!(
+        read(&cgfile(&env, &id, "memory", "", "memory.high")),
+        "104857600"
+    );
     assert_eq!(read(&cgfile(&env, &id, "pids", "", "pids.max")), "77");
     ok(&env.nook(&["delete", "--force", &id]));
 }
@@ -295,21 +402,36 @@ fn delete_cleans_up_after_the_runtime_was_killed_mid_create() {
     c["hooks"] = json!({"prestart": [{"path": "/bin/sh", "args": ["sh", "-c", format!("echo $$ > {}; exec sleep 10", marker.display())]}]});
     let b = env.bundle("b", &c);
     let id = env.id("midkill");
-    let mut create = env.cmd().args(["create", "--bundle", b.to_str().unwrap(), &id]).spawn().unwrap();
+    let mut create = env
+        .cmd()
+        .args(["create", "--bundle", b.to_str().unwrap(), &id])
+        .spawn()
+        .unwrap();
     let t = Instant::now();
     while !marker.exists() || std::fs::read_to_string(&marker).unwrap().trim().is_empty() {
         assert!(t.elapsed() < Duration::from_secs(10), "the hook never ran");
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert!(!env.leftover_cgroups(&id).is_empty(), "cgroups should exist mid-create");
+    assert!(
+        !env.leftover_cgroups(&id).is_empty(),
+        "cgroups should exist mid-create"
+    );
     create.kill().unwrap();
     create.wait().unwrap();
-    let hook: i32 = std::fs::read_to_string(&marker).unwrap().trim().parse().unwrap();
+    let hook: i32 = std::fs::read_to_string(&marker)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     unsafe { libc::kill(hook, libc::SIGKILL) };
     ok(&env.nook(&["delete", "--force", &id]));
     assert!(!env.root.join(&id).exists());
     std::thread::sleep(Duration::from_millis(100));
-    assert!(env.leftover_cgroups(&id).is_empty(), "{:?}", env.leftover_cgroups(&id));
+    assert!(
+        env.leftover_cgroups(&id).is_empty(),
+        "{:?}",
+        env.leftover_cgroups(&id)
+    );
 }
 
 #[test]
@@ -318,7 +440,8 @@ fn events_stats_have_runcs_shape() {
     let b = env.bundle("b", &config(&["sleep", "30"]));
     let id = env.id("stats");
     ok(&env.nook(&["run", "-d", "--bundle", b.to_str().unwrap(), &id]));
-    let v: serde_json::Value = serde_json::from_slice(&ok(&env.nook(&["events", "--stats", &id])).into_bytes()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_slice(&ok(&env.nook(&["events", "--stats", &id])).into_bytes()).unwrap();
     assert_eq!(v["type"], "stats");
     assert_eq!(v["id"], id.as_str());
     let d = &v["data"];
@@ -353,7 +476,16 @@ fn hugetlb_limit_where_the_controller_exists() {
         return;
     }
     ok(&o);
-    assert_eq!(read(&cgfile(&env, &id, "hugetlb", "hugetlb.2MB.limit_in_bytes", "hugetlb.2MB.max")), "4194304");
+    assert_eq!(
+        read(&cgfile(
+            &env,
+            &id,
+            "hugetlb",
+            "hugetlb.2MB.limit_in_bytes",
+            "hugetlb.2MB.max"
+        )),
+        "4194304"
+    );
     ok(&env.nook(&["delete", "--force", &id]));
 }
 
@@ -368,8 +500,15 @@ fn block_io_throttle_on_the_root_disk() {
     }
     // throttling applies to whole disks; use the partition's parent if any
     let sysdev = std::fs::canonicalize(format!("/sys/dev/block/{major}:{minor}")).unwrap();
-    let disk = if sysdev.join("partition").exists() { sysdev.parent().unwrap().to_path_buf() } else { sysdev };
-    let mm = std::fs::read_to_string(disk.join("dev")).unwrap().trim().to_string();
+    let disk = if sysdev.join("partition").exists() {
+        sysdev.parent().unwrap().to_path_buf()
+    } else {
+        sysdev
+    };
+    let mm = std::fs::read_to_string(disk.join("dev"))
+        .unwrap()
+        .trim()
+        .to_string();
     let (dmaj, dmin) = mm.split_once(':').unwrap();
     let env = Env::new("blkio");
     let mut c = config(&["sleep", "30"]);
@@ -377,9 +516,18 @@ fn block_io_throttle_on_the_root_disk() {
     let b = env.bundle("b", &c);
     let id = env.id("blkio");
     ok(&env.nook(&["run", "-d", "--bundle", b.to_str().unwrap(), &id]));
-    let f = cgfile(&env, &id, "blkio", "blkio.throttle.read_bps_device", "io.max");
+    let f = cgfile(
+        &env,
+        &id,
+        "blkio",
+        "blkio.throttle.read_bps_device",
+        "io.max",
+    );
     let v = read(&f);
-    assert!(v.contains(&format!("{mm} 1048576")) || v.contains(&format!("{mm} rbps=1048576")), "{v}");
+    assert!(
+        v.contains(&format!("{mm} 1048576")) || v.contains(&format!("{mm} rbps=1048576")),
+        "{v}"
+    );
     ok(&env.nook(&["delete", "--force", &id]));
 }
 
@@ -394,6 +542,9 @@ fn network_class_id_needs_net_cls() {
         ok(&env.run(&id, &b));
         return;
     }
-    fails_with(&env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]), "net_cls");
+    fails_with(
+        &env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]),
+        "net_cls",
+    );
     assert!(env.leftover_cgroups(&id).is_empty());
 }

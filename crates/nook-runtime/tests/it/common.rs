@@ -18,10 +18,20 @@ static SEQ: AtomicUsize = AtomicUsize::new(0);
 
 /// Build a busybox root file system at `dir`.
 pub fn busybox_rootfs(dir: &Path) {
-    for d in ["bin", "proc", "sys", "dev", "etc", "tmp", "root", "home/user"] {
+    for d in [
+        "bin",
+        "proc",
+        "sys",
+        "dev",
+        "etc",
+        "tmp",
+        "root",
+        "home/user",
+    ] {
         std::fs::create_dir_all(dir.join(d)).unwrap();
     }
-    std::fs::copy("/bin/busybox", dir.join("bin/busybox")).expect("busybox-static must be installed (/bin/busybox)");
+    std::fs::copy("/bin/busybox", dir.join("bin/busybox"))
+        .expect("busybox-static must be installed (/bin/busybox)");
     let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
     for app in String::from_utf8_lossy(&list.stdout).lines() {
         if app != "busybox" && !app.is_empty() {
@@ -58,12 +68,20 @@ impl Env {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let root = dir.join("state");
-        Env { dir, root, ids: std::sync::Mutex::new(Vec::new()) }
+        Env {
+            dir,
+            root,
+            ids: std::sync::Mutex::new(Vec::new()),
+        }
     }
 
     /// A container id registered for cleanup.
     pub fn id(&self, name: &str) -> String {
-        let id = format!("nook-it-{name}-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst));
+        let id = format!(
+            "nook-it-{name}-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        );
         self.ids.lock().unwrap().push(id.clone());
         id
     }
@@ -79,7 +97,11 @@ impl Env {
     /// Replace a bundle's config.json.
     pub fn write_config(&self, bundle: &Path, config: &Value) {
         std::fs::create_dir_all(bundle).unwrap();
-        std::fs::write(bundle.join("config.json"), serde_json::to_vec_pretty(config).unwrap()).unwrap();
+        std::fs::write(
+            bundle.join("config.json"),
+            serde_json::to_vec_pretty(config).unwrap(),
+        )
+        .unwrap();
     }
 
     /// The runtime command with this env's `--root`.
@@ -115,7 +137,9 @@ impl Env {
         for _ in 0..500 {
             // The container may not exist yet (a `run` still starting).
             let o = self.nook(&["state", id]);
-            if o.status.success() && serde_json::from_slice::<Value>(&o.stdout).is_ok_and(|v| v["status"] == want) {
+            if o.status.success()
+                && serde_json::from_slice::<Value>(&o.stdout).is_ok_and(|v| v["status"] == want)
+            {
                 return;
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
@@ -135,7 +159,9 @@ fn find_named(dir: &Path, name: &str, depth: usize, out: &mut Vec<PathBuf>) {
     if depth > 6 {
         return;
     }
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         if !e.file_type().is_ok_and(|t| t.is_dir()) {
             continue;
@@ -155,7 +181,11 @@ impl Drop for Env {
         // Unmount anything a failed test left under the scratch dir.
         if let Ok(mi) = std::fs::read_to_string("/proc/self/mountinfo") {
             let d = self.dir.to_string_lossy().to_string();
-            let mut mps: Vec<&str> = mi.lines().filter_map(|l| l.split(' ').nth(4)).filter(|m| m.starts_with(&d)).collect();
+            let mut mps: Vec<&str> = mi
+                .lines()
+                .filter_map(|l| l.split(' ').nth(4))
+                .filter(|m| m.starts_with(&d))
+                .collect();
             mps.sort_by_key(|m| std::cmp::Reverse(m.len()));
             for m in mps {
                 let c = std::ffi::CString::new(m).unwrap();
@@ -177,7 +207,11 @@ pub fn capture(cmd: &mut Command, dir: &Path) -> Output {
         .stderr(std::fs::File::create(&e).unwrap())
         .status()
         .unwrap();
-    let out = Output { status, stdout: std::fs::read(&o).unwrap_or_default(), stderr: std::fs::read(&e).unwrap_or_default() };
+    let out = Output {
+        status,
+        stdout: std::fs::read(&o).unwrap_or_default(),
+        stderr: std::fs::read(&e).unwrap_or_default(),
+    };
     let _ = std::fs::remove_file(&o);
     let _ = std::fs::remove_file(&e);
     out
@@ -196,7 +230,13 @@ pub fn stderr(o: &Output) -> String {
 /// Assert success and return stdout.
 #[track_caller]
 pub fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "command failed ({:?}): stdout={} stderr={}", o.status, stdout(o), stderr(o));
+    assert!(
+        o.status.success(),
+        "command failed ({:?}): stdout={} stderr={}",
+        o.status,
+        stdout(o),
+        stderr(o)
+    );
     stdout(o)
 }
 
@@ -204,9 +244,20 @@ pub fn ok(o: &Output) -> String {
 /// contains `needle`.
 #[track_caller]
 pub fn fails_with(o: &Output, needle: &str) {
-    assert_eq!(o.status.code(), Some(1), "expected exit 1, got {:?}; stdout={} stderr={}", o.status, stdout(o), stderr(o));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "expected exit 1, got {:?}; stdout={} stderr={}",
+        o.status,
+        stdout(o),
+        stderr(o)
+    );
     let e = stderr(o);
     let lines: Vec<&str> = e.lines().collect();
     assert_eq!(lines.len(), 1, "expected one line on stderr, got: {e}");
-    assert!(lines[0].contains(needle), "stderr {:?} does not mention {needle:?}", lines[0]);
+    assert!(
+        lines[0].contains(needle),
+        "stderr {:?} does not mention {needle:?}",
+        lines[0]
+    );
 }

@@ -10,7 +10,11 @@ use crate::common::*;
 fn a_container_may_share_the_runtimes_mount_namespace() {
     // linux_ns_itype: no namespaces listed means every one is shared.
     let env = Env::new("nomntns");
-    let mut c = config(&["sh", "-c", "readlink /proc/self/ns/mnt; ls /bin/busybox; sleep 30"]);
+    let mut c = config(&[
+        "sh",
+        "-c",
+        "readlink /proc/self/ns/mnt; ls /bin/busybox; sleep 30",
+    ]);
     c["linux"]["namespaces"] = json!([]);
     c.as_object_mut().unwrap().remove("hostname");
     c["linux"]["maskedPaths"] = json!([]);
@@ -21,14 +25,30 @@ fn a_container_may_share_the_runtimes_mount_namespace() {
     ok(&env.nook(&["run", "-d", "--bundle", b.to_str().unwrap(), &id]));
     let pid = env.state(&id)["pid"].as_i64().unwrap();
     let mine = std::fs::read_link("/proc/self/ns/mnt").unwrap();
-    assert_eq!(std::fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap(), mine);
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap(),
+        mine
+    );
     // the container is confined to its rootfs, exec'd processes too
-    assert_eq!(ok(&env.nook(&["exec", &id, "ls", "/bin/busybox"])), "/bin/busybox\n");
+    assert_eq!(
+        ok(&env.nook(&["exec", &id, "ls", "/bin/busybox"])),
+        "/bin/busybox\n"
+    );
     let rootfs = b.join("rootfs");
-    let mounted = || std::fs::read_to_string("/proc/self/mountinfo").unwrap().contains(rootfs.to_str().unwrap());
-    assert!(mounted(), "the rootfs bind lives in the shared namespace while the container runs");
+    let mounted = || {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .contains(rootfs.to_str().unwrap())
+    };
+    assert!(
+        mounted(),
+        "the rootfs bind lives in the shared namespace while the container runs"
+    );
     ok(&env.nook(&["delete", "--force", &id]));
-    assert!(!mounted(), "delete must detach what the container mounted in the runtime's namespace");
+    assert!(
+        !mounted(),
+        "delete must detach what the container mounted in the runtime's namespace"
+    );
 }
 
 #[test]

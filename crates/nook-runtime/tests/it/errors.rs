@@ -3,17 +3,32 @@
 use crate::common::*;
 
 fn nothing_left(env: &Env, id: &str) {
-    assert!(!env.root.join(id).exists(), "state directory left behind for {id}");
-    assert!(env.leftover_cgroups(id).is_empty(), "cgroups left: {:?}", env.leftover_cgroups(id));
+    assert!(
+        !env.root.join(id).exists(),
+        "state directory left behind for {id}"
+    );
+    assert!(
+        env.leftover_cgroups(id).is_empty(),
+        "cgroups left: {:?}",
+        env.leftover_cgroups(id)
+    );
     let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(!mi.contains(env.dir.to_str().unwrap()), "mounts left under {}", env.dir.display());
+    assert!(
+        !mi.contains(env.dir.to_str().unwrap()),
+        "mounts left under {}",
+        env.dir.display()
+    );
 }
 
 #[test]
 fn malformed_config_says_where() {
     let env = Env::new("badjson");
     let b = env.bundle("b", &config(&["true"]));
-    std::fs::write(b.join("config.json"), "{\n  \"ociVersion\": \"1.0.2\",\n  \"process\": {\"user\": {\"uid\": \"zero\"}}\n}").unwrap();
+    std::fs::write(
+        b.join("config.json"),
+        "{\n  \"ociVersion\": \"1.0.2\",\n  \"process\": {\"user\": {\"uid\": \"zero\"}}\n}",
+    )
+    .unwrap();
     let id = env.id("badjson");
     let o = env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]);
     fails_with(&o, "config.json: line 3");
@@ -39,7 +54,10 @@ fn duplicate_id() {
     let id = env.id("dup");
     ok(&env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]));
     let pid = env.state(&id)["pid"].clone();
-    fails_with(&env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]), "already exists");
+    fails_with(
+        &env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]),
+        "already exists",
+    );
     // the first container is untouched
     assert_eq!(env.state(&id)["pid"], pid);
     assert_eq!(env.state(&id)["status"], "created");
@@ -50,13 +68,22 @@ fn duplicate_id() {
 fn missing_bundle_and_rootfs() {
     let env = Env::new("missing");
     let id = env.id("missing");
-    fails_with(&env.nook(&["create", "--bundle", "/nonexistent/bundle", &id]), "does not exist");
+    fails_with(
+        &env.nook(&["create", "--bundle", "/nonexistent/bundle", &id]),
+        "does not exist",
+    );
     let b = env.dir.join("norootfs");
     env.write_config(&b, &config(&["true"]));
-    fails_with(&env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]), "root.path");
+    fails_with(
+        &env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]),
+        "root.path",
+    );
     let e = env.dir.join("noconfig");
     std::fs::create_dir_all(&e).unwrap();
-    fails_with(&env.nook(&["create", "--bundle", e.to_str().unwrap(), &id]), "config.json not found");
+    fails_with(
+        &env.nook(&["create", "--bundle", e.to_str().unwrap(), &id]),
+        "config.json not found",
+    );
     nothing_left(&env, &id);
 }
 
@@ -77,7 +104,10 @@ fn missing_program_fails_create_with_reason() {
     let env = Env::new("noprog");
     let b = env.bundle("b", &config(&["/no/such/program"]));
     let id = env.id("noprog");
-    fails_with(&env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]), "/no/such/program");
+    fails_with(
+        &env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]),
+        "/no/such/program",
+    );
     nothing_left(&env, &id);
 }
 
@@ -87,10 +117,16 @@ fn failure_in_the_middle_undoes_everything() {
     // mounts exist: all of it must be gone.
     let env = Env::new("midfail");
     let mut c = config(&["true"]);
-    c["mounts"].as_array_mut().unwrap().push(serde_json::json!({"destination": "/mnt", "type": "nosuchfs", "source": "x"}));
+    c["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"destination": "/mnt", "type": "nosuchfs", "source": "x"}));
     let b = env.bundle("b", &c);
     let id = env.id("midfail");
-    fails_with(&env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]), "nosuchfs");
+    fails_with(
+        &env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]),
+        "nosuchfs",
+    );
     nothing_left(&env, &id);
 }
 
@@ -100,7 +136,9 @@ fn symlink_in_image_cannot_redirect_a_mount() {
     let outside = env.dir.join("outside");
     std::fs::create_dir_all(&outside).unwrap();
     let mut c = config(&["sh", "-c", "ls /evil/inner && mount | grep -c inner"]);
-    c["mounts"].as_array_mut().unwrap().push(serde_json::json!({"destination": "/evil/inner", "type": "tmpfs", "source": "tmpfs"}));
+    c["mounts"].as_array_mut().unwrap().push(
+        serde_json::json!({"destination": "/evil/inner", "type": "tmpfs", "source": "tmpfs"}),
+    );
     let b = env.bundle("b", &c);
     // The image links /evil to a host directory, absolutely and via ../..
     std::os::unix::fs::symlink(&outside, b.join("rootfs/evil")).unwrap();
@@ -108,8 +146,16 @@ fn symlink_in_image_cannot_redirect_a_mount() {
     let o = env.run(&id, &b);
     ok(&o);
     // The tmpfs went to <rootfs>/<outside path>/inner, never to the host dir.
-    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0, "the host directory was touched");
-    assert!(b.join("rootfs").join(outside.strip_prefix("/").unwrap()).join("inner").is_dir());
+    assert_eq!(
+        std::fs::read_dir(&outside).unwrap().count(),
+        0,
+        "the host directory was touched"
+    );
+    assert!(b
+        .join("rootfs")
+        .join(outside.strip_prefix("/").unwrap())
+        .join("inner")
+        .is_dir());
     nothing_left(&env, &id);
 }
 
@@ -128,7 +174,10 @@ fn terminal_without_console_socket_is_refused() {
     c["process"]["terminal"] = true.into();
     let b = env.bundle("b", &c);
     let id = env.id("tty");
-    fails_with(&env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]), "console-socket");
+    fails_with(
+        &env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]),
+        "console-socket",
+    );
     nothing_left(&env, &id);
 }
 
@@ -136,10 +185,19 @@ fn terminal_without_console_socket_is_refused() {
 fn hostname_without_uts_namespace_is_refused() {
     let env = Env::new("nouts");
     let mut c = config(&["true"]);
-    let ns: Vec<serde_json::Value> = c["linux"]["namespaces"].as_array().unwrap().iter().filter(|n| n["type"] != "uts").cloned().collect();
+    let ns: Vec<serde_json::Value> = c["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["type"] != "uts")
+        .cloned()
+        .collect();
     c["linux"]["namespaces"] = ns.into();
     let b = env.bundle("b", &c);
     let id = env.id("nouts");
-    fails_with(&env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]), "uts namespace");
+    fails_with(
+        &env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]),
+        "uts namespace",
+    );
     nothing_left(&env, &id);
 }

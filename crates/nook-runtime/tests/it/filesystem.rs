@@ -10,7 +10,10 @@ fn read_only_root() {
     let b = env.bundle("b", &config(&["sh", "-c", "touch /x 2>&1; echo rc=$?"]));
     let id = env.id("ro");
     let out = ok(&env.run(&id, &b));
-    assert!(out.contains("Read-only file system") && out.contains("rc=1"), "{out}");
+    assert!(
+        out.contains("Read-only file system") && out.contains("rc=1"),
+        "{out}"
+    );
     assert!(!b.join("rootfs/x").exists());
 }
 
@@ -46,7 +49,11 @@ fn bind_mounts_ro_rw_and_files() {
     std::fs::create_dir_all(&host).unwrap();
     std::fs::write(host.join("hello"), "from host\n").unwrap();
     std::fs::write(env.dir.join("single"), "one file\n").unwrap();
-    let mut c = config(&["sh", "-c", "cat /ro/hello /file; touch /ro/x 2>/dev/null; echo ro=$?; echo w > /rw/new; cat /rw/new"]);
+    let mut c = config(&[
+        "sh",
+        "-c",
+        "cat /ro/hello /file; touch /ro/x 2>/dev/null; echo ro=$?; echo w > /rw/new; cat /rw/new",
+    ]);
     let m = c["mounts"].as_array_mut().unwrap();
     m.push(json!({"destination": "/ro", "type": "bind", "source": host, "options": ["rbind", "ro", "nosuid"]}));
     m.push(json!({"destination": "/rw", "type": "none", "source": host, "options": ["bind", "rprivate"]}));
@@ -61,7 +68,9 @@ fn bind_mounts_ro_rw_and_files() {
 fn relative_bind_source_is_relative_to_the_bundle() {
     let env = Env::new("relbind");
     let mut c = config(&["cat", "/data/f"]);
-    c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/data", "type": "bind", "source": "data", "options": ["bind"]}));
+    c["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/data", "type": "bind", "source": "data", "options": ["bind"]}),
+    );
     let b = env.bundle("b", &c);
     std::fs::create_dir_all(b.join("data")).unwrap();
     std::fs::write(b.join("data/f"), "rel\n").unwrap();
@@ -85,8 +94,15 @@ fn tmpfs_options_and_tmpcopyup() {
     assert_eq!(l[0], "1700");
     assert_eq!(l[1], "image content");
     assert_eq!(l[2], "new");
-    assert!(l[3].contains("noexec") && l[3].contains("nosuid") && l[3].contains("size=1024k"), "{}", l[3]);
-    assert!(!b.join("rootfs/data/n").exists(), "tmpcopyup wrote into the image");
+    assert!(
+        l[3].contains("noexec") && l[3].contains("nosuid") && l[3].contains("size=1024k"),
+        "{}",
+        l[3]
+    );
+    assert!(
+        !b.join("rootfs/data/n").exists(),
+        "tmpcopyup wrote into the image"
+    );
 }
 
 #[test]
@@ -114,11 +130,15 @@ fn device_cgroup_denies_unlisted_devices() {
     let env = Env::new("devdeny");
     // /dev/fuse is created but not allowed by the rules: opening it fails.
     let mut c = config(&["sh", "-c", "cat /dev/fuse 2>&1; echo rc=$?"]);
-    c["linux"]["devices"] = json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 0o666}]);
+    c["linux"]["devices"] =
+        json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 0o666}]);
     let b = env.bundle("b", &c);
     let id = env.id("devdeny");
     let out = ok(&env.run(&id, &b));
-    assert!(out.contains("Operation not permitted") && out.contains("rc=1"), "{out}");
+    assert!(
+        out.contains("Operation not permitted") && out.contains("rc=1"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -154,7 +174,10 @@ fn rootfs_propagation() {
     env.write_config(&b, &c);
     let id2 = env.id("prop2");
     let out = ok(&env.run(&id2, &b));
-    assert!(!out.contains("shared:") && !out.contains("master:"), "{out}");
+    assert!(
+        !out.contains("shared:") && !out.contains("master:"),
+        "{out}"
+    );
 }
 
 #[test]

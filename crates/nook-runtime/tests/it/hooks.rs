@@ -17,7 +17,9 @@ fn all_hooks_in_order_with_state() {
     let host_log = shared.join("log");
     let hl = host_log.to_str().unwrap();
     let mut c = config(&["sh", "-c", "echo main >> /hooklog/log"]);
-    c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/hooklog", "type": "bind", "source": shared, "options": ["bind"]}));
+    c["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/hooklog", "type": "bind", "source": shared, "options": ["bind"]}),
+    );
     c["hooks"] = json!({
         "prestart": [hook("prestart", hl)],
         "createRuntime": [hook("createRuntime", hl)],
@@ -46,9 +48,26 @@ fn all_hooks_in_order_with_state() {
     let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
     let mut sorted = names.clone();
     sorted.sort();
-    assert_eq!(sorted, vec!["createContainer", "createRuntime", "main", "poststart", "poststop", "prestart", "startContainer"], "{log}");
+    assert_eq!(
+        sorted,
+        vec![
+            "createContainer",
+            "createRuntime",
+            "main",
+            "poststart",
+            "poststop",
+            "prestart",
+            "startContainer"
+        ],
+        "{log}"
+    );
     // poststart may run before or after the program wrote its line
-    let pos = |n: &str| names.iter().position(|x| *x == n).unwrap_or_else(|| panic!("{n} missing in {names:?}"));
+    let pos = |n: &str| {
+        names
+            .iter()
+            .position(|x| *x == n)
+            .unwrap_or_else(|| panic!("{n} missing in {names:?}"))
+    };
     assert!(pos("prestart") < pos("createRuntime"));
     assert!(pos("createRuntime") < pos("createContainer"));
     assert!(pos("createContainer") < pos("startContainer"));
@@ -73,8 +92,12 @@ fn all_hooks_in_order_with_state() {
         };
         assert_eq!(st["status"], want, "{n}");
         match n.as_str() {
-            "prestart" | "createRuntime" | "poststart" => assert_eq!(st["pid"], pid, "{n} sees the host pid"),
-            "createContainer" | "startContainer" => assert_eq!(st["pid"], 1, "{n} sees the container pid"),
+            "prestart" | "createRuntime" | "poststart" => {
+                assert_eq!(st["pid"], pid, "{n} sees the host pid")
+            }
+            "createContainer" | "startContainer" => {
+                assert_eq!(st["pid"], 1, "{n} sees the container pid")
+            }
             _ => {}
         }
     }
@@ -96,5 +119,7 @@ fn failing_prestart_hook_fails_create_and_runs_poststop() {
     assert!(stderr(&o).contains("broken"), "{}", stderr(&o));
     assert!(!env.root.join(&id).exists());
     assert!(env.leftover_cgroups(&id).is_empty());
-    assert!(std::fs::read_to_string(&log).unwrap().starts_with("poststop"));
+    assert!(std::fs::read_to_string(&log)
+        .unwrap()
+        .starts_with("poststop"));
 }

@@ -7,7 +7,10 @@ use crate::common::*;
 #[test]
 fn run_returns_exit_code_and_output() {
     let env = Env::new("exit");
-    let b = env.bundle("b", &config(&["sh", "-c", "echo out; echo err >&2; exit 3"]));
+    let b = env.bundle(
+        "b",
+        &config(&["sh", "-c", "echo out; echo err >&2; exit 3"]),
+    );
     let id = env.id("exit");
     let o = env.run(&id, &b);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
@@ -24,7 +27,11 @@ fn run_reports_death_by_signal_as_128_plus_n() {
     let env = Env::new("sig");
     let b = env.bundle("b", &config(&["sleep", "30"]));
     let id = env.id("sig");
-    let mut child = env.cmd().args(["run", "--bundle", b.to_str().unwrap(), &id]).spawn().unwrap();
+    let mut child = env
+        .cmd()
+        .args(["run", "--bundle", b.to_str().unwrap(), &id])
+        .spawn()
+        .unwrap();
     env.wait_status(&id, "running");
     ok(&env.nook(&["kill", &id, "KILL"]));
     assert_eq!(child.wait().unwrap().code(), Some(137));
@@ -36,7 +43,14 @@ fn create_start_state_delete() {
     let b = env.bundle("b", &config(&["sleep", "30"]));
     let id = env.id("life");
     let pidfile = env.dir.join("pid");
-    ok(&env.nook(&["create", "--bundle", b.to_str().unwrap(), "--pid-file", pidfile.to_str().unwrap(), &id]));
+    ok(&env.nook(&[
+        "create",
+        "--bundle",
+        b.to_str().unwrap(),
+        "--pid-file",
+        pidfile.to_str().unwrap(),
+        &id,
+    ]));
     let st = env.state(&id);
     assert_eq!(st["status"], "created");
     assert_eq!(st["id"], id.as_str());
@@ -46,7 +60,10 @@ fn create_start_state_delete() {
     assert_eq!(std::fs::read_to_string(&pidfile).unwrap(), pid.to_string());
     // The program must not run before start: the process is still our binary.
     let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
-    assert!(!exe.to_string_lossy().contains("busybox"), "program ran before start: {exe:?}");
+    assert!(
+        !exe.to_string_lossy().contains("busybox"),
+        "program ran before start: {exe:?}"
+    );
     ok(&env.nook(&["start", &id]));
     assert_eq!(env.state(&id)["status"], "running");
     let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
@@ -72,7 +89,8 @@ fn delete_of_created_container_kills_it() {
     let pid = env.state(&id)["pid"].as_i64().unwrap();
     ok(&env.nook(&["delete", &id]));
     std::thread::sleep(Duration::from_millis(50));
-    let alive = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "));
+    let alive =
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "));
     assert!(!alive, "the created container's process survived delete");
     assert!(env.leftover_cgroups(&id).is_empty());
 }
@@ -105,7 +123,8 @@ fn kill_all_signals_every_process() {
     let id = env.id("killall");
     ok(&env.nook(&["run", "-d", "--bundle", b.to_str().unwrap(), &id]));
     std::thread::sleep(Duration::from_millis(200));
-    let pids: Vec<i64> = serde_json::from_slice(&env.nook(&["ps", "--format", "json", &id]).stdout).unwrap();
+    let pids: Vec<i64> =
+        serde_json::from_slice(&env.nook(&["ps", "--format", "json", &id]).stdout).unwrap();
     assert_eq!(pids.len(), 3, "{pids:?}");
     ok(&env.nook(&["kill", "--all", &id, "KILL"]));
     env.wait_status(&id, "stopped");
@@ -115,9 +134,20 @@ fn kill_all_signals_every_process() {
 #[test]
 fn run_forwards_signals_to_the_container() {
     let env = Env::new("fwd");
-    let b = env.bundle("b", &config(&["sh", "-c", "trap 'exit 7' TERM; while true; do sleep 0.05; done"]));
+    let b = env.bundle(
+        "b",
+        &config(&[
+            "sh",
+            "-c",
+            "trap 'exit 7' TERM; while true; do sleep 0.05; done",
+        ]),
+    );
     let id = env.id("fwd");
-    let mut child = env.cmd().args(["run", "--bundle", b.to_str().unwrap(), &id]).spawn().unwrap();
+    let mut child = env
+        .cmd()
+        .args(["run", "--bundle", b.to_str().unwrap(), &id])
+        .spawn()
+        .unwrap();
     env.wait_status(&id, "running");
     std::thread::sleep(Duration::from_millis(100));
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
@@ -152,7 +182,8 @@ fn list_table_and_json() {
     let mut lines = t.lines();
     assert!(lines.next().unwrap().starts_with("ID"));
     assert!(lines.next().unwrap().starts_with(&format!("{id} ")));
-    let j: serde_json::Value = serde_json::from_slice(&env.nook(&["list", "--format", "json"]).stdout).unwrap();
+    let j: serde_json::Value =
+        serde_json::from_slice(&env.nook(&["list", "--format", "json"]).stdout).unwrap();
     assert_eq!(j[0]["id"], id.as_str());
     assert_eq!(j[0]["status"], "created");
     assert_eq!(ok(&env.nook(&["list", "-q"])), format!("{id}\n"));
@@ -181,28 +212,52 @@ fn pause_and_resume() {
 fn spec_and_features() {
     let env = Env::new("spec");
     ok(&env.nook(&["spec", "--bundle", env.dir.to_str().unwrap()]));
-    let c: serde_json::Value = serde_json::from_slice(&std::fs::read(env.dir.join("config.json")).unwrap()).unwrap();
+    let c: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.dir.join("config.json")).unwrap()).unwrap();
     assert_eq!(c["root"]["path"], "rootfs");
-    fails_with(&env.nook(&["spec", "--bundle", env.dir.to_str().unwrap()]), "exists already");
+    fails_with(
+        &env.nook(&["spec", "--bundle", env.dir.to_str().unwrap()]),
+        "exists already",
+    );
     let r = env.dir.join("rl");
     std::fs::create_dir_all(&r).unwrap();
     ok(&env.nook(&["spec", "--rootless", "--bundle", r.to_str().unwrap()]));
-    let c: serde_json::Value = serde_json::from_slice(&std::fs::read(r.join("config.json")).unwrap()).unwrap();
+    let c: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(r.join("config.json")).unwrap()).unwrap();
     assert!(c["linux"]["uidMappings"].is_array());
-    let f: serde_json::Value = serde_json::from_slice(&ok(&env.nook(&["features"])).into_bytes()).unwrap();
-    let ns: Vec<&str> = f["linux"]["namespaces"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    for k in ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"] {
+    let f: serde_json::Value =
+        serde_json::from_slice(&ok(&env.nook(&["features"])).into_bytes()).unwrap();
+    let ns: Vec<&str> = f["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for k in [
+        "cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts",
+    ] {
         assert!(ns.contains(&k), "{k}");
     }
-    let aa = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|s| s.starts_with('Y'));
-    assert_eq!(f["linux"]["apparmor"]["enabled"], aa, "features must say what this host has");
+    let aa = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.starts_with('Y'));
+    assert_eq!(
+        f["linux"]["apparmor"]["enabled"], aa,
+        "features must say what this host has"
+    );
 }
 
 #[test]
 fn log_format_json_carries_errors() {
     let env = Env::new("log");
     let log = env.dir.join("log.json");
-    let o = env.nook(&["--log", log.to_str().unwrap(), "--log-format", "json", "start", "no-such-container"]);
+    let o = env.nook(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "start",
+        "no-such-container",
+    ]);
     fails_with(&o, "does not exist");
     let line = std::fs::read_to_string(&log).unwrap();
     let v: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
@@ -216,9 +271,24 @@ fn command_line_errors_reach_the_log_too() {
     let env = Env::new("logparse");
     std::fs::create_dir_all(&env.dir).unwrap();
     let log = env.dir.join("log.json");
-    let o = env.nook(&["--log", log.to_str().unwrap(), "--log-format", "json", "create", "--no-such-flag", "x"]);
+    let o = env.nook(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "create",
+        "--no-such-flag",
+        "x",
+    ]);
     assert_eq!(o.status.code(), Some(1));
-    let v: serde_json::Value = serde_json::from_str(std::fs::read_to_string(&log).unwrap().lines().next().unwrap()).unwrap();
+    let v: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(v["level"], "error");
     assert!(v["msg"].as_str().unwrap().contains("--no-such-flag"), "{v}");
 }
@@ -233,5 +303,14 @@ fn unknown_client_flags_are_accepted() {
     // ... but asking for the systemd driver when creating is a clear error
     let b = env.bundle("b", &config(&["true"]));
     let id = env.id("flags");
-    fails_with(&env.nook(&["--systemd-cgroup", "create", "--bundle", b.to_str().unwrap(), &id]), "systemd");
+    fails_with(
+        &env.nook(&[
+            "--systemd-cgroup",
+            "create",
+            "--bundle",
+            b.to_str().unwrap(),
+            &id,
+        ]),
+        "systemd",
+    );
 }

@@ -5,7 +5,10 @@ use serde_json::json;
 use crate::common::*;
 
 fn host_ns(kind: &str) -> String {
-    std::fs::read_link(format!("/proc/self/ns/{kind}")).unwrap().to_string_lossy().into_owned()
+    std::fs::read_link(format!("/proc/self/ns/{kind}"))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn ns_report() -> &'static str {
@@ -13,7 +16,10 @@ fn ns_report() -> &'static str {
 }
 
 fn parse_ns(out: &str) -> std::collections::HashMap<String, String> {
-    out.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    out.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 #[test]
@@ -33,7 +39,10 @@ fn default_namespaces_are_new_and_others_shared() {
 #[test]
 fn pid_one_and_only_own_processes() {
     let env = Env::new("pid1");
-    let b = env.bundle("b", &config(&["sh", "-c", "echo $$; ls /proc | grep -c '^[0-9]'"]));
+    let b = env.bundle(
+        "b",
+        &config(&["sh", "-c", "echo $$; ls /proc | grep -c '^[0-9]'"]),
+    );
     let id = env.id("pid1");
     let out = ok(&env.run(&id, &b));
     let lines: Vec<&str> = out.lines().collect();
@@ -52,7 +61,11 @@ fn host_sees_the_container_under_its_own_pid() {
     let pid = env.state(&id)["pid"].as_i64().unwrap();
     assert!(pid > 1);
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let nspid = status.lines().find(|l| l.starts_with("NSpid:")).unwrap().to_string();
+    let nspid = status
+        .lines()
+        .find(|l| l.starts_with("NSpid:"))
+        .unwrap()
+        .to_string();
     assert!(nspid.trim_end().ends_with("\t1"), "{nspid}");
     ok(&env.nook(&["delete", "--force", &id]));
 }
@@ -73,7 +86,14 @@ fn hostname_and_domainname() {
 #[test]
 fn network_namespace_has_only_loopback() {
     let env = Env::new("net");
-    let b = env.bundle("b", &config(&["sh", "-c", "ls /sys/class/net; cat /proc/net/dev | tail -n +3 | cut -d: -f1"]));
+    let b = env.bundle(
+        "b",
+        &config(&[
+            "sh",
+            "-c",
+            "ls /sys/class/net; cat /proc/net/dev | tail -n +3 | cut -d: -f1",
+        ]),
+    );
     let id = env.id("net");
     let out = ok(&env.run(&id, &b));
     let names: Vec<&str> = out.split_whitespace().collect();
@@ -89,7 +109,10 @@ fn private_mount_table() {
     assert!(out.lines().count() > 3);
     for l in out.lines() {
         let mp = l.split(' ').nth(4).unwrap();
-        assert!(!mp.starts_with("/work") && !mp.starts_with(env.dir.to_str().unwrap()), "host mount visible: {l}");
+        assert!(
+            !mp.starts_with("/work") && !mp.starts_with(env.dir.to_str().unwrap()),
+            "host mount visible: {l}"
+        );
     }
     // and nothing the container mounted shows on the host
     let host = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
@@ -98,7 +121,10 @@ fn private_mount_table() {
 
 fn userns_config(args: &[&str]) -> serde_json::Value {
     let mut c = config(args);
-    c["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+    c["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
     c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
     c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
     c
@@ -107,32 +133,64 @@ fn userns_config(args: &[&str]) -> serde_json::Value {
 #[test]
 fn user_namespace_maps_ids() {
     let env = Env::new("userns");
-    let b = env.bundle("b", &userns_config(&["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u; sleep 30"]));
+    let b = env.bundle(
+        "b",
+        &userns_config(&[
+            "sh",
+            "-c",
+            "cat /proc/self/uid_map /proc/self/gid_map; id -u; sleep 30",
+        ]),
+    );
     let id = env.id("userns");
-    let child = env.cmd().args(["run", "--bundle", b.to_str().unwrap(), &id]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let child = env
+        .cmd()
+        .args(["run", "--bundle", b.to_str().unwrap(), &id])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     env.wait_status(&id, "running");
     let pid = env.state(&id)["pid"].as_i64().unwrap();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
-    assert!(uid.split_whitespace().nth(1) == Some("100000"), "host view: {uid}");
+    assert!(
+        uid.split_whitespace().nth(1) == Some("100000"),
+        "host view: {uid}"
+    );
     ok(&env.nook(&["kill", &id, "KILL"]));
     let out = child.wait_with_output().unwrap();
     let s = String::from_utf8_lossy(&out.stdout);
     let words: Vec<&str> = s.split_whitespace().collect();
-    assert_eq!(words, vec!["0", "100000", "65536", "0", "100000", "65536", "0"], "{s}");
+    assert_eq!(
+        words,
+        vec!["0", "100000", "65536", "0", "100000", "65536", "0"],
+        "{s}"
+    );
 }
 
 #[test]
 fn time_namespace_offsets() {
     let env = Env::new("timens");
     let mut c = config(&["sh", "-c", "cut -d. -f1 /proc/uptime"]);
-    c["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "time"}));
-    c["linux"]["timeOffsets"] = json!({"boottime": {"secs": 864000, "nanosecs": 0}, "monotonic": {"secs": 3600}});
+    c["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "time"}));
+    c["linux"]["timeOffsets"] =
+        json!({"boottime": {"secs": 864000, "nanosecs": 0}, "monotonic": {"secs": 3600}});
     let b = env.bundle("b", &c);
     let id = env.id("timens");
     let up: u64 = ok(&env.run(&id, &b)).trim().parse().unwrap();
-    let host: f64 = std::fs::read_to_string("/proc/uptime").unwrap().split_whitespace().next().unwrap().parse().unwrap();
-    assert!(up >= 864000 + host as u64 - 5, "uptime in the container {up}, host {host}");
+    let host: f64 = std::fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        up >= 864000 + host as u64 - 5,
+        "uptime in the container {up}, host {host}"
+    );
 }
 
 #[test]
@@ -144,7 +202,11 @@ fn join_namespaces_by_path() {
     let ida = env.id("join-a");
     ok(&env.nook(&["run", "-d", "--bundle", ba.to_str().unwrap(), &ida]));
     let pa = env.state(&ida)["pid"].as_i64().unwrap();
-    let mut bcfg = config(&["sh", "-c", "hostname; readlink /proc/self/ns/net; readlink /proc/self/ns/ipc"]);
+    let mut bcfg = config(&[
+        "sh",
+        "-c",
+        "hostname; readlink /proc/self/ns/net; readlink /proc/self/ns/ipc",
+    ]);
     bcfg.as_object_mut().unwrap().remove("hostname");
     let ns: Vec<serde_json::Value> = bcfg["linux"]["namespaces"]
         .as_array()
@@ -152,7 +214,10 @@ fn join_namespaces_by_path() {
         .iter()
         .map(|n| match n["type"].as_str().unwrap() {
             t @ ("network" | "uts" | "ipc") => {
-                let short = match t { "network" => "net", x => x };
+                let short = match t {
+                    "network" => "net",
+                    x => x,
+                };
                 json!({"type": t, "path": format!("/proc/{pa}/ns/{short}")})
             }
             _ => n.clone(),
@@ -164,8 +229,20 @@ fn join_namespaces_by_path() {
     let out = ok(&env.run(&idb, &bb));
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "pod-a");
-    assert_eq!(lines[1], std::fs::read_link(format!("/proc/{pa}/ns/net")).unwrap().to_str().unwrap());
-    assert_eq!(lines[2], std::fs::read_link(format!("/proc/{pa}/ns/ipc")).unwrap().to_str().unwrap());
+    assert_eq!(
+        lines[1],
+        std::fs::read_link(format!("/proc/{pa}/ns/net"))
+            .unwrap()
+            .to_str()
+            .unwrap()
+    );
+    assert_eq!(
+        lines[2],
+        std::fs::read_link(format!("/proc/{pa}/ns/ipc"))
+            .unwrap()
+            .to_str()
+            .unwrap()
+    );
     ok(&env.nook(&["delete", "--force", &ida]));
 }
 
@@ -174,10 +251,14 @@ fn joining_a_wrong_namespace_file_is_refused() {
     let env = Env::new("joinbad");
     let mut c = config(&["true"]);
     c.as_object_mut().unwrap().remove("hostname");
-    c["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "network", "path": "/proc/self/ns/uts"}]);
+    c["linux"]["namespaces"] =
+        json!([{"type": "mount"}, {"type": "network", "path": "/proc/self/ns/uts"}]);
     let b = env.bundle("b", &c);
     let id = env.id("joinbad");
-    fails_with(&env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]), "is not a network namespace");
+    fails_with(
+        &env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]),
+        "is not a network namespace",
+    );
     assert!(!env.root.join(&id).exists());
 }
 
@@ -192,7 +273,13 @@ fn cgroup_namespace_shows_own_cgroup_as_root() {
     }
     // without a cgroup namespace the host path shows
     let mut c = config(&["cat", "/proc/self/cgroup"]);
-    let ns: Vec<serde_json::Value> = c["linux"]["namespaces"].as_array().unwrap().iter().filter(|n| n["type"] != "cgroup").cloned().collect();
+    let ns: Vec<serde_json::Value> = c["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["type"] != "cgroup")
+        .cloned()
+        .collect();
     c["linux"]["namespaces"] = ns.into();
     let b2 = env.bundle("b2", &c);
     let id2 = env.id("nocgns");

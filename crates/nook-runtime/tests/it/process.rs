@@ -10,14 +10,22 @@ use serde_json::json;
 use crate::common::*;
 
 fn status_field(out: &str, key: &str) -> String {
-    out.lines().find(|l| l.starts_with(key)).map(|l| l[key.len()..].trim().to_string()).unwrap_or_default()
+    out.lines()
+        .find(|l| l.starts_with(key))
+        .map(|l| l[key.len()..].trim().to_string())
+        .unwrap_or_default()
 }
 
 #[test]
 fn user_groups_umask_env() {
     let env = Env::new("user");
-    let mut c = config(&["sh", "-c", "cat /proc/self/status; umask; echo HOME=$HOME FOO=$FOO"]);
-    c["process"]["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [5, 100], "umask": 23});
+    let mut c = config(&[
+        "sh",
+        "-c",
+        "cat /proc/self/status; umask; echo HOME=$HOME FOO=$FOO",
+    ]);
+    c["process"]["user"] =
+        json!({"uid": 1000, "gid": 1000, "additionalGids": [5, 100], "umask": 23});
     c["process"]["env"] = json!(["PATH=/bin", "FOO=bar baz"]);
     let b = env.bundle("b", &c);
     let id = env.id("user");
@@ -46,11 +54,26 @@ fn capabilities_are_the_five_sets() {
     let out = ok(&env.run(&id, &b));
     // KILL=5 CHOWN=0 NET_BIND_SERVICE=10 NET_RAW=13; a non-root program
     // keeps only the ambient set after exec.
-    assert_eq!(status_field(&out, "CapBnd:"), format!("{:016x}", (1u64 << 5) | 1 | (1 << 10) | (1 << 13)));
-    assert_eq!(status_field(&out, "CapInh:"), format!("{:016x}", 1u64 << 10));
-    assert_eq!(status_field(&out, "CapAmb:"), format!("{:016x}", 1u64 << 10));
-    assert_eq!(status_field(&out, "CapPrm:"), format!("{:016x}", 1u64 << 10));
-    assert_eq!(status_field(&out, "CapEff:"), format!("{:016x}", 1u64 << 10));
+    assert_eq!(
+        status_field(&out, "CapBnd:"),
+        format!("{:016x}", (1u64 << 5) | 1 | (1 << 10) | (1 << 13))
+    );
+    assert_eq!(
+        status_field(&out, "CapInh:"),
+        format!("{:016x}", 1u64 << 10)
+    );
+    assert_eq!(
+        status_field(&out, "CapAmb:"),
+        format!("{:016x}", 1u64 << 10)
+    );
+    assert_eq!(
+        status_field(&out, "CapPrm:"),
+        format!("{:016x}", 1u64 << 10)
+    );
+    assert_eq!(
+        status_field(&out, "CapEff:"),
+        format!("{:016x}", 1u64 << 10)
+    );
     assert_eq!(status_field(&out, "NoNewPrivs:"), "1");
 }
 
@@ -61,7 +84,10 @@ fn unknown_capability_is_named() {
     c["process"]["capabilities"]["bounding"] = json!(["CAP_KILL", "CAP_MAKE_COFFEE"]);
     let b = env.bundle("b", &c);
     let id = env.id("badcap");
-    fails_with(&env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]), "CAP_MAKE_COFFEE");
+    fails_with(
+        &env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]),
+        "CAP_MAKE_COFFEE",
+    );
 }
 
 #[test]
@@ -74,7 +100,13 @@ fn rlimits_oom_score_sysctl() {
     let b = env.bundle("b", &c);
     let id = env.id("limits");
     assert_eq!(ok(&env.run(&id, &b)), "512\n2048\n500\n1\n1234\n");
-    assert_ne!(std::fs::read_to_string("/proc/sys/kernel/shmmni").unwrap().trim(), "1234", "sysctl leaked to the host");
+    assert_ne!(
+        std::fs::read_to_string("/proc/sys/kernel/shmmni")
+            .unwrap()
+            .trim(),
+        "1234",
+        "sysctl leaked to the host"
+    );
 }
 
 #[test]
@@ -87,11 +119,21 @@ fn only_preserved_fds_reach_the_container() {
     let four = std::fs::File::open("/etc/hostname").unwrap();
     let (t, f) = (three.as_raw_fd(), four.as_raw_fd());
     let mut cmd = env.cmd();
-    cmd.args(["run", "--preserve-fds", "1", "--bundle", b.to_str().unwrap(), &id]);
+    cmd.args([
+        "run",
+        "--preserve-fds",
+        "1",
+        "--bundle",
+        b.to_str().unwrap(),
+        &id,
+    ]);
     unsafe {
         cmd.pre_exec(move || {
             // Move both out of the way first: either may already be 3 or 4.
-            let (a, b) = (libc::fcntl(t, libc::F_DUPFD, 100), libc::fcntl(f, libc::F_DUPFD, 100));
+            let (a, b) = (
+                libc::fcntl(t, libc::F_DUPFD, 100),
+                libc::fcntl(f, libc::F_DUPFD, 100),
+            );
             libc::dup2(a, 3);
             libc::dup2(b, 4);
             Ok(())
@@ -102,7 +144,10 @@ fn only_preserved_fds_reach_the_container() {
     let mut fds: Vec<&str> = out.lines().collect();
     assert_eq!(fds.pop(), Some("fd three"));
     assert!(fds.contains(&"3"), "{fds:?}");
-    assert!(!fds.contains(&"4"), "an unrequested fd leaked into the container: {fds:?}");
+    assert!(
+        !fds.contains(&"4"),
+        "an unrequested fd leaked into the container: {fds:?}"
+    );
 }
 
 #[test]
@@ -115,12 +160,25 @@ fn terminal_through_console_socket() {
     let id = env.id("console");
     let sock = env.dir.join("console.sock");
     let listener = UnixListener::bind(&sock).unwrap();
-    ok(&env.nook(&["create", "--console-socket", sock.to_str().unwrap(), "--bundle", b.to_str().unwrap(), &id]));
+    ok(&env.nook(&[
+        "create",
+        "--console-socket",
+        sock.to_str().unwrap(),
+        "--bundle",
+        b.to_str().unwrap(),
+        &id,
+    ]));
     let (conn, _) = listener.accept().unwrap();
     let mut buf = [0u8; 64];
     let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
     let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let msg = nix::sys::socket::recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut space), nix::sys::socket::MsgFlags::empty()).unwrap();
+    let msg = nix::sys::socket::recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        nix::sys::socket::MsgFlags::empty(),
+    )
+    .unwrap();
     let mut master = None;
     for cm in msg.cmsgs().unwrap() {
         if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = cm {
@@ -173,7 +231,11 @@ fn foreground_run_relays_its_terminal() {
 fn ctrl_c_on_the_terminal_reaches_the_container() {
     use std::io::{BufRead, Write};
     let env = Env::new("ctrlc");
-    let mut c = config(&["sh", "-c", "trap 'echo got-int; exit 0' INT; echo ready; while :; do sleep 0.1; done"]);
+    let mut c = config(&[
+        "sh",
+        "-c",
+        "trap 'echo got-int; exit 0' INT; echo ready; while :; do sleep 0.1; done",
+    ]);
     c["process"]["terminal"] = true.into();
     let b = env.bundle("b", &c);
     let id = env.id("ctrlc");

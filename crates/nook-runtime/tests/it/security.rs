@@ -13,7 +13,12 @@ fn probe() -> &'static Path {
     P.get_or_init(|| {
         let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("nook-probe");
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures/probe.c");
-        let st = std::process::Command::new("cc").args(["-static", "-O2", "-o"]).arg(&out).arg(&src).status().unwrap();
+        let st = std::process::Command::new("cc")
+            .args(["-static", "-O2", "-o"])
+            .arg(&out)
+            .arg(&src)
+            .status()
+            .unwrap();
         assert!(st.success(), "cannot build the probe (cc -static)");
         out
     })
@@ -26,7 +31,10 @@ fn with_probe(env: &Env, name: &str, c: &serde_json::Value) -> PathBuf {
 }
 
 fn results(out: &str) -> std::collections::HashMap<String, String> {
-    out.lines().filter_map(|l| l.split_once(": ")).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    out.lines()
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn seccomp(profile: serde_json::Value, args: &[&str]) -> (i32, String) {
@@ -37,7 +45,10 @@ fn seccomp(profile: serde_json::Value, args: &[&str]) -> (i32, String) {
     let b = env.bundle("b", &c);
     let id = env.id("seccomp");
     let o = env.run(&id, &b);
-    (o.status.code().unwrap_or(-1), format!("{}{}", stdout(&o), stderr(&o)))
+    (
+        o.status.code().unwrap_or(-1),
+        format!("{}{}", stdout(&o), stderr(&o)),
+    )
 }
 
 fn rule(action: &str, names: &[&str]) -> serde_json::Value {
@@ -50,7 +61,10 @@ fn seccomp_errno_is_what_the_program_sees() {
         json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}),
         &["sh", "-c", "mkdir /tmp/x; echo rc=$?"],
     );
-    assert!(out.contains("Function not implemented") && out.contains("rc=1"), "{out}");
+    assert!(
+        out.contains("Function not implemented") && out.contains("rc=1"),
+        "{out}"
+    );
     // without errnoRet: EPERM
     let (_, out) = seccomp(
         json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [rule("SCMP_ACT_ERRNO", &["mkdir", "mkdirat"])]}),
@@ -74,12 +88,20 @@ fn seccomp_default_errno_ret() {
                "syscalls": [{"names": all, "action": "SCMP_ACT_ALLOW"}]}),
         &["sh", "-c", "mkdir /tmp/x; echo rc=$?"],
     );
-    assert!(out.contains("Not supported") || out.contains("Operation not supported"), "{out}");
+    assert!(
+        out.contains("Not supported") || out.contains("Operation not supported"),
+        "{out}"
+    );
 }
 
 #[test]
 fn seccomp_kill_trap_log_trace_actions() {
-    for action in ["SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_KILL", "SCMP_ACT_TRAP"] {
+    for action in [
+        "SCMP_ACT_KILL_PROCESS",
+        "SCMP_ACT_KILL_THREAD",
+        "SCMP_ACT_KILL",
+        "SCMP_ACT_TRAP",
+    ] {
         let (_, out) = seccomp(
             json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [rule(action, &["mkdir", "mkdirat"])]}),
             &["sh", "-c", "mkdir /tmp/x; echo rc=$?"],
@@ -97,7 +119,10 @@ fn seccomp_kill_trap_log_trace_actions() {
         &["sh", "-c", "mkdir /tmp/x; echo rc=$?"],
     );
     // no tracer attached: the call fails with ENOSYS
-    assert!(out.contains("Function not implemented"), "SCMP_ACT_TRACE without a tracer: {out}");
+    assert!(
+        out.contains("Function not implemented"),
+        "SCMP_ACT_TRACE without a tracer: {out}"
+    );
 }
 
 #[test]
@@ -105,21 +130,46 @@ fn seccomp_argument_operators() {
     // kill(pid, sig): compare the signal (argument 1).  The shell ignores
     // the signals it sends itself; 0 only probes.
     let cases: Vec<(serde_json::Value, Vec<(u32, bool)>)> = vec![
-        (json!([{"index": 1, "value": 23, "op": "SCMP_CMP_EQ"}]), vec![(23, false), (28, true)]),
-        (json!([{"index": 1, "value": 23, "op": "SCMP_CMP_NE"}]), vec![(23, true), (28, false)]),
-        (json!([{"index": 1, "value": 23, "op": "SCMP_CMP_GT"}]), vec![(28, false), (17, true)]),
-        (json!([{"index": 1, "value": 23, "op": "SCMP_CMP_GE"}]), vec![(23, false), (17, true)]),
-        (json!([{"index": 1, "value": 23, "op": "SCMP_CMP_LT"}]), vec![(17, false), (28, true)]),
-        (json!([{"index": 1, "value": 23, "op": "SCMP_CMP_LE"}]), vec![(23, false), (28, true)]),
-        (json!([{"index": 1, "value": 16, "valueTwo": 16, "op": "SCMP_CMP_MASKED_EQ"}]), vec![(17, false), (28, false), (0, true)]),
+        (
+            json!([{"index": 1, "value": 23, "op": "SCMP_CMP_EQ"}]),
+            vec![(23, false), (28, true)],
+        ),
+        (
+            json!([{"index": 1, "value": 23, "op": "SCMP_CMP_NE"}]),
+            vec![(23, true), (28, false)],
+        ),
+        (
+            json!([{"index": 1, "value": 23, "op": "SCMP_CMP_GT"}]),
+            vec![(28, false), (17, true)],
+        ),
+        (
+            json!([{"index": 1, "value": 23, "op": "SCMP_CMP_GE"}]),
+            vec![(23, false), (17, true)],
+        ),
+        (
+            json!([{"index": 1, "value": 23, "op": "SCMP_CMP_LT"}]),
+            vec![(17, false), (28, true)],
+        ),
+        (
+            json!([{"index": 1, "value": 23, "op": "SCMP_CMP_LE"}]),
+            vec![(23, false), (28, true)],
+        ),
+        (
+            json!([{"index": 1, "value": 16, "valueTwo": 16, "op": "SCMP_CMP_MASKED_EQ"}]),
+            vec![(17, false), (28, false), (0, true)],
+        ),
         // two conditions on one argument: either denies
-        (json!([{"index": 1, "value": 17, "op": "SCMP_CMP_EQ"}, {"index": 1, "value": 28, "op": "SCMP_CMP_EQ"}]),
-         vec![(17, false), (28, false), (23, true)]),
+        (
+            json!([{"index": 1, "value": 17, "op": "SCMP_CMP_EQ"}, {"index": 1, "value": 28, "op": "SCMP_CMP_EQ"}]),
+            vec![(17, false), (28, false), (23, true)],
+        ),
     ];
     for (args, expect) in cases {
         let mut script = String::from("trap '' CHLD URG WINCH; ");
         for (sig, _) in &expect {
-            script.push_str(&format!("kill -{sig} $$ 2>/dev/null && echo {sig}=sent || echo {sig}=denied; "));
+            script.push_str(&format!(
+                "kill -{sig} $$ 2>/dev/null && echo {sig}=sent || echo {sig}=denied; "
+            ));
         }
         let (_, out) = seccomp(
             json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["kill"], "action": "SCMP_ACT_ERRNO", "args": args}]}),
@@ -142,7 +192,11 @@ fn seccomp_unknown_syscalls_are_ignored_with_a_warning() {
     let id = env.id("unknownsys");
     let o = env.run(&id, &b);
     assert_eq!(ok(&o), "runs\n");
-    assert!(stderr(&o).contains("nook_syscall_from_the_future"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("nook_syscall_from_the_future"),
+        "{}",
+        stderr(&o)
+    );
     assert!(stderr(&o).contains("level=warning"));
 }
 
@@ -151,10 +205,17 @@ fn seccomp_flags_are_accepted() {
     let (code, out) = seccomp(
         json!({"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_TSYNC"],
                "syscalls": [rule("SCMP_ACT_ERRNO", &["mkdirat", "mkdir"])]}),
-        &["sh", "-c", "grep Seccomp: /proc/self/status; mkdir /tmp/x 2>/dev/null || echo denied"],
+        &[
+            "sh",
+            "-c",
+            "grep Seccomp: /proc/self/status; mkdir /tmp/x 2>/dev/null || echo denied",
+        ],
     );
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("Seccomp:\t2") && out.contains("denied"), "{out}");
+    assert!(
+        out.contains("Seccomp:\t2") && out.contains("denied"),
+        "{out}"
+    );
 }
 
 #[repr(C)]
@@ -195,7 +256,13 @@ fn seccomp_notify_hands_the_fd_and_state_to_the_listener() {
         let mut buf = vec![0u8; 64 * 1024];
         let mut space = nix::cmsg_space!([std::os::fd::RawFd; 4]);
         let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let msg = nix::sys::socket::recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut space), nix::sys::socket::MsgFlags::empty()).unwrap();
+        let msg = nix::sys::socket::recvmsg::<()>(
+            conn.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            nix::sys::socket::MsgFlags::empty(),
+        )
+        .unwrap();
         let n = msg.bytes;
         let mut fd = None;
         for cm in msg.cmsgs().unwrap() {
@@ -209,7 +276,12 @@ fn seccomp_notify_hands_the_fd_and_state_to_the_listener() {
         let mut req = NotifReq::default();
         let r = unsafe { libc::ioctl(fd.as_raw_fd(), 0xc0502100u64 as _, &mut req) };
         assert_eq!(r, 0, "NOTIF_RECV");
-        let resp = NotifResp { id: req.id, val: 0, error: -libc::EACCES, flags: 0 };
+        let resp = NotifResp {
+            id: req.id,
+            val: 0,
+            error: -libc::EACCES,
+            flags: 0,
+        };
         let r = unsafe { libc::ioctl(fd.as_raw_fd(), 0xc0182101u64 as _, &resp) };
         assert_eq!(r, 0, "NOTIF_SEND");
         (state, req.nr)
@@ -238,13 +310,33 @@ fn default_profile_holds_against_escapes() {
     let id = env.id("escape");
     let out = ok(&env.run(&id, &b));
     let r = results(&out);
-    for attack in ["keyring", "keyctl", "mknod", "mount", "cgroup-mount", "release-agent", "ptrace-init", "unshare-user", "sysrq", "proc-sys"] {
+    for attack in [
+        "keyring",
+        "keyctl",
+        "mknod",
+        "mount",
+        "cgroup-mount",
+        "release-agent",
+        "ptrace-init",
+        "unshare-user",
+        "sysrq",
+        "proc-sys",
+    ] {
         let got = r.get(attack).map(String::as_str).unwrap_or("missing");
         assert_ne!(got, "ok", "{attack} succeeded inside the container: {out}");
         assert_ne!(got, "missing", "{attack}: {out}");
     }
-    assert_eq!(out.lines().last(), Some("0"), "/sys/firmware is visible: {out}");
-    assert_eq!(std::fs::read_to_string("/proc/keys").unwrap_or_default().contains("nook-probe"), false);
+    assert_eq!(
+        out.lines().last(),
+        Some("0"),
+        "/sys/firmware is visible: {out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string("/proc/keys")
+            .unwrap_or_default()
+            .contains("nook-probe"),
+        false
+    );
     assert!(!b.join("rootfs/tmp/sda").exists());
 }
 
@@ -257,14 +349,27 @@ fn proc_self_exe_never_reaches_the_runtime_binary() {
     c["root"]["readonly"] = false.into();
     let b = env.bundle("b", &c);
     std::fs::write(b.join("rootfs/bin/evil"), "#!/proc/self/exe\n").unwrap();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut std::fs::metadata(b.join("rootfs/bin/evil")).unwrap().permissions(), 0o755);
-    std::fs::set_permissions(b.join("rootfs/bin/evil"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::os::unix::fs::PermissionsExt::set_mode(
+        &mut std::fs::metadata(b.join("rootfs/bin/evil"))
+            .unwrap()
+            .permissions(),
+        0o755,
+    );
+    std::fs::set_permissions(
+        b.join("rootfs/bin/evil"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     let before = std::fs::read(bin()).unwrap();
     let id = env.id("exe");
     let o = env.run(&id, &b);
     // The sealed trampoline ran again instead of nook-runtime, and failed.
     assert_eq!(o.status.code(), Some(127), "{} {}", stdout(&o), stderr(&o));
-    assert!(!stdout(&o).contains("nook-runtime") && !stderr(&o).contains("Usage"), "the runtime binary ran in the container: {}", stderr(&o));
+    assert!(
+        !stdout(&o).contains("nook-runtime") && !stderr(&o).contains("Usage"),
+        "the runtime binary ran in the container: {}",
+        stderr(&o)
+    );
     assert_eq!(std::fs::read(bin()).unwrap(), before);
 }
 
@@ -285,7 +390,10 @@ fn exec_never_exposes_the_runtime_binary_to_the_container() {
     }
     std::thread::sleep(std::time::Duration::from_millis(100));
     let seen = std::fs::read_to_string(b.join("rootfs/tmp/seen")).unwrap_or_default();
-    assert!(!seen.contains("nook-runtime"), "the container saw the runtime binary: {seen}");
+    assert!(
+        !seen.contains("nook-runtime"),
+        "the container saw the runtime binary: {seen}"
+    );
     ok(&env.nook(&["delete", "--force", &id]));
 }
 
@@ -293,7 +401,12 @@ fn exec_never_exposes_the_runtime_binary_to_the_container() {
 fn cwd_cannot_point_outside_the_rootfs() {
     let env = Env::new("cwdfd");
     let b = env.bundle("b", &config(&["pwd"]));
-    for cwd in ["/proc/self/fd/3", "/proc/self/fd/5", "/proc/self/cwd", "/proc/1/root"] {
+    for cwd in [
+        "/proc/self/fd/3",
+        "/proc/self/fd/5",
+        "/proc/self/cwd",
+        "/proc/1/root",
+    ] {
         let mut c = config(&["pwd"]);
         c["process"]["cwd"] = cwd.into();
         env.write_config(&b, &c);
@@ -301,7 +414,11 @@ fn cwd_cannot_point_outside_the_rootfs() {
         let o = env.nook(&["run", "--bundle", b.to_str().unwrap(), &id]);
         // Either refused, or the program is somewhere inside the container.
         if o.status.success() {
-            assert!(!stdout(&o).starts_with("/work") && !stdout(&o).starts_with("/tmp/nook"), "{cwd}: escaped to {}", stdout(&o));
+            assert!(
+                !stdout(&o).starts_with("/work") && !stdout(&o).starts_with("/tmp/nook"),
+                "{cwd}: escaped to {}",
+                stdout(&o)
+            );
         } else {
             fails_with(&o, "cwd");
         }
@@ -329,31 +446,45 @@ fn masked_path_symlink_does_not_mask_the_host() {
 
 #[test]
 fn lsm_labels_on_a_host_without_the_lsm_are_refused() {
-    let lsm_enabled = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|s| s.starts_with('Y'));
+    let lsm_enabled = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.starts_with('Y'));
     let env = Env::new("lsm");
     let mut c = config(&["true"]);
     c["process"]["apparmorProfile"] = "nook-default".into();
     let b = env.bundle("b", &c);
     let id = env.id("lsm");
     if !lsm_enabled {
-        fails_with(&env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]), "AppArmor is not enabled");
+        fails_with(
+            &env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]),
+            "AppArmor is not enabled",
+        );
     }
     let mut c = config(&["true"]);
     c["process"]["selinuxLabel"] = "system_u:system_r:container_t:s0".into();
     env.write_config(&b, &c);
     if !std::path::Path::new("/sys/fs/selinux/enforce").exists() {
-        fails_with(&env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]), "SELinux is not enabled");
+        fails_with(
+            &env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]),
+            "SELinux is not enabled",
+        );
     }
     let mut c = config(&["true"]);
     c["linux"]["intelRdt"] = json!({"closID": "x"});
     env.write_config(&b, &c);
-    fails_with(&env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]), "intelRdt");
+    fails_with(
+        &env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]),
+        "intelRdt",
+    );
 }
 
 #[test]
 fn personality_io_priority_scheduler() {
     let env = Env::new("sched");
-    let mut c = config(&["sh", "-c", "uname -m; ionice -p $$; cut -d' ' -f41 /proc/self/stat"]);
+    let mut c = config(&[
+        "sh",
+        "-c",
+        "uname -m; ionice -p $$; cut -d' ' -f41 /proc/self/stat",
+    ]);
     c["linux"]["personality"] = json!({"domain": "LINUX32"});
     c["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_BE", "priority": 6});
     c["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 5});
@@ -362,7 +493,11 @@ fn personality_io_priority_scheduler() {
     let out = ok(&env.run(&id, &b));
     let l: Vec<&str> = out.lines().collect();
     assert_eq!(l[0], "i686");
-    assert!(l[1].contains("best-effort") && l[1].contains('6'), "{}", l[1]);
+    assert!(
+        l[1].contains("best-effort") && l[1].contains('6'),
+        "{}",
+        l[1]
+    );
     assert_eq!(l[2], "3", "SCHED_BATCH is policy 3");
 }
 
@@ -372,9 +507,18 @@ fn test_user() -> (u32, u32, u32) {
     static U: OnceLock<(u32, u32, u32)> = OnceLock::new();
     *U.get_or_init(|| {
         let name = "nook-rootless";
-        let id = |flag: &str| std::process::Command::new("id").args([flag, name]).output().ok().filter(|o| o.status.success());
+        let id = |flag: &str| {
+            std::process::Command::new("id")
+                .args([flag, name])
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+        };
         if id("-u").is_none() {
-            let st = std::process::Command::new("useradd").args(["--no-create-home", "--shell", "/bin/sh", name]).status().unwrap();
+            let st = std::process::Command::new("useradd")
+                .args(["--no-create-home", "--shell", "/bin/sh", name])
+                .status()
+                .unwrap();
             assert!(st.success(), "useradd {name}");
         }
         let subuid = std::fs::read_to_string("/etc/subuid").unwrap_or_default();
@@ -386,10 +530,19 @@ fn test_user() -> (u32, u32, u32) {
                 std::fs::write(f, old).unwrap();
             }
         }
-        let get = |flag| String::from_utf8_lossy(&id(flag).unwrap().stdout).trim().parse().unwrap();
+        let get = |flag| {
+            String::from_utf8_lossy(&id(flag).unwrap().stdout)
+                .trim()
+                .parse()
+                .unwrap()
+        };
         let sub = |f: &str| -> u32 {
             let t = std::fs::read_to_string(f).unwrap();
-            let l = t.lines().find(|l| l.starts_with(&format!("{name}:"))).unwrap().to_string();
+            let l = t
+                .lines()
+                .find(|l| l.starts_with(&format!("{name}:")))
+                .unwrap()
+                .to_string();
             let start: u32 = l.split(':').nth(1).unwrap().parse().unwrap();
             let count: u32 = l.split(':').nth(2).unwrap().parse().unwrap();
             assert!(count >= 65536, "{f}: {name} needs 65536 ids");
@@ -412,7 +565,11 @@ impl Rootless {
     fn cmd(&self) -> std::process::Command {
         use std::os::unix::process::CommandExt;
         let mut c = std::process::Command::new(bin());
-        c.uid(self.uid).gid(self.gid).env("XDG_RUNTIME_DIR", &self.xdg).env("HOME", &self.xdg).current_dir(&self.xdg);
+        c.uid(self.uid)
+            .gid(self.gid)
+            .env("XDG_RUNTIME_DIR", &self.xdg)
+            .env("HOME", &self.xdg)
+            .current_dir(&self.xdg);
         c
     }
     fn nook(&self, args: &[&str]) -> std::process::Output {
@@ -430,13 +587,20 @@ impl Drop for Rootless {
     }
 }
 
-fn rootless_bundle(env: &Env, r: &Rootless, name: &str, args: &[&str], maps: Option<serde_json::Value>) -> PathBuf {
+fn rootless_bundle(
+    env: &Env,
+    r: &Rootless,
+    name: &str,
+    args: &[&str],
+    maps: Option<serde_json::Value>,
+) -> PathBuf {
     let b = env.dir.join(name);
     crate::common::busybox_rootfs(&b.join("rootfs"));
     std::os::unix::fs::chown(&b, Some(r.uid), Some(r.gid)).unwrap();
     // the config comes from `spec --rootless`, run as the user
     ok(&r.nook(&["spec", "--rootless", "--bundle", b.to_str().unwrap()]));
-    let mut c: serde_json::Value = serde_json::from_slice(&std::fs::read(b.join("config.json")).unwrap()).unwrap();
+    let mut c: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("config.json")).unwrap()).unwrap();
     c["process"]["terminal"] = false.into();
     c["process"]["args"] = json!(args);
     if let Some(m) = maps {
@@ -454,28 +618,65 @@ fn rootless_create_start_delete_as_an_ordinary_user() {
     let xdg = env.dir.join("xdg");
     std::fs::create_dir_all(&xdg).unwrap();
     std::os::unix::fs::chown(&xdg, Some(uid), Some(gid)).unwrap();
-    std::fs::set_permissions(&env.dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        &env.dir,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     let id = format!("nook-it-rootless-{}", std::process::id());
-    let mut r = Rootless { uid, gid, xdg: xdg.clone(), ids: vec![id.clone()] };
+    let mut r = Rootless {
+        uid,
+        gid,
+        xdg: xdg.clone(),
+        ids: vec![id.clone()],
+    };
     let b = rootless_bundle(&env, &r, "b", &["sleep", "30"], None);
     ok(&r.nook(&["create", "--bundle", b.to_str().unwrap(), &id]));
-    assert!(xdg.join("nook-runtime").join(&id).join("state.json").exists(), "state must live under $XDG_RUNTIME_DIR");
+    assert!(
+        xdg.join("nook-runtime")
+            .join(&id)
+            .join("state.json")
+            .exists(),
+        "state must live under $XDG_RUNTIME_DIR"
+    );
     ok(&r.nook(&["start", &id]));
     let st: serde_json::Value = serde_json::from_slice(&r.nook(&["state", &id]).stdout).unwrap();
     assert_eq!(st["status"], "running");
     let pid = st["pid"].as_i64().unwrap();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let u = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
-    assert_eq!(u.split_whitespace().nth(1), Some(uid.to_string().as_str()), "root in the container is the user outside");
+    assert_eq!(
+        u.split_whitespace().nth(1),
+        Some(uid.to_string().as_str()),
+        "root in the container is the user outside"
+    );
     ok(&r.nook(&["delete", "--force", &id]));
     assert!(!xdg.join("nook-runtime").join(&id).exists());
     // what the container sees, with a second range mapped by newuidmap
     let maps = json!([{"containerID": 0, "hostID": uid, "size": 1}, {"containerID": 1, "hostID": sub, "size": 65536}]);
-    let b2 = rootless_bundle(&env, &r, "b2", &["sh", "-c", "id -u; cat /proc/self/uid_map; hostname"], Some(maps));
+    let b2 = rootless_bundle(
+        &env,
+        &r,
+        "b2",
+        &["sh", "-c", "id -u; cat /proc/self/uid_map; hostname"],
+        Some(maps),
+    );
     let id2 = format!("nook-it-rootless2-{}", std::process::id());
     r.ids.push(id2.clone());
     let o = r.nook(&["run", "--bundle", b2.to_str().unwrap(), &id2]);
     let out = ok(&o);
     let words: Vec<&str> = out.split_whitespace().collect();
-    assert_eq!(words[..7], ["0", "0", &uid.to_string(), "1", "1", &sub.to_string(), "65536"], "{out}");
+    assert_eq!(
+        words[..7],
+        [
+            "0",
+            "0",
+            &uid.to_string(),
+            "1",
+            "1",
+            &sub.to_string(),
+            "65536"
+        ],
+        "{out}"
+    );
 }
