@@ -39,6 +39,85 @@ pub fn validate_id(id: &str) -> Result<()> {
     Ok(())
 }
 
+/// The byte offset of `line`/`column` (1-based, as serde_json reports
+/// errors) in `doc`.
+fn offset_of(doc: &[u8], line: usize, column: usize) -> usize {
+    let mut off = 0;
+    for _ in 1..line {
+        match doc[off..].iter().position(|&b| b == b'\n') {
+            Some(n) => off += n + 1,
+            None => break,
+        }
+    }
+    (off + column).min(doc.len())
+}
+
+/// The JSON path (`process.user.uid`, `mounts[2].options[0]`) of the value
+/// that ends at byte `end` of `doc`.
+///
+/// A small scanner instead of re-deserializing with path tracking: it runs
+/// only when a config is rejected and costs no code on the fast path.
+fn json_path_at(doc: &[u8], end: usize) -> String {
+    enum Frame {
+        Obj { key: Option<String>, value: bool },
+        Arr(usize),
+    }
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut i = 0;
+    while i < end {
+        match doc[i] {
+            b'{' => stack.push(Frame::Obj {
+                key: None,
+                value: false,
+            }),
+            b'[' => stack.push(Frame::Arr(0)),
+            b'}' | b']' => {
+                stack.pop();
+            }
+            b':' => {
+                if let Some(Frame::Obj { value, .. }) = stack.last_mut() {
+                    *value = true;
+                }
+            }
+            b',' => match stack.last_mut() {
+                Some(Frame::Arr(n)) => *n += 1,
+                Some(Frame::Obj { key, value }) => {
+                    *key = None;
+                    *value = false;
+                }
+                None => {}
+            },
+            b'"' => {
+                let start = i + 1;
+                i += 1;
+                while i < doc.len() && doc[i] != b'"' {
+                    i += if doc[i] == b'\\' { 2 } else { 1 };
+                }
+                if let Some(Frame::Obj { key, value: false }) = stack.last_mut() {
+                    *key =
+                        Some(String::from_utf8_lossy(&doc[start..i.min(doc.len())]).into_owned());
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let mut path = String::new();
+    for f in &stack {
+        match f {
+            Frame::Obj { key: Some(k), .. } => {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k);
+            }
+            Frame::Obj { key: None, .. } => {}
+            Frame::Arr(n) => path.push_str(&format!("[{n}]")),
+        }
+    }
+    path
+}
+
 /// A bundle read from disk.
 #[derive(Debug, Clone)]
 pub struct Bundle {
@@ -58,11 +137,28 @@ pub fn parse_config(bytes: &[u8], name: &Path) -> Result<Spec> {
     match serde_json::from_slice::<Spec>(bytes) {
         Ok(s) => Ok(s),
         Err(e) => {
-            // Slow path, errors only: find where in the document it failed.
-            let mut de = serde_json::Deserializer::from_slice(bytes);
-            let path = match serde_path_to_error::deserialize::<_, Spec>(&mut de) {
-                Err(pe) => pe.path().to_string(),
-                Ok(_) => String::new(),
+            // Slow path, errors only: name the value the error points at.
+            let mut end = offset_of(bytes, e.line(), e.column());
+            // A value oci-spec converts after reading a whole list (an
+            // unknown capability) is reported past the list: point at it.
+            let msg0 = e.to_string();
+            if let Some(v) = msg0
+                .strip_prefix("no variant for ")
+                .and_then(|r| r.split(' ').next())
+            {
+                let quoted = format!("\"{v}\"");
+                if let Some(p) = bytes[..end]
+                    .windows(quoted.len())
+                    .rposition(|w| w == quoted.as_bytes())
+                {
+                    end = p + quoted.len();
+                }
+            }
+            // Only a wrong value has a path; broken JSON has a position.
+            let path = if e.is_data() {
+                json_path_at(bytes, end)
+            } else {
+                String::new()
             };
             let msg = e.to_string();
             // serde_json appends " at line L column C"; we put it in front.
@@ -326,6 +422,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn json_path_names_the_value() {
+        let doc = b"{\n \"a\": {\"b\": [1, {\"c\": \"x\\\"y\"}]},\n \"d\": 2}";
+        // inside "x\"y" (line 2), after the first array element, and at d
+        let col = |needle: &str, line: &[u8]| {
+            line.windows(needle.len())
+                .position(|w| w == needle.as_bytes())
+                .unwrap()
+                + needle.len()
+        };
+        let l2 = &doc[2..doc.iter().skip(2).position(|&b| b == b'\n').unwrap() + 2];
+        let at = |l, c| json_path_at(doc, offset_of(doc, l, c));
+        assert_eq!(at(2, col("y\"", l2)), "a.b[1].c");
+        assert_eq!(at(2, col("[1", l2)), "a.b[0]");
+        assert_eq!(at(3, 7), "d");
+        assert_eq!(at(1, 1), "");
+        assert_eq!(json_path_at(b"{ not json", 3), "");
     }
 
     fn spec(extra: &str) -> Spec {

@@ -786,9 +786,11 @@ impl Runtime {
             Status::Stopped => {}
             Status::Created => kill_and_wait(&st)?,
             _ if force => kill_and_wait(&st)?,
-            _ => return Err(Error::Status(format!(
+            _ => {
+                return Err(Error::Status(format!(
                 "cannot delete container {id:?}: it is {status} (stop it first, or use --force)"
-            ))),
+            )))
+            }
         }
         self.destroy(cd, &st)
     }
