@@ -197,8 +197,7 @@ mod tests {
 /// high-water mark into every child it forks (and through `exec`), so a
 /// command forked by the benchmark itself would report at least the
 /// benchmark's own size; forked by the launcher, it reports its own peak
-/// (the launcher's size, [`Launcher::floor_kib`], is the lowest figure it
-/// can show).
+/// (checked against GNU time's `%M`, which forks from a small process too).
 pub struct Launcher {
     sock: std::os::unix::net::UnixDatagram,
     pid: i32,
@@ -259,14 +258,6 @@ impl Launcher {
             bail!("launcher: cannot start {}: {}", argv[0], std::io::Error::from_raw_os_error(-v[0] as i32));
         }
         Ok((Cost { time: Duration::from_nanos(v[2] as u64), maxrss_kib: v[1] }, v[0] as i32))
-    }
-
-    /// The peak RSS of the rootfs's static `true` started by the launcher:
-    /// the floor below which no figure it measures can go.
-    pub fn floor_kib(&self, rootfs: &Path, scratch: &Path) -> Result<i64> {
-        let t = rootfs.join("bin/true");
-        let (c, _) = self.spawn(&[&t.to_string_lossy()], &scratch.join("floor.err"))?;
-        Ok(c.maxrss_kib)
     }
 }
 
