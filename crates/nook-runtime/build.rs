@@ -16,11 +16,19 @@ fn main() {
         .output()
         .ok()
         .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|v| v.split_whitespace().nth(1).and_then(|x| x.split('.').nth(1)).and_then(|m| m.parse::<u32>().ok()))
+        .and_then(|v| {
+            v.split_whitespace()
+                .nth(1)
+                .and_then(|x| x.split('.').nth(1))
+                .and_then(|m| m.parse::<u32>().ok())
+        })
         .unwrap_or(0);
     let lld_default = target == "x86_64-unknown-linux-gnu" && minor >= 90;
     if lld_default && file.metadata().map(|m| m.len() > 0).unwrap_or(false) {
-        println!("cargo:rustc-link-arg-bin=nook-runtime=-Wl,--symbol-ordering-file={}", file.display());
+        println!(
+            "cargo:rustc-link-arg-bin=nook-runtime=-Wl,--symbol-ordering-file={}",
+            file.display()
+        );
         println!("cargo:rustc-link-arg-bin=nook-runtime=-Wl,--no-warn-symbol-ordering");
     }
 }

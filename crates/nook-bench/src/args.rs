@@ -112,7 +112,10 @@ fn number(flag: &str, v: Option<&String>, min: usize) -> Result<usize, String> {
 
 /// Parses the arguments after the program name.  `defaults` gives the
 /// runtimes used when none are named.
-pub fn parse(args: &[String], defaults: impl FnOnce() -> Vec<(String, PathBuf)>) -> Result<Options, String> {
+pub fn parse(
+    args: &[String],
+    defaults: impl FnOnce() -> Vec<(String, PathBuf)>,
+) -> Result<Options, String> {
     let mut o = Options {
         n: 10,
         warmup: 2,
@@ -148,7 +151,10 @@ pub fn parse(args: &[String], defaults: impl FnOnce() -> Vec<(String, PathBuf)>)
                 o.scenarios = v
                     .split(',')
                     .filter(|s| !s.is_empty())
-                    .map(|s| Scenario::parse(s).ok_or_else(|| format!("--scenarios: unknown scenario '{s}'")))
+                    .map(|s| {
+                        Scenario::parse(s)
+                            .ok_or_else(|| format!("--scenarios: unknown scenario '{s}'"))
+                    })
                     .collect::<Result<_, _>>()?;
                 if o.scenarios.is_empty() {
                     return Err("--scenarios: none named".into());
@@ -160,8 +166,13 @@ pub fn parse(args: &[String], defaults: impl FnOnce() -> Vec<(String, PathBuf)>)
                     .split_once('=')
                     .filter(|(n, b)| !n.is_empty() && !b.is_empty())
                     .ok_or_else(|| format!("'{a}' is not NAME=BINARY"))?;
-                if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-                    return Err(format!("runtime name '{name}': only letters, digits, '-' and '_'"));
+                if !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                {
+                    return Err(format!(
+                        "runtime name '{name}': only letters, digits, '-' and '_'"
+                    ));
                 }
                 if o.runtimes.iter().any(|(n, _)| n == name) {
                     return Err(format!("runtime name '{name}' given twice"));
@@ -178,7 +189,10 @@ pub fn parse(args: &[String], defaults: impl FnOnce() -> Vec<(String, PathBuf)>)
     }
     for (name, bin) in &o.runtimes {
         if !is_executable(bin) {
-            return Err(format!("runtime '{name}': {} is not an executable file", bin.display()));
+            return Err(format!(
+                "runtime '{name}': {} is not an executable file",
+                bin.display()
+            ));
         }
     }
     o.baseline = match baseline {
@@ -198,7 +212,9 @@ pub fn parse(args: &[String], defaults: impl FnOnce() -> Vec<(String, PathBuf)>)
 /// Whether `p` is a regular file with an execute bit.
 pub fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    std::fs::metadata(p)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -216,7 +232,14 @@ mod tests {
         assert_eq!((o.n, o.warmup, o.parallel, o.workers), (10, 2, 50, 2));
         assert_eq!(o.baseline, "sh");
         assert_eq!(o.scenarios.len(), 7);
-        let o = p(&["--n", "3", "--scenarios=run,exec", "a=/bin/sh", "crun=/bin/true"]).unwrap();
+        let o = p(&[
+            "--n",
+            "3",
+            "--scenarios=run,exec",
+            "a=/bin/sh",
+            "crun=/bin/true",
+        ])
+        .unwrap();
         assert_eq!(o.n, 3);
         assert_eq!(o.scenarios, vec![Scenario::Run, Scenario::Exec]);
         assert_eq!(o.baseline, "crun");
@@ -228,12 +251,20 @@ mod tests {
     fn bad_input_is_named() {
         assert!(p(&["--n", "0"]).unwrap_err().contains("--n"));
         assert!(p(&["--n", "x"]).unwrap_err().contains("'x'"));
-        assert!(p(&["--scenarios", "run,fly"]).unwrap_err().contains("'fly'"));
+        assert!(p(&["--scenarios", "run,fly"])
+            .unwrap_err()
+            .contains("'fly'"));
         assert!(p(&["--frobnicate"]).unwrap_err().contains("--frobnicate"));
         assert!(p(&["nook"]).unwrap_err().contains("NAME=BINARY"));
-        assert!(p(&["a=/nonexistent/x"]).unwrap_err().contains("/nonexistent/x"));
-        assert!(p(&["a=/bin/sh", "a=/bin/sh"]).unwrap_err().contains("twice"));
-        assert!(p(&["--baseline", "z", "a=/bin/sh"]).unwrap_err().contains("'z'"));
+        assert!(p(&["a=/nonexistent/x"])
+            .unwrap_err()
+            .contains("/nonexistent/x"));
+        assert!(p(&["a=/bin/sh", "a=/bin/sh"])
+            .unwrap_err()
+            .contains("twice"));
+        assert!(p(&["--baseline", "z", "a=/bin/sh"])
+            .unwrap_err()
+            .contains("'z'"));
         assert!(p(&["a/b=/bin/sh"]).unwrap_err().contains("a/b"));
     }
 }

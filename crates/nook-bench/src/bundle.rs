@@ -139,7 +139,13 @@ mod tests {
         assert_eq!(c["linux"]["cgroupsPath"], "/x/y");
         assert!(c["linux"].get("seccomp").is_none());
         let c = config(Path::new("/r"), &["/bin/true"], "/x/y", true);
-        assert_eq!(c["linux"]["seccomp"]["syscalls"][0]["names"].as_array().unwrap().len(), 302);
+        assert_eq!(
+            c["linux"]["seccomp"]["syscalls"][0]["names"]
+                .as_array()
+                .unwrap()
+                .len(),
+            302
+        );
     }
 
     #[test]

@@ -27,7 +27,10 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 4 <= b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 4 <= b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
             i += 4;
         } else {
@@ -42,7 +45,9 @@ fn unescape(s: &str) -> String {
 pub fn hierarchies(mountinfo: &str) -> Vec<Hierarchy> {
     let mut out: Vec<Hierarchy> = Vec::new();
     for line in mountinfo.lines() {
-        let Some((pre, post)) = line.split_once(" - ") else { continue };
+        let Some((pre, post)) = line.split_once(" - ") else {
+            continue;
+        };
         let pre: Vec<&str> = pre.split(' ').collect();
         let post: Vec<&str> = post.split(' ').collect();
         if pre.len() < 5 || post.len() < 3 {
@@ -58,12 +63,22 @@ pub fn hierarchies(mountinfo: &str) -> Vec<Hierarchy> {
         } else {
             post[2]
                 .split(',')
-                .filter(|o| !matches!(*o, "rw" | "ro" | "nosuid" | "nodev" | "noexec" | "relatime" | "clone_children"))
+                .filter(|o| {
+                    !matches!(
+                        *o,
+                        "rw" | "ro" | "nosuid" | "nodev" | "noexec" | "relatime" | "clone_children"
+                    )
+                })
                 .filter(|o| !o.starts_with("release_agent="))
                 .map(str::to_string)
                 .collect()
         };
-        let h = Hierarchy { mount: PathBuf::from(unescape(pre[4])), v2, controllers, root: unescape(pre[3]) };
+        let h = Hierarchy {
+            mount: PathBuf::from(unescape(pre[4])),
+            v2,
+            controllers,
+            root: unescape(pre[3]),
+        };
         // a later mount over the same point hides the earlier one
         out.retain(|o| o.mount != h.mount);
         out.push(h);
@@ -83,8 +98,14 @@ pub fn own_path(h: &Hierarchy, proc_cgroup: &str) -> Option<String> {
             !ctl.is_empty() && ctl.split(',').all(|c| h.controllers.iter().any(|x| x == c))
         };
         if hit {
-            let rel = path.strip_prefix(h.root.trim_end_matches('/')).unwrap_or(path);
-            return Some(if rel.starts_with('/') { rel.to_string() } else { format!("/{rel}") });
+            let rel = path
+                .strip_prefix(h.root.trim_end_matches('/'))
+                .unwrap_or(path);
+            return Some(if rel.starts_with('/') {
+                rel.to_string()
+            } else {
+                format!("/{rel}")
+            });
         }
     }
     None
@@ -105,7 +126,14 @@ pub fn isolate(keep_unified: bool) -> Result<String> {
             bail!("unshare(CLONE_NEWNS): {}", std::io::Error::last_os_error());
         }
         let root = cstr(Path::new("/"));
-        if libc::mount(std::ptr::null(), root.as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()) != 0 {
+        if libc::mount(
+            std::ptr::null(),
+            root.as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        ) != 0
+        {
             bail!("making / private: {}", std::io::Error::last_os_error());
         }
     }
@@ -116,7 +144,11 @@ pub fn isolate(keep_unified: bool) -> Result<String> {
     if hybrid && !keep_unified {
         // SAFETY: as above.
         if unsafe { libc::umount2(cstr(unified).as_ptr(), libc::MNT_DETACH) } != 0 {
-            bail!("hiding {}: {}", unified.display(), std::io::Error::last_os_error());
+            bail!(
+                "hiding {}: {}",
+                unified.display(),
+                std::io::Error::last_os_error()
+            );
         }
         return Ok(format!("cgroup v1 ({v1} hierarchies; hybrid host, unified hidden in the benchmark's mount namespace)"));
     }
@@ -154,8 +186,16 @@ impl Cgroups {
             .or_else(|| hs.iter().find(|h| h.v2))
             .unwrap_or(&hs[0]);
         let own = own_path(anchor, &pc).unwrap_or_else(|| "/".into());
-        let base = format!("{}/nook-bench-{}", own.trim_end_matches('/'), std::process::id());
-        let mut cg = Cgroups { hierarchies: hs, base, made: Vec::new() };
+        let base = format!(
+            "{}/nook-bench-{}",
+            own.trim_end_matches('/'),
+            std::process::id()
+        );
+        let mut cg = Cgroups {
+            hierarchies: hs,
+            base,
+            made: Vec::new(),
+        };
         for h in cg.hierarchies.clone() {
             let mut dir = h.mount.clone();
             for part in cg.base.split('/').filter(|s| !s.is_empty()) {
@@ -174,7 +214,8 @@ impl Cgroups {
                 }
                 if h.v2 {
                     // let the runtimes' cgroups below have every controller
-                    let ctl = fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+                    let ctl =
+                        fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
                     for c in ctl.split_whitespace() {
                         let _ = fs::write(dir.join("cgroup.subtree_control"), format!("+{c}"));
                     }
@@ -239,7 +280,10 @@ pub fn remove_tree(dir: &Path) {
         }
         let _ = fs::write(dir.join("freezer.state"), "THAWED");
         let _ = fs::write(dir.join("cgroup.freeze"), "0");
-        for pid in procs.split_whitespace().filter_map(|p| p.parse::<i32>().ok()) {
+        for pid in procs
+            .split_whitespace()
+            .filter_map(|p| p.parse::<i32>().ok())
+        {
             // SAFETY: kill(2) of a pid read from the cgroup.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }

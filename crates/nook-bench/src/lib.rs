@@ -44,7 +44,11 @@ struct Metric {
 
 impl Metric {
     fn new(name: &str, unit: &'static str, runtimes: usize) -> Metric {
-        Metric { name: name.into(), unit, samples: vec![Vec::new(); runtimes] }
+        Metric {
+            name: name.into(),
+            unit,
+            samples: vec![Vec::new(); runtimes],
+        }
     }
 }
 
@@ -85,13 +89,25 @@ enum Via {
 }
 
 fn mount_count() -> usize {
-    fs::read_to_string("/proc/self/mountinfo").map(|s| s.lines().count()).unwrap_or(0)
+    fs::read_to_string("/proc/self/mountinfo")
+        .map(|s| s.lines().count())
+        .unwrap_or(0)
 }
 
 impl Bench {
     /// A fresh container of runtime `i`: id and bundle dir (config written).
-    fn prepare(&self, i: usize, tag: &str, args: &[&str], seccomp: bool) -> Result<(String, PathBuf)> {
-        let id = format!("nb-{tag}-{}-{}", self.runtimes[i].name, self.seq.fetch_add(1, Ordering::Relaxed));
+    fn prepare(
+        &self,
+        i: usize,
+        tag: &str,
+        args: &[&str],
+        seccomp: bool,
+    ) -> Result<(String, PathBuf)> {
+        let id = format!(
+            "nb-{tag}-{}-{}",
+            self.runtimes[i].name,
+            self.seq.fetch_add(1, Ordering::Relaxed)
+        );
         let cgpath = format!("{}/{id}", self.cg.base);
         let cfg = bundle::config(&self.rootfs, args, &cgpath, seccomp);
         let dir = bundle::write_bundle(&self.bundles, &id, &cfg)?;
@@ -101,13 +117,21 @@ impl Bench {
 
     /// The container is gone: forget it and its bundle.
     fn finish(&self, i: usize, id: &str) {
-        self.live.lock().unwrap().retain(|(j, x)| !(*j == i && x == id));
+        self.live
+            .lock()
+            .unwrap()
+            .retain(|(j, x)| !(*j == i && x == id));
         let _ = fs::remove_dir_all(self.bundles.join(id));
     }
 
     /// Calls `f(runtime, record)` for warm-up then measured rounds, every
     /// runtime once per round, the order rotating each round.
-    fn rounds(&self, warmup: usize, n: usize, mut f: impl FnMut(usize, bool) -> Result<()>) -> Result<()> {
+    fn rounds(
+        &self,
+        warmup: usize,
+        n: usize,
+        mut f: impl FnMut(usize, bool) -> Result<()>,
+    ) -> Result<()> {
         let r = self.runtimes.len();
         for round in 0..warmup + n {
             for k in 0..r {
@@ -131,8 +155,19 @@ impl Bench {
                 let (c, status) = self.launcher.run(rt, args, &err)?;
                 if status != 0 {
                     let text = fs::read_to_string(&err).unwrap_or_default();
-                    let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
-                    bail!("{} `{}`: {}: {last}", rt.name, args.join(" "), runner::describe(status));
+                    let last = text
+                        .lines()
+                        .rev()
+                        .find(|l| !l.trim().is_empty())
+                        .unwrap_or("")
+                        .trim()
+                        .to_string();
+                    bail!(
+                        "{} `{}`: {}: {last}",
+                        rt.name,
+                        args.join(" "),
+                        runner::describe(status)
+                    );
                 }
                 Ok(c)
             }
@@ -144,13 +179,20 @@ impl Bench {
         let rt = &self.runtimes[i];
         let (id, b) = self.prepare(i, tag, &["/bin/true"], false)?;
         let pidfile = b.join("pid");
-        let (bs, ps) = (b.to_string_lossy().into_owned(), pidfile.to_string_lossy().into_owned());
+        let (bs, ps) = (
+            b.to_string_lossy().into_owned(),
+            pidfile.to_string_lossy().into_owned(),
+        );
         let create = self.cmd(i, &["create", "--bundle", &bs, "--pid-file", &ps, &id], via)?;
         let pid = runner::read_pid(&pidfile)?;
         let start = self.cmd(i, &["start", &id], via)?;
         let t = Instant::now();
-        runner::wait_gone(pid, EXIT_LIMIT).with_context(|| format!("{} container {id}", rt.name))?;
-        let wait = runner::Cost { time: t.elapsed(), maxrss_kib: 0 };
+        runner::wait_gone(pid, EXIT_LIMIT)
+            .with_context(|| format!("{} container {id}", rt.name))?;
+        let wait = runner::Cost {
+            time: t.elapsed(),
+            maxrss_kib: 0,
+        };
         let delete = self.cmd(i, &["delete", &id], via)?;
         self.finish(i, &id);
         Ok([create, start, wait, delete])
@@ -158,7 +200,13 @@ impl Bench {
 
     /// `run` of /bin/true then `delete --force` (which may find it gone:
     /// runc-style runtimes delete a foreground container themselves).
-    fn run_delete(&self, i: usize, tag: &str, seccomp: bool, via: Via) -> Result<(runner::Cost, Duration)> {
+    fn run_delete(
+        &self,
+        i: usize,
+        tag: &str,
+        seccomp: bool,
+        via: Via,
+    ) -> Result<(runner::Cost, Duration)> {
         let rt = &self.runtimes[i];
         let (id, b) = self.prepare(i, tag, &["/bin/true"], seccomp)?;
         let bs = b.to_string_lossy().into_owned();
@@ -185,10 +233,19 @@ impl Bench {
                     }
                     Ok(())
                 })?;
-                ("`run` of /bin/true, then `delete --force`".into(), vec![total, run])
+                (
+                    "`run` of /bin/true, then `delete --force`".into(),
+                    vec![total, run],
+                )
             }
             Scenario::Phases => {
-                let names = ["create", "start", "wait for exit", "delete", "create + start + wait + delete"];
+                let names = [
+                    "create",
+                    "start",
+                    "wait for exit",
+                    "delete",
+                    "create + start + wait + delete",
+                ];
                 let mut m: Vec<Metric> = names.iter().map(|x| Metric::new(x, "ms", r)).collect();
                 self.rounds(w, n, |i, rec| {
                     let c = self.lifecycle(i, "ph", Via::Direct(0))?;
@@ -202,7 +259,10 @@ impl Bench {
                     }
                     Ok(())
                 })?;
-                ("create / start / wait / delete of /bin/true, each timed".into(), m)
+                (
+                    "create / start / wait / delete of /bin/true, each timed".into(),
+                    m,
+                )
             }
             Scenario::Exec => {
                 let mut m = Metric::new("exec /bin/true", "ms", r);
@@ -212,8 +272,15 @@ impl Bench {
                         let rt = &self.runtimes[i];
                         let (id, b) = self.prepare(i, "ex", &["/bin/sleep", "1000"], false)?;
                         let pidfile = b.join("pid");
-                        let (bs, ps) = (b.to_string_lossy().into_owned(), pidfile.to_string_lossy().into_owned());
-                        rt.run(&["create", "--bundle", &bs, "--pid-file", &ps, &id], None, 0)?;
+                        let (bs, ps) = (
+                            b.to_string_lossy().into_owned(),
+                            pidfile.to_string_lossy().into_owned(),
+                        );
+                        rt.run(
+                            &["create", "--bundle", &bs, "--pid-file", &ps, &id],
+                            None,
+                            0,
+                        )?;
                         running.push((i, id.clone(), runner::read_pid(&pidfile)?));
                         rt.run(&["start", &id], None, 0)?;
                     }
@@ -234,7 +301,10 @@ impl Bench {
                     self.finish(i, &id);
                 }
                 result?;
-                ("`exec` of /bin/true into a running container".into(), vec![m])
+                (
+                    "`exec` of /bin/true into a running container".into(),
+                    vec![m],
+                )
             }
             Scenario::Rss => {
                 let names = ["run", "create", "start", "delete"];
@@ -253,16 +323,27 @@ impl Bench {
                 ("peak RSS of each command: ru_maxrss of its largest process (forked by the launcher)".into(), m)
             }
             Scenario::Memcg => {
-                let Some(h) = self.cg.memory().cloned() else { bail!("no memory cgroup controller on this host") };
-                let peak_file = if h.v2 { "memory.peak" } else { "memory.max_usage_in_bytes" };
+                let Some(h) = self.cg.memory().cloned() else {
+                    bail!("no memory cgroup controller on this host")
+                };
+                let peak_file = if h.v2 {
+                    "memory.peak"
+                } else {
+                    "memory.max_usage_in_bytes"
+                };
                 let mut m = Metric::new("charged, create -> delete", "MiB", r);
                 self.rounds(w, n, |i, rec| {
-                    let dir = self.cg.dir(&h).join(format!("memcg-{}-{}", self.runtimes[i].name, self.seq.fetch_add(1, Ordering::Relaxed)));
+                    let dir = self.cg.dir(&h).join(format!(
+                        "memcg-{}-{}",
+                        self.runtimes[i].name,
+                        self.seq.fetch_add(1, Ordering::Relaxed)
+                    ));
                     fs::create_dir(&dir).with_context(|| format!("mkdir {}", dir.display()))?;
                     let out = (|| -> Result<f64> {
                         let procs = Procs::open(&dir)?;
                         self.lifecycle(i, "mem", Via::Cgroup(procs.fd()))?;
-                        let v = fs::read_to_string(dir.join(peak_file)).with_context(|| format!("{}", dir.join(peak_file).display()))?;
+                        let v = fs::read_to_string(dir.join(peak_file))
+                            .with_context(|| format!("{}", dir.join(peak_file).display()))?;
                         Ok(v.trim().parse::<f64>().unwrap_or(0.0) / (1024.0 * 1024.0))
                     })();
                     host::remove_tree(&dir);
@@ -303,7 +384,10 @@ impl Bench {
                     }
                     Ok(())
                 })?;
-                ("create / start / wait / delete of /bin/true, concurrently; wall time".into(), vec![m])
+                (
+                    "create / start / wait / delete of /bin/true, concurrently; wall time".into(),
+                    vec![m],
+                )
             }
             Scenario::Seccomp => {
                 let mut plain = Metric::new("run + delete, no seccomp", "ms", r);
@@ -318,7 +402,10 @@ impl Bench {
                     }
                     Ok(())
                 })?;
-                ("what a 302-syscall allow-list profile adds to run + delete".into(), vec![plain, with])
+                (
+                    "what a 302-syscall allow-list profile adds to run + delete".into(),
+                    vec![plain, with],
+                )
             }
         })
     }
@@ -341,37 +428,72 @@ impl Bench {
         }
         let now = mount_count();
         if now != self.mounts_before {
-            out.push(format!("mount table has {now} entries, {} before", self.mounts_before));
+            out.push(format!(
+                "mount table has {now} entries, {} before",
+                self.mounts_before
+            ));
         }
         let me = std::process::id().to_string();
         let launcher = self.launcher.pid().to_string();
         for e in fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Ok(stat) = fs::read_to_string(e.path().join("stat")) else { continue };
-            let Some((comm, rest)) = stat.rsplit_once(')') else { continue };
-            if rest.split_whitespace().nth(1) == Some(me.as_str()) && e.file_name().to_string_lossy() != launcher {
-                out.push(format!("process {} ({})", e.file_name().to_string_lossy(), comm.split_once('(').map(|x| x.1).unwrap_or("")));
+            let Ok(stat) = fs::read_to_string(e.path().join("stat")) else {
+                continue;
+            };
+            let Some((comm, rest)) = stat.rsplit_once(')') else {
+                continue;
+            };
+            if rest.split_whitespace().nth(1) == Some(me.as_str())
+                && e.file_name().to_string_lossy() != launcher
+            {
+                out.push(format!(
+                    "process {} ({})",
+                    e.file_name().to_string_lossy(),
+                    comm.split_once('(').map(|x| x.1).unwrap_or("")
+                ));
             }
         }
         out
     }
 
     fn report(&self, s: Scenario, title: &str, metrics: &[Metric]) {
-        let rounds = if s == Scenario::Parallel { self.opts.parallel_rounds } else { self.opts.n };
+        let rounds = if s == Scenario::Parallel {
+            self.opts.parallel_rounds
+        } else {
+            self.opts.n
+        };
         println!("\n== {}: {title} ({rounds} rounds)", s.name());
         let base = &self.runtimes[self.baseline].name;
         for m in metrics {
-            println!("  {:<34} {:>9} {:>9} {:>9} {:>8}", format!("{} ({})", m.name, m.unit), "median", "min", "max", format!("×{base}"));
+            println!(
+                "  {:<34} {:>9} {:>9} {:>9} {:>8}",
+                format!("{} ({})", m.name, m.unit),
+                "median",
+                "min",
+                "max",
+                format!("×{base}")
+            );
             let bmed = stats::summarize(&m.samples[self.baseline]).map(|x| x.median);
             for (i, rt) in self.runtimes.iter().enumerate() {
-                let Some(x) = stats::summarize(&m.samples[i]) else { continue };
-                let ratio = bmed.filter(|b| *b > 0.0).map(|b| format!("{:.2}", x.median / b)).unwrap_or_default();
-                println!("    {:<32} {:>9.2} {:>9.2} {:>9.2} {:>8}", rt.name, x.median, x.min, x.max, ratio);
+                let Some(x) = stats::summarize(&m.samples[i]) else {
+                    continue;
+                };
+                let ratio = bmed
+                    .filter(|b| *b > 0.0)
+                    .map(|b| format!("{:.2}", x.median / b))
+                    .unwrap_or_default();
+                println!(
+                    "    {:<32} {:>9.2} {:>9.2} {:>9.2} {:>8}",
+                    rt.name, x.median, x.min, x.max, ratio
+                );
             }
         }
         if s == Scenario::Seccomp && metrics.len() == 2 {
             println!("  {:<34} {:>9}", "added by the profile (ms)", "median");
             for (i, rt) in self.runtimes.iter().enumerate() {
-                if let (Some(a), Some(b)) = (stats::summarize(&metrics[0].samples[i]), stats::summarize(&metrics[1].samples[i])) {
+                if let (Some(a), Some(b)) = (
+                    stats::summarize(&metrics[0].samples[i]),
+                    stats::summarize(&metrics[1].samples[i]),
+                ) {
                     println!("    {:<32} {:>+9.2}", rt.name, b.median - a.median);
                 }
             }
@@ -389,13 +511,23 @@ impl Bench {
 
 fn default_runtimes() -> Vec<(String, PathBuf)> {
     let mut out = Vec::new();
-    if let Some(n) = std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join("nook-runtime"))) {
+    if let Some(n) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join("nook-runtime")))
+    {
         if args::is_executable(&n) {
             out.push(("nook".into(), n));
         }
     }
     for name in ["runc", "crun"] {
-        for dir in ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"] {
+        for dir in [
+            "/usr/local/sbin",
+            "/usr/local/bin",
+            "/usr/sbin",
+            "/usr/bin",
+            "/sbin",
+            "/bin",
+        ] {
             let p = Path::new(dir).join(name);
             if args::is_executable(&p) {
                 out.push((name.into(), p));
@@ -413,10 +545,18 @@ fn bench(opts: Options) -> Result<bool> {
     // SAFETY: handlers only store to an atomic.
     unsafe {
         libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-        libc::signal(libc::SIGINT, on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t);
+        libc::signal(
+            libc::SIGINT,
+            on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        );
+        libc::signal(
+            libc::SIGTERM,
+            on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        );
     }
-    let scratch = opts.scratch.join(format!("nook-bench.{}", std::process::id()));
+    let scratch = opts
+        .scratch
+        .join(format!("nook-bench.{}", std::process::id()));
     fs::create_dir_all(&opts.scratch)?;
     fs::create_dir(&scratch).with_context(|| format!("mkdir {}", scratch.display()))?;
     let cg = match Cgroups::setup() {
@@ -429,9 +569,18 @@ fn bench(opts: Options) -> Result<bool> {
     let mut runtimes = Vec::new();
     for (name, bin) in &opts.runtimes {
         let root = scratch.join(format!("root-{name}"));
-        runtimes.push(Runtime { name: name.clone(), bin: fs::canonicalize(bin)?, root, errdir: scratch.clone() });
+        runtimes.push(Runtime {
+            name: name.clone(),
+            bin: fs::canonicalize(bin)?,
+            root,
+            errdir: scratch.clone(),
+        });
     }
-    let baseline = opts.runtimes.iter().position(|(n, _)| *n == opts.baseline).unwrap_or(0);
+    let baseline = opts
+        .runtimes
+        .iter()
+        .position(|(n, _)| *n == opts.baseline)
+        .unwrap_or(0);
     let mut b = Bench {
         runtimes,
         baseline,
@@ -454,13 +603,26 @@ fn bench(opts: Options) -> Result<bool> {
         let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
         // SAFETY: valid out-pointer.
         unsafe { libc::uname(&mut uts) };
-        let rel = unsafe { std::ffi::CStr::from_ptr(uts.release.as_ptr()) }.to_string_lossy().into_owned();
-        println!("nook-bench: kernel {rel}, {} CPUs, {layout}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-        println!("container cgroups under {} in every hierarchy; baseline {}", b.cg.base, b.runtimes[b.baseline].name);
+        let rel = unsafe { std::ffi::CStr::from_ptr(uts.release.as_ptr()) }
+            .to_string_lossy()
+            .into_owned();
+        println!(
+            "nook-bench: kernel {rel}, {} CPUs, {layout}",
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        );
+        println!(
+            "container cgroups under {} in every hierarchy; baseline {}",
+            b.cg.base, b.runtimes[b.baseline].name
+        );
         for rt in &b.runtimes {
             println!("  {:<8} {} ({})", rt.name, rt.bin.display(), rt.version());
         }
-        println!("{} measured rounds after {} warm-up, runtimes round-robin (order rotating)", b.opts.n, b.opts.warmup);
+        println!(
+            "{} measured rounds after {} warm-up, runtimes round-robin (order rotating)",
+            b.opts.n, b.opts.warmup
+        );
         let mut clean = true;
         for s in b.opts.scenarios.clone() {
             let (title, metrics) = b.scenario(s)?;

@@ -40,14 +40,25 @@ impl Runtime {
     pub fn run(&self, args: &[&str], cgroup_procs: Option<RawFd>, slot: usize) -> Result<Cost> {
         let (cost, status, last) = self.spawn(args, cgroup_procs, slot)?;
         if status != 0 {
-            bail!("{} `{}`: {}: {}", self.name, args.join(" "), describe(status), last);
+            bail!(
+                "{} `{}`: {}: {}",
+                self.name,
+                args.join(" "),
+                describe(status),
+                last
+            );
         }
         Ok(cost)
     }
 
     /// As [`Runtime::run`], but any exit status is accepted and returned
     /// with the last line of stderr.
-    pub fn spawn(&self, args: &[&str], cgroup_procs: Option<RawFd>, slot: usize) -> Result<(Cost, i32, String)> {
+    pub fn spawn(
+        &self,
+        args: &[&str],
+        cgroup_procs: Option<RawFd>,
+        slot: usize,
+    ) -> Result<(Cost, i32, String)> {
         let errpath = self.errdir.join(format!("{}-{slot}.err", self.name));
         let err = File::create(&errpath)?;
         let mut cmd = Command::new(&self.bin);
@@ -65,15 +76,30 @@ impl Runtime {
             }
         }
         let t0 = Instant::now();
-        let child = cmd.spawn().map_err(|e| anyhow::anyhow!("{}: {}: {e}", self.name, self.bin.display()))?;
+        let child = cmd
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("{}: {}: {e}", self.name, self.bin.display()))?;
         let (status, ru) = wait4(child.id() as i32)?;
         let time = t0.elapsed();
         let mut last = String::new();
         if status != 0 {
             let text = fs::read_to_string(&errpath).unwrap_or_default();
-            last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
+            last = text
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim()
+                .to_string();
         }
-        Ok((Cost { time, maxrss_kib: ru.ru_maxrss }, status, last))
+        Ok((
+            Cost {
+                time,
+                maxrss_kib: ru.ru_maxrss,
+            },
+            status,
+            last,
+        ))
     }
 
     /// `delete --force ID`, ignoring failure (cleanup paths).
@@ -95,7 +121,12 @@ impl Runtime {
             .stderr(Stdio::null())
             .output()
             .ok()
-            .and_then(|o| String::from_utf8_lossy(&o.stdout).lines().next().map(str::to_string))
+            .and_then(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .next()
+                    .map(str::to_string)
+            })
             .unwrap_or_else(|| "?".into())
     }
 }
@@ -153,7 +184,9 @@ pub fn wait_gone(pid: i32, limit: Duration) -> Result<()> {
 /// Reads the pid a runtime wrote to `--pid-file`.
 pub fn read_pid(path: &Path) -> Result<i32> {
     let s = fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    s.trim().parse().map_err(|_| anyhow::anyhow!("{}: '{}' is not a pid", path.display(), s.trim()))
+    s.trim()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{}: '{}' is not a pid", path.display(), s.trim()))
 }
 
 /// An open `cgroup.procs` kept for [`Runtime::run`].
@@ -162,7 +195,11 @@ pub struct Procs(File);
 impl Procs {
     /// Opens `dir/cgroup.procs` for writing.
     pub fn open(dir: &Path) -> Result<Procs> {
-        Ok(Procs(fs::OpenOptions::new().write(true).open(dir.join("cgroup.procs"))?))
+        Ok(Procs(
+            fs::OpenOptions::new()
+                .write(true)
+                .open(dir.join("cgroup.procs"))?,
+        ))
     }
     /// The raw fd.
     pub fn fd(&self) -> RawFd {
@@ -180,10 +217,19 @@ mod tests {
         fs::create_dir_all(&dir).unwrap();
         // /bin/sh takes `--root X -c ...` badly; use a script as the "runtime"
         let bin = dir.join("rt");
-        fs::write(&bin, "#!/bin/sh\n[ \"$3\" = ok ] && exit 0\necho \"no good: $3\" >&2\nexit 3\n").unwrap();
+        fs::write(
+            &bin,
+            "#!/bin/sh\n[ \"$3\" = ok ] && exit 0\necho \"no good: $3\" >&2\nexit 3\n",
+        )
+        .unwrap();
         use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
-        let rt = Runtime { name: "t".into(), bin, root: dir.clone(), errdir: dir.clone() };
+        let rt = Runtime {
+            name: "t".into(),
+            bin,
+            root: dir.clone(),
+            errdir: dir.clone(),
+        };
         let c = rt.run(&["ok"], None, 0).unwrap();
         assert!(c.maxrss_kib > 0);
         let e = rt.run(&["bad"], None, 0).unwrap_err().to_string();
@@ -234,7 +280,10 @@ impl Launcher {
     /// stderr to `err`; returns the cost and the wait status.
     pub fn run(&self, rt: &Runtime, args: &[&str], err: &Path) -> Result<(Cost, i32)> {
         let (bin, root) = (rt.bin.to_string_lossy(), rt.root.to_string_lossy());
-        let argv: Vec<&str> = [&*bin, "--root", &*root].into_iter().chain(args.iter().copied()).collect();
+        let argv: Vec<&str> = [&*bin, "--root", &*root]
+            .into_iter()
+            .chain(args.iter().copied())
+            .collect();
         self.spawn(&argv, err)
     }
 
@@ -250,14 +299,27 @@ impl Launcher {
         let mut buf = [0u8; 128];
         let n = self.sock.recv(&mut buf)?;
         let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-        let v: Vec<i64> = text.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+        let v: Vec<i64> = text
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
         if v.len() != 3 {
             bail!("launcher: bad reply '{text}'");
         }
         if v[0] < 0 {
-            bail!("launcher: cannot start {}: {}", argv[0], std::io::Error::from_raw_os_error(-v[0] as i32));
+            bail!(
+                "launcher: cannot start {}: {}",
+                argv[0],
+                std::io::Error::from_raw_os_error(-v[0] as i32)
+            );
         }
-        Ok((Cost { time: Duration::from_nanos(v[2] as u64), maxrss_kib: v[1] }, v[0] as i32))
+        Ok((
+            Cost {
+                time: Duration::from_nanos(v[2] as u64),
+                maxrss_kib: v[1],
+            },
+            v[0] as i32,
+        ))
     }
 }
 
@@ -302,7 +364,11 @@ fn serve(sock: &std::os::unix::net::UnixDatagram) {
             let pid = libc::fork();
             if pid == 0 {
                 let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-                let err = libc::open(fields[0].as_ptr(), libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC, 0o644);
+                let err = libc::open(
+                    fields[0].as_ptr(),
+                    libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC,
+                    0o644,
+                );
                 libc::dup2(null, 0);
                 libc::dup2(null, 1);
                 libc::dup2(err, 2);
@@ -314,13 +380,16 @@ fn serve(sock: &std::os::unix::net::UnixDatagram) {
             libc::close(errno_pipe[1]);
             let mut status = 0;
             let mut ru: libc::rusage = std::mem::zeroed();
-            while libc::wait4(pid, &mut status, 0, &mut ru) < 0 && *libc::__errno_location() == libc::EINTR {}
+            while libc::wait4(pid, &mut status, 0, &mut ru) < 0
+                && *libc::__errno_location() == libc::EINTR
+            {}
             let mut t1: libc::timespec = std::mem::zeroed();
             libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t1);
             let mut e = 0i32;
             let got = libc::read(errno_pipe[0], (&mut e as *mut i32).cast(), 4);
             libc::close(errno_pipe[0]);
-            let nanos = (t1.tv_sec - t0.tv_sec) as i64 * 1_000_000_000 + (t1.tv_nsec - t0.tv_nsec) as i64;
+            let nanos =
+                (t1.tv_sec - t0.tv_sec) as i64 * 1_000_000_000 + (t1.tv_nsec - t0.tv_nsec) as i64;
             if got == 4 {
                 format!("{} 0 0", -e)
             } else {

@@ -43,7 +43,10 @@ fn main() {
     let out = &args[1];
     let exe = std::fs::canonicalize(&args[3]).unwrap_or_else(|e| die(&format!("{}: {e}", args[3])));
     let exe_s = exe.to_string_lossy().into_owned();
-    let cargs: Vec<CString> = args[3..].iter().map(|a| CString::new(a.as_str()).unwrap()).collect();
+    let cargs: Vec<CString> = args[3..]
+        .iter()
+        .map(|a| CString::new(a.as_str()).unwrap())
+        .collect();
     let mut argv: Vec<*const libc::c_char> = cargs.iter().map(|c| c.as_ptr()).collect();
     argv.push(std::ptr::null());
     let cexe = CString::new(exe_s.clone()).unwrap();
@@ -80,7 +83,11 @@ fn main() {
         }
         if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
             if tid == child {
-                rc = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) };
+                rc = if libc::WIFEXITED(status) {
+                    libc::WEXITSTATUS(status)
+                } else {
+                    128 + libc::WTERMSIG(status)
+                };
                 // what it left running (a container's init waiting for
                 // `start`) is let go when the tracer exits
                 break;
@@ -108,7 +115,10 @@ fn main() {
                 continue;
             }
             maps.insert(tid, text_maps(tid, &exe_s));
-        } else if event == libc::PTRACE_EVENT_CLONE || event == libc::PTRACE_EVENT_FORK || event == libc::PTRACE_EVENT_VFORK {
+        } else if event == libc::PTRACE_EVENT_CLONE
+            || event == libc::PTRACE_EVENT_FORK
+            || event == libc::PTRACE_EVENT_VFORK
+        {
             let mut new: libc::c_ulong = 0;
             unsafe { libc::ptrace(libc::PTRACE_GETEVENTMSG, tid, 0, &mut new) };
             let m = maps.get(&tid).cloned().unwrap_or_default();
@@ -133,9 +143,9 @@ fn main() {
                 steps += 1;
             }
         }
-        if !maps.contains_key(&tid) {
+        if let std::collections::hash_map::Entry::Vacant(e) = maps.entry(tid) {
             execs.entry(tid).or_insert(1);
-            maps.insert(tid, Vec::new());
+            e.insert(Vec::new());
         }
         unsafe { libc::ptrace(libc::PTRACE_SINGLESTEP, tid, 0, inject as libc::c_long) };
     }
@@ -149,12 +159,20 @@ fn main() {
         }
         unsafe { libc::_exit(0) };
     }
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(out).unwrap_or_else(|e| die(&format!("{out}: {e}")));
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(out)
+        .unwrap_or_else(|e| die(&format!("{out}: {e}")));
     let mut v: Vec<u64> = seen.into_iter().collect();
     v.sort_unstable();
     for o in &v {
         writeln!(f, "{o:x}").unwrap();
     }
-    eprintln!("nook-hot-trace: {} steps, {} distinct instructions", steps, v.len());
+    eprintln!(
+        "nook-hot-trace: {} steps, {} distinct instructions",
+        steps,
+        v.len()
+    );
     std::process::exit(rc);
 }
