@@ -207,37 +207,6 @@ impl Procs {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn runs_times_and_reports_failure() {
-        let dir = std::env::temp_dir().join(format!("nook-bench-runner-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        // /bin/sh takes `--root X -c ...` badly; use a script as the "runtime"
-        let bin = dir.join("rt");
-        fs::write(
-            &bin,
-            "#!/bin/sh\n[ \"$3\" = ok ] && exit 0\necho \"no good: $3\" >&2\nexit 3\n",
-        )
-        .unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
-        let rt = Runtime {
-            name: "t".into(),
-            bin,
-            root: dir.clone(),
-            errdir: dir.clone(),
-        };
-        let c = rt.run(&["ok"], None, 0).unwrap();
-        assert!(c.maxrss_kib > 0);
-        let e = rt.run(&["bad"], None, 0).unwrap_err().to_string();
-        assert!(e.contains("exit 3") && e.contains("no good: bad"), "{e}");
-        fs::remove_dir_all(&dir).unwrap();
-    }
-}
-
 /// A small process forked before the benchmark grows, which spawns the
 /// commands whose peak RSS is measured.  Linux carries a parent's RSS
 /// high-water mark into every child it forks (and through `exec`), so a
@@ -399,5 +368,36 @@ fn serve(sock: &std::os::unix::net::UnixDatagram) {
         if sock.send(reply.as_bytes()).is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_times_and_reports_failure() {
+        let dir = std::env::temp_dir().join(format!("nook-bench-runner-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        // /bin/sh takes `--root X -c ...` badly; use a script as the "runtime"
+        let bin = dir.join("rt");
+        fs::write(
+            &bin,
+            "#!/bin/sh\n[ \"$3\" = ok ] && exit 0\necho \"no good: $3\" >&2\nexit 3\n",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+        let rt = Runtime {
+            name: "t".into(),
+            bin,
+            root: dir.clone(),
+            errdir: dir.clone(),
+        };
+        let c = rt.run(&["ok"], None, 0).unwrap();
+        assert!(c.maxrss_kib > 0);
+        let e = rt.run(&["bad"], None, 0).unwrap_err().to_string();
+        assert!(e.contains("exit 3") && e.contains("no good: bad"), "{e}");
+        fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -351,8 +351,7 @@ pub fn attach_v2(dir: BorrowedFd<'_>, rules: &[DeviceRule]) -> Result<()> {
             let why = text
                 .trim_end_matches('\0')
                 .lines()
-                .filter(|l| !l.trim().is_empty())
-                .last()
+                .rfind(|l| !l.trim().is_empty())
                 .unwrap_or("")
                 .to_string();
             return Err(bpf_err("load", e).with_detail(&why));

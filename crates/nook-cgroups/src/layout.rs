@@ -175,14 +175,12 @@ impl Layout {
                 PathBuf::from(unescape(pre[4])),
             );
             match post[0] {
-                "cgroup2" => {
-                    if layout.v2.is_none() {
-                        layout.v2 = Some(V2Mount {
-                            mountpoint,
-                            mount_root: root,
-                            own: own_v2.clone().unwrap_or_else(|| PathBuf::from("/")),
-                        });
-                    }
+                "cgroup2" if layout.v2.is_none() => {
+                    layout.v2 = Some(V2Mount {
+                        mountpoint,
+                        mount_root: root,
+                        own: own_v2.clone().unwrap_or_else(|| PathBuf::from("/")),
+                    });
                 }
                 "cgroup" => {
                     let ctrls: Vec<String> = post[2]

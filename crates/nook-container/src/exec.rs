@@ -135,7 +135,7 @@ pub fn build_process(base: Option<&Process>, p: &ExecProcess) -> Result<Process>
                 let mut caps = proc
                     .capabilities()
                     .clone()
-                    .unwrap_or_else(|| LinuxCapabilities::default());
+                    .unwrap_or_else(LinuxCapabilities::default);
                 let extra: Vec<oci_spec::runtime::Capability> = a
                     .caps
                     .iter()

@@ -795,7 +795,9 @@ mod tests {
     #[test]
     fn client_flags_are_accepted() {
         match cli("spec --rootless --bundle /b").cmd {
-            Cmd::Spec { bundle, rootless } => assert!(rootless && bundle == PathBuf::from("/b")),
+            Cmd::Spec { bundle, rootless } => {
+                assert!(rootless && bundle == std::path::Path::new("/b"))
+            }
             c => panic!("{c:?}"),
         }
         let c = cli("--systemd-cgroup --criu /usr/sbin/criu --rootless false list");
