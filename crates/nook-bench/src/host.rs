@@ -4,6 +4,7 @@
 //! every container cgroup is made.
 
 use anyhow::{bail, Context, Result};
+use nook_cgroups::Layout;
 use std::ffi::CString;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -17,98 +18,42 @@ pub struct Hierarchy {
     pub v2: bool,
     /// v1 controllers (and `name=` options) of the mount.
     pub controllers: Vec<String>,
-    /// The root of the hierarchy that the mount shows.
-    pub root: String,
 }
 
-/// Unescapes mountinfo's octal escapes (`\040` for a space).
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 4 <= b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
+/// The cgroup hierarchies mounted here (as nook-cgroups reads them) and the
+/// benchmark's own cgroup, as a path inside them, in the memory hierarchy
+/// (else the v2 one, else the first).
+pub fn hierarchies() -> Result<(Vec<Hierarchy>, String)> {
+    let l = Layout::detect()?;
+    let mut hs: Vec<Hierarchy> =
+        l.v1.iter()
+            .map(|h| Hierarchy {
+                mount: h.mountpoint.clone(),
+                v2: false,
+                controllers: h.controllers.clone(),
+            })
+            .collect();
+    if let Some(v2) = &l.v2 {
+        hs.push(Hierarchy {
+            mount: v2.mountpoint.clone(),
+            v2: true,
+            controllers: Vec::new(),
+        });
     }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The cgroup hierarchies in a /proc/self/mountinfo text.
-pub fn hierarchies(mountinfo: &str) -> Vec<Hierarchy> {
-    let mut out: Vec<Hierarchy> = Vec::new();
-    for line in mountinfo.lines() {
-        let Some((pre, post)) = line.split_once(" - ") else {
-            continue;
-        };
-        let pre: Vec<&str> = pre.split(' ').collect();
-        let post: Vec<&str> = post.split(' ').collect();
-        if pre.len() < 5 || post.len() < 3 {
-            continue;
-        }
-        let v2 = match post[0] {
-            "cgroup2" => true,
-            "cgroup" => false,
-            _ => continue,
-        };
-        let controllers = if v2 {
-            Vec::new()
-        } else {
-            post[2]
-                .split(',')
-                .filter(|o| {
-                    !matches!(
-                        *o,
-                        "rw" | "ro" | "nosuid" | "nodev" | "noexec" | "relatime" | "clone_children"
-                    )
-                })
-                .filter(|o| !o.starts_with("release_agent="))
-                .map(str::to_string)
-                .collect()
-        };
-        let h = Hierarchy {
-            mount: PathBuf::from(unescape(pre[4])),
-            v2,
-            controllers,
-            root: unescape(pre[3]),
-        };
-        // a later mount over the same point hides the earlier one
-        out.retain(|o| o.mount != h.mount);
-        out.push(h);
-    }
-    out
-}
-
-/// The process's own cgroup in hierarchy `h`, given /proc/self/cgroup,
-/// as a path inside the mount.
-pub fn own_path(h: &Hierarchy, proc_cgroup: &str) -> Option<String> {
-    for line in proc_cgroup.lines() {
-        let mut f = line.splitn(3, ':');
-        let (_, ctl, path) = (f.next()?, f.next()?, f.next()?);
-        let hit = if h.v2 {
-            ctl.is_empty()
-        } else {
-            !ctl.is_empty() && ctl.split(',').all(|c| h.controllers.iter().any(|x| x == c))
-        };
-        if hit {
-            let rel = path
-                .strip_prefix(h.root.trim_end_matches('/'))
-                .unwrap_or(path);
-            return Some(if rel.starts_with('/') {
-                rel.to_string()
-            } else {
-                format!("/{rel}")
-            });
-        }
-    }
-    None
+    let (mount, own_dir) = l
+        .v1_for("memory")
+        .map(|h| (&h.mountpoint, h.own_dir()))
+        .or_else(|| l.v2.as_ref().map(|v| (&v.mountpoint, v.own_dir())))
+        .or_else(|| l.v1.first().map(|h| (&h.mountpoint, h.own_dir())))
+        .expect("Layout::detect found a hierarchy");
+    let own = format!(
+        "/{}",
+        own_dir
+            .strip_prefix(mount)
+            .unwrap_or(Path::new(""))
+            .display()
+    );
+    Ok((hs, own))
 }
 
 fn cstr(p: &Path) -> CString {
@@ -137,7 +82,7 @@ pub fn isolate(keep_unified: bool) -> Result<String> {
             bail!("making / private: {}", std::io::Error::last_os_error());
         }
     }
-    let hs = hierarchies(&fs::read_to_string("/proc/self/mountinfo")?);
+    let (hs, _) = hierarchies()?;
     let v1 = hs.iter().filter(|h| !h.v2).count();
     let unified = Path::new("/sys/fs/cgroup/unified");
     let hybrid = v1 > 0 && hs.iter().any(|h| h.v2 && h.mount == unified);
@@ -175,17 +120,7 @@ impl Cgroups {
     /// Makes the base `OWN/nook-bench-PID`, where OWN is the benchmark's own
     /// cgroup in the memory hierarchy (or the v2 one).
     pub fn setup() -> Result<Cgroups> {
-        let hs = hierarchies(&fs::read_to_string("/proc/self/mountinfo")?);
-        if hs.is_empty() {
-            bail!("no cgroup hierarchy is mounted");
-        }
-        let pc = fs::read_to_string("/proc/self/cgroup")?;
-        let anchor = hs
-            .iter()
-            .find(|h| h.controllers.iter().any(|c| c == "memory"))
-            .or_else(|| hs.iter().find(|h| h.v2))
-            .unwrap_or(&hs[0]);
-        let own = own_path(anchor, &pc).unwrap_or_else(|| "/".into());
+        let (hs, own) = hierarchies()?;
         let base = format!(
             "{}/nook-bench-{}",
             own.trim_end_matches('/'),
@@ -294,42 +229,5 @@ pub fn remove_tree(dir: &Path) {
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MI: &str = "\
-25 1 0:22 / / rw - ext4 /dev/root rw
-30 25 0:26 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755
-31 30 0:27 / /sys/fs/cgroup/unified rw,nosuid - cgroup2 cgroup2 rw,nsdelegate
-32 30 0:28 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct
-33 30 0:29 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
-34 30 0:30 /inner /sys/fs/cgroup/pids rw - cgroup cgroup rw,nosuid,pids
-35 25 0:31 / /mnt/with\\040space rw - cgroup cgroup rw,name=systemd,release_agent=/x
-";
-
-    #[test]
-    fn reads_hierarchies() {
-        let hs = hierarchies(MI);
-        assert_eq!(hs.len(), 5);
-        assert!(hs[0].v2 && hs[0].mount == Path::new("/sys/fs/cgroup/unified"));
-        assert_eq!(hs[1].controllers, vec!["cpu", "cpuacct"]);
-        assert_eq!(hs[3].root, "/inner");
-        assert_eq!(hs[4].mount, Path::new("/mnt/with space"));
-        assert_eq!(hs[4].controllers, vec!["name=systemd"]);
-    }
-
-    #[test]
-    fn own_paths() {
-        let hs = hierarchies(MI);
-        let pc = "5:pids:/inner/a\n4:memory:/m/x\n3:cpu,cpuacct:/\n0::/u\n";
-        assert_eq!(own_path(&hs[0], pc).as_deref(), Some("/u"));
-        assert_eq!(own_path(&hs[1], pc).as_deref(), Some("/"));
-        assert_eq!(own_path(&hs[2], pc).as_deref(), Some("/m/x"));
-        assert_eq!(own_path(&hs[3], pc).as_deref(), Some("/a"));
-        assert_eq!(own_path(&hs[4], pc), None);
     }
 }

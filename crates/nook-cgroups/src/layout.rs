@@ -1,6 +1,7 @@
 //! What cgroup hierarchies the host has mounted, and where in each of them
 //! the runtime itself sits (so that relative paths can be placed below it).
 
+use nook_sys::proc::unescape_mountinfo;
 use std::path::{Path, PathBuf};
 
 use crate::{CgroupError, Result};
@@ -103,29 +104,6 @@ fn under(mountpoint: &Path, root: &Path, cg: &Path) -> PathBuf {
     }
 }
 
-/// Undo the octal escapes (`\040`) of /proc/self/mountinfo.
-pub fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 4 <= b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            let v = (b[i + 1] - b'0') as u32 * 64
-                + (b[i + 2] - b'0') as u32 * 8
-                + (b[i + 3] - b'0') as u32;
-            out.push(v as u8);
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 impl Layout {
     /// Read the layout of the running system.
     pub fn detect() -> Result<Layout> {
@@ -171,8 +149,8 @@ impl Layout {
                 continue;
             }
             let (root, mountpoint) = (
-                PathBuf::from(unescape(pre[3])),
-                PathBuf::from(unescape(pre[4])),
+                PathBuf::from(unescape_mountinfo(pre[3])),
+                PathBuf::from(unescape_mountinfo(pre[4])),
             );
             match post[0] {
                 "cgroup2" if layout.v2.is_none() => {

@@ -126,30 +126,11 @@ pub fn make_parent_private(path: &Path) -> Result<(), Errno> {
         let Some(mp) = line.split(' ').nth(4) else {
             continue;
         };
-        let mp = unescape(mp);
+        let mp = nook_sys::proc::unescape_mountinfo(mp);
         if path.starts_with(&mp) && best.as_ref().is_none_or(|b| mp.len() > b.len()) {
             best = Some(mp);
         }
     }
     let mp = best.unwrap_or_else(|| "/".into());
     mount_path(None, Path::new(&mp), None, libc::MS_PRIVATE as u64, None)
-}
-
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 4 <= b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push(((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0')) as u8);
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

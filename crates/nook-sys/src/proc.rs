@@ -1,5 +1,6 @@
-//! Reading `/proc/<pid>/stat`: a process's state and start time, which
-//! together with the pid identify a process even after its pid is reused.
+//! Reading `/proc`: a process's state and start time from `/proc/<pid>/stat`
+//! (which together with the pid identify a process even after its pid is
+//! reused), and the escaped fields of `/proc/<pid>/mountinfo`.
 
 use std::fs;
 
@@ -48,6 +49,29 @@ pub fn is_same_alive(pid: i32, start_time: u64) -> bool {
     }
 }
 
+/// Undoes the octal escapes (`\040` for a space) of a mountinfo field.
+pub fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 4 <= b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = (b[i + 1] - b'0') as u32 * 64
+                + (b[i + 2] - b'0') as u32 * 8
+                + (b[i + 3] - b'0') as u32;
+            out.push(v as u8);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,5 +93,12 @@ mod tests {
         assert!(!st.is_dead());
         assert!(is_same_alive(me, st.start_time));
         assert!(!is_same_alive(me, st.start_time + 1));
+    }
+
+    #[test]
+    fn mountinfo_escapes() {
+        assert_eq!(unescape_mountinfo("/mnt/with\\040space"), "/mnt/with space");
+        assert_eq!(unescape_mountinfo("/a\\011b\\134c"), "/a\tb\\c");
+        assert_eq!(unescape_mountinfo("/plain\\04"), "/plain\\04");
     }
 }
