@@ -154,20 +154,7 @@ impl Bench {
                 let err = self.scratch.join("launcher.err");
                 let (c, status) = self.launcher.run(rt, args, &err)?;
                 if status != 0 {
-                    let text = fs::read_to_string(&err).unwrap_or_default();
-                    let last = text
-                        .lines()
-                        .rev()
-                        .find(|l| !l.trim().is_empty())
-                        .unwrap_or("")
-                        .trim()
-                        .to_string();
-                    bail!(
-                        "{} `{}`: {}: {last}",
-                        rt.name,
-                        args.join(" "),
-                        runner::describe(status)
-                    );
+                    return Err(rt.failed(args, status, &runner::last_line(&err)));
                 }
                 Ok(c)
             }

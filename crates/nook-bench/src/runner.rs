@@ -40,13 +40,7 @@ impl Runtime {
     pub fn run(&self, args: &[&str], cgroup_procs: Option<RawFd>, slot: usize) -> Result<Cost> {
         let (cost, status, last) = self.spawn(args, cgroup_procs, slot)?;
         if status != 0 {
-            bail!(
-                "{} `{}`: {}: {}",
-                self.name,
-                args.join(" "),
-                describe(status),
-                last
-            );
+            return Err(self.failed(args, status, &last));
         }
         Ok(cost)
     }
@@ -81,17 +75,11 @@ impl Runtime {
             .map_err(|e| anyhow::anyhow!("{}: {}: {e}", self.name, self.bin.display()))?;
         let (status, ru) = wait4(child.id() as i32)?;
         let time = t0.elapsed();
-        let mut last = String::new();
-        if status != 0 {
-            let text = fs::read_to_string(&errpath).unwrap_or_default();
-            last = text
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("")
-                .trim()
-                .to_string();
-        }
+        let last = if status != 0 {
+            last_line(&errpath)
+        } else {
+            String::new()
+        };
         Ok((
             Cost {
                 time,
@@ -100,6 +88,17 @@ impl Runtime {
             status,
             last,
         ))
+    }
+
+    /// The error of `args` exiting with `status`, naming the last line of
+    /// what it wrote to stderr.
+    pub fn failed(&self, args: &[&str], status: i32, last: &str) -> anyhow::Error {
+        anyhow::anyhow!(
+            "{} `{}`: {}: {last}",
+            self.name,
+            args.join(" "),
+            describe(status)
+        )
     }
 
     /// `delete --force ID`, ignoring failure (cleanup paths).
@@ -129,6 +128,18 @@ impl Runtime {
             })
             .unwrap_or_else(|| "?".into())
     }
+}
+
+/// The last non-empty line of a file (a command's stderr), trimmed.
+pub fn last_line(path: &Path) -> String {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+        .to_string()
 }
 
 /// "exit N" or "killed by signal N".
