@@ -444,8 +444,6 @@ impl Runtime {
     }
 }
 
-const TIOCGPTPEER: libc::c_ulong = 0x5441;
-
 fn exec_child(
     ch: &Channel,
     joins: &[OpenNs],
@@ -494,59 +492,10 @@ fn exec_child(
             0,
         )
         .map_err(Error::sys("terminal: open /dev/ptmx in the container"))?;
-        let zero: libc::c_int = 0;
-        // SAFETY: ioctls on the pty master we own.
-        let slave = unsafe {
-            if libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &zero) < 0 {
-                return Err(Error::sys("terminal: unlock pty")(Errno::last()));
-            }
-            let s = libc::ioctl(
-                master.as_raw_fd(),
-                TIOCGPTPEER as _,
-                libc::O_RDWR | libc::O_NOCTTY,
-            );
-            if s < 0 {
-                return Err(Error::sys("terminal: open pty slave")(Errno::last()));
-            }
-            s
-        };
-        if let Some(sz) = process.console_size() {
-            let ws = libc::winsize {
-                ws_row: sz.height() as u16,
-                ws_col: sz.width() as u16,
-                ws_xpixel: 0,
-                ws_ypixel: 0,
-            };
-            // SAFETY: ioctl with a valid winsize.
-            unsafe { libc::ioctl(slave, libc::TIOCSWINSZ, &ws) };
-        }
-        let u = process.user();
-        if u.uid() != 0 {
-            // SAFETY: fchown of our pty slave.
-            unsafe { libc::fchown(slave, u.uid(), u.gid()) };
-        }
-        match console {
-            Some(sock) => init::send_pty(sock.as_fd(), &master)?,
-            None => ch
-                .send(&Msg::Console, &[master.as_raw_fd()])
-                .map_err(|e| Error::Init(e.to_string()))?,
-        }
+        let slave = init::open_pty_peer(&master, process)?;
+        init::hand_over_master(&master, console.map(|s| s.as_fd()), ch)?;
         drop(master);
-        // SAFETY: make the pty our controlling terminal and stdio.
-        unsafe {
-            libc::setsid();
-            if libc::ioctl(slave, libc::TIOCSCTTY, 0) < 0 {
-                return Err(Error::sys("terminal: set controlling terminal")(
-                    Errno::last(),
-                ));
-            }
-            for fd in 0..3 {
-                libc::dup2(slave, fd);
-            }
-            if slave > 2 {
-                libc::close(slave);
-            }
-        }
+        init::attach_terminal(slave)?;
     }
     let ready = init::confine(conf, ch)?;
     // The parent-death signal would survive execve and kill a detached

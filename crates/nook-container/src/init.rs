@@ -35,7 +35,7 @@ use nook_security::seccomp::Compiled;
 use nook_sys::channel::Channel;
 use nook_sys::clone::{fork_with, CloneOpts, Forked};
 use nook_sys::Errno;
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{Process, Spec};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -293,6 +293,16 @@ fn open_console(
             "terminal: open /dev/ptmx in the container (is /dev/pts mounted?): {e}"
         ))
     })?;
+    let slave = open_pty_peer(&master, process)?;
+    nook_rootfs::setup_console(prep, slave.as_fd())?;
+    hand_over_master(&master, plan.console_socket.as_ref().map(|s| s.as_fd()), ch)?;
+    Ok(Some(Console { slave }))
+}
+
+/// The pty of a container process, from the master it opened inside the
+/// container: unlocked, its peer opened (close-on-exec), sized from
+/// `process.consoleSize` and owned by the process's user.
+pub(crate) fn open_pty_peer(master: &OwnedFd, process: &Process) -> Result<OwnedFd> {
     let zero: libc::c_int = 0;
     // SAFETY: ioctls on the pty master we own.
     let slave = unsafe {
@@ -324,14 +334,51 @@ fn open_console(
         // SAFETY: fchown of our pty slave to the container user.
         unsafe { libc::fchown(slave.as_raw_fd(), u.uid(), u.gid()) };
     }
-    nook_rootfs::setup_console(prep, slave.as_fd())?;
-    match &plan.console_socket {
-        Some(sock) => send_pty(sock.as_fd(), &master)?,
+    Ok(slave)
+}
+
+/// Hands a pty master to whoever takes it: the client on
+/// `--console-socket`, else the runtime over `ch`.
+pub(crate) fn hand_over_master(
+    master: &OwnedFd,
+    console_socket: Option<BorrowedFd<'_>>,
+    ch: &Channel,
+) -> Result<()> {
+    match console_socket {
+        Some(sock) => send_pty(sock, master),
         None => ch
             .send(&Msg::Console, &[master.as_raw_fd()])
-            .map_err(|e| Error::Init(e.to_string()))?,
+            .map_err(|e| Error::Init(e.to_string())),
     }
-    Ok(Some(Console { slave }))
+}
+
+/// Makes the pty `slave` this process's controlling terminal and its
+/// stdin, stdout and stderr.
+pub(crate) fn attach_terminal(slave: OwnedFd) -> Result<()> {
+    // SAFETY: setsid and TIOCSCTTY on our own pty.
+    unsafe {
+        libc::setsid();
+        if libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) < 0 {
+            return Err(Error::sys("terminal: set controlling terminal")(
+                Errno::last(),
+            ));
+        }
+    }
+    let raw = slave.as_raw_fd();
+    for fd in 0..3 {
+        if fd == raw {
+            // already in place: only keep it open across exec
+            // SAFETY: F_SETFD on our own descriptor.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+        } else {
+            nook_sys::fd::dup2(raw, fd).map_err(Error::sys("terminal: attach stdio"))?;
+        }
+    }
+    if raw <= 2 {
+        // it is one of the stdio descriptors now: do not close it
+        let _ = std::os::fd::IntoRawFd::into_raw_fd(slave);
+    }
+    Ok(())
 }
 
 /// Send a pty master over a console socket the way runc does: the fd with
@@ -480,20 +527,8 @@ fn setup(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
             unsafe { libc::pause() };
         }
     };
-    if let Some(c) = &console {
-        // SAFETY: make the pty our controlling terminal and stdio.
-        unsafe {
-            libc::setsid();
-            if libc::ioctl(c.slave.as_raw_fd(), libc::TIOCSCTTY, 0) < 0 {
-                return Err(Error::sys("terminal: set controlling terminal")(
-                    Errno::last(),
-                ));
-            }
-        }
-        for fd in 0..3 {
-            nook_sys::fd::dup2(c.slave.as_raw_fd(), fd)
-                .map_err(Error::sys("terminal: attach stdio"))?;
-        }
+    if let Some(c) = console {
+        attach_terminal(c.slave)?;
     }
     let cwd =
         std::ffi::CString::new(process.cwd().as_os_str().as_encoded_bytes()).unwrap_or_default();
