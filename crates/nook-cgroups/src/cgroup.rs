@@ -849,18 +849,27 @@ mod tests {
         )
     }
 
+    /// Plans a cgroup for `path` (or `default_name`) on layout `l`.
+    fn plan(
+        l: &Layout,
+        path: Option<&str>,
+        default_name: &str,
+        resources: Option<&LinuxResources>,
+    ) -> Result<Cgroup> {
+        Cgroup::plan(
+            l,
+            &CgroupSpec {
+                path: path.map(Path::new),
+                default_name,
+                resources,
+            },
+        )
+    }
+
     #[test]
     fn plan_relative_absolute_default() {
         let l = layout();
-        let cg = Cgroup::plan(
-            &l,
-            &CgroupSpec {
-                path: Some(Path::new("pod/c1")),
-                default_name: "x",
-                resources: None,
-            },
-        )
-        .unwrap();
+        let cg = plan(&l, Some("pod/c1"), "x", None).unwrap();
         assert_eq!(
             cg.v1["memory"],
             PathBuf::from("/sys/fs/cgroup/memory/own/pod/c1")
@@ -875,28 +884,12 @@ mod tests {
         );
         assert!(!cg.v1.contains_key("name=systemd"));
         assert_eq!(cg.v2, Some(PathBuf::from("/sys/fs/cgroup/unified/pod/c1")));
-        let cg = Cgroup::plan(
-            &l,
-            &CgroupSpec {
-                path: Some(Path::new("/abs/c")),
-                default_name: "x",
-                resources: None,
-            },
-        )
-        .unwrap();
+        let cg = plan(&l, Some("/abs/c"), "x", None).unwrap();
         assert_eq!(
             cg.v1["memory"],
             PathBuf::from("/sys/fs/cgroup/memory/abs/c")
         );
-        let cg = Cgroup::plan(
-            &l,
-            &CgroupSpec {
-                path: None,
-                default_name: "ctr",
-                resources: None,
-            },
-        )
-        .unwrap();
+        let cg = plan(&l, None, "ctr", None).unwrap();
         assert_eq!(
             cg.v1["memory"],
             PathBuf::from("/sys/fs/cgroup/memory/own/ctr")
@@ -908,15 +901,7 @@ mod tests {
         let l = layout();
         let r: LinuxResources =
             serde_json::from_str(r#"{"cpu":{"quota":1000,"cpus":"0"}}"#).unwrap();
-        let cg = Cgroup::plan(
-            &l,
-            &CgroupSpec {
-                path: Some(Path::new("c")),
-                default_name: "x",
-                resources: Some(&r),
-            },
-        )
-        .unwrap();
+        let cg = plan(&l, Some("c"), "x", Some(&r)).unwrap();
         assert!(cg.v1.contains_key("cpu"));
         assert!(cg.v1.contains_key("cpuset"));
     }
@@ -924,47 +909,15 @@ mod tests {
     #[test]
     fn plan_refuses_own_and_root() {
         let l = layout();
-        assert!(Cgroup::plan(
-            &l,
-            &CgroupSpec {
-                path: Some(Path::new("/")),
-                default_name: "x",
-                resources: None
-            }
-        )
-        .is_err());
-        assert!(Cgroup::plan(
-            &l,
-            &CgroupSpec {
-                path: Some(Path::new("/own")),
-                default_name: "x",
-                resources: None
-            }
-        )
-        .is_err());
-        assert!(Cgroup::plan(
-            &l,
-            &CgroupSpec {
-                path: Some(Path::new("system.slice:nook:x")),
-                default_name: "x",
-                resources: None
-            }
-        )
-        .is_err());
+        assert!(plan(&l, Some("/"), "x", None).is_err());
+        assert!(plan(&l, Some("/own"), "x", None).is_err());
+        assert!(plan(&l, Some("system.slice:nook:x"), "x", None).is_err());
     }
 
     #[test]
     fn state_roundtrip() {
         let l = layout();
-        let cg = Cgroup::plan(
-            &l,
-            &CgroupSpec {
-                path: Some(Path::new("c")),
-                default_name: "x",
-                resources: None,
-            },
-        )
-        .unwrap();
+        let cg = plan(&l, Some("c"), "x", None).unwrap();
         let s = serde_json::to_string(&cg).unwrap();
         assert_eq!(serde_json::from_str::<Cgroup>(&s).unwrap(), cg);
     }
