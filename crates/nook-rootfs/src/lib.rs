@@ -291,15 +291,7 @@ fn mount_entry(
             open_in_root(root, dest, libc::O_PATH, 0).map_err(errp("open mount point", dest))?;
         let extra = opts.bind_remount_flags();
         if extra != 0 {
-            let keep = preserved_flags(target.as_fd()) & !opts.cleared;
-            mount_at(
-                None,
-                target.as_fd(),
-                None,
-                libc::MS_BIND as u64 | libc::MS_REMOUNT as u64 | extra | keep,
-                None,
-            )
-            .map_err(fail)?;
+            mount::bind_remount(target.as_fd(), extra, opts.cleared).map_err(fail)?;
         }
         finish_entry(target.as_fd(), opts).map_err(fail)?;
         if opts.idmap {
@@ -354,15 +346,7 @@ fn mount_entry(
             .map_err(fail)?;
             let t = open_in_root(root, dest, libc::O_PATH, 0)
                 .map_err(errp("open mount point", dest))?;
-            let keep = preserved_flags(t.as_fd());
-            mount_at(
-                None,
-                t.as_fd(),
-                None,
-                (libc::MS_BIND | libc::MS_REMOUNT) as u64 | opts.flags | keep,
-                None,
-            )
-            .map_err(fail)?;
+            mount::bind_remount(t.as_fd(), opts.flags, 0).map_err(fail)?;
         }
         Err(e) => return Err(fail(e)),
     }
@@ -532,15 +516,7 @@ pub fn protect(spec: &RootfsSpec<'_>, prep: &Prepared) -> Result<()> {
         .map_err(fail)?;
         let fd = open_in_root(root, path, libc::O_PATH, 0)
             .map_err(errp("resolve readonly path", path))?;
-        let keep = preserved_flags(fd.as_fd());
-        mount_at(
-            None,
-            fd.as_fd(),
-            None,
-            (libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY) as u64 | keep,
-            None,
-        )
-        .map_err(fail)?;
+        mount::bind_remount(fd.as_fd(), libc::MS_RDONLY as u64, 0).map_err(fail)?;
     }
     let devnull = nook_sys::fd::openat(None, Path::new("/dev/null"), libc::O_PATH, 0)
         .map_err(errp("open", Path::new("/dev/null")))?;

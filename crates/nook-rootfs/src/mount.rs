@@ -55,6 +55,20 @@ pub fn mount_at(
     mount_path(source, &proc_fd_path(target), fstype, flags, data)
 }
 
+/// Bind-remount the mount behind `target` with `flags` (e.g. `MS_RDONLY`),
+/// keeping the per-mount flags it already has (see [`preserved_flags`])
+/// except those in `cleared`.
+pub fn bind_remount(target: BorrowedFd<'_>, flags: u64, cleared: u64) -> Result<(), Errno> {
+    let keep = preserved_flags(target) & !cleared;
+    mount_at(
+        None,
+        target,
+        None,
+        (libc::MS_BIND | libc::MS_REMOUNT) as u64 | flags | keep,
+        None,
+    )
+}
+
 /// Per-mount flags of the mount holding `fd` that a remount must keep
 /// (the kernel locks them in user namespaces): nosuid, nodev, noexec and the
 /// access-time mode.
