@@ -384,19 +384,8 @@ pub(crate) fn attach_terminal(slave: OwnedFd) -> Result<()> {
 /// Send a pty master over a console socket the way runc does: the fd with
 /// `SCM_RIGHTS` and the pty's name as the data.
 pub fn send_pty(sock: BorrowedFd<'_>, master: &OwnedFd) -> Result<()> {
-    let name = b"/dev/ptmx";
-    let iov = [std::io::IoSlice::new(name)];
-    let fds = [master.as_raw_fd()];
-    let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
-    nix::sys::socket::sendmsg::<()>(
-        sock.as_raw_fd(),
-        &iov,
-        &cmsg,
-        nix::sys::socket::MsgFlags::empty(),
-        None,
-    )
-    .map_err(Error::sys("send the pty master to the console socket"))?;
-    Ok(())
+    nook_sys::fd::send_with_fds(sock, b"/dev/ptmx", &[master.as_raw_fd()])
+        .map_err(Error::sys("send the pty master to the console socket"))
 }
 
 fn join_session_keyring(id: &str) {

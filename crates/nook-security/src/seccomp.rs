@@ -7,7 +7,7 @@
 
 use std::hash::{Hash, Hasher};
 use std::io::{Read, Seek};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
@@ -319,18 +319,8 @@ pub fn send_to_listener(
     let sock = UnixStream::connect(path)
         .map_err(|e| err(format!("connect to listener {}: {e}", path.display())))?;
     let data = serde_json::to_vec(&msg).unwrap_or_default();
-    let iov = [std::io::IoSlice::new(&data)];
-    let fds = [fd.as_raw_fd()];
-    let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
-    nix::sys::socket::sendmsg::<()>(
-        sock.as_raw_fd(),
-        &iov,
-        &cmsg,
-        nix::sys::socket::MsgFlags::empty(),
-        None,
-    )
-    .map_err(|e| err(format!("send the notify fd to {}: {e}", path.display())))?;
-    Ok(())
+    nook_sys::fd::send_with_fds(sock.as_fd(), &data, &[fd.as_raw_fd()])
+        .map_err(|e| err(format!("send the notify fd to {}: {e}", path.display())))
 }
 
 #[cfg(test)]

@@ -6,12 +6,11 @@
 //! the container reaches the user as the error text the child sent, and a
 //! child that dies without a word is seen as end-of-file, never as a hang.
 
-use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::io::IoSliceMut;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::sys::socket::{
-    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
-    SockFlag, SockType,
+    recvmsg, socketpair, AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -69,22 +68,10 @@ impl Channel {
     /// Send one message, with `fds` attached.
     pub fn send<T: Serialize>(&self, msg: &T, fds: &[RawFd]) -> Result<(), ChannelError> {
         let buf = serde_json::to_vec(msg).map_err(|e| ChannelError::Decode(e.to_string()))?;
-        let iov = [IoSlice::new(&buf)];
-        let cmsg = [ControlMessage::ScmRights(fds)];
-        let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
-        loop {
-            match sendmsg::<()>(
-                self.fd.as_raw_fd(),
-                &iov,
-                cmsgs,
-                MsgFlags::MSG_NOSIGNAL,
-                None,
-            ) {
-                Ok(_) => return Ok(()),
-                Err(Errno::EINTR) => continue,
-                Err(Errno::EPIPE) | Err(Errno::ECONNRESET) => return Err(ChannelError::Closed),
-                Err(e) => return Err(ChannelError::Io(e)),
-            }
+        match crate::fd::send_with_fds(self.fd.as_fd(), &buf, fds) {
+            Ok(()) => Ok(()),
+            Err(Errno::EPIPE) | Err(Errno::ECONNRESET) => Err(ChannelError::Closed),
+            Err(e) => Err(ChannelError::Io(e)),
         }
     }
 

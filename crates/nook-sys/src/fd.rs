@@ -120,6 +120,18 @@ pub fn dup2(old: RawFd, new: RawFd) -> Result<()> {
     })
 }
 
+/// Send `data` with `fds` attached (`SCM_RIGHTS`) on the socket `sock`, as one
+/// `sendmsg(2)`; `MSG_NOSIGNAL`, so a closed peer is `EPIPE`, not a signal.
+pub fn send_with_fds(sock: BorrowedFd<'_>, data: &[u8], fds: &[RawFd]) -> Result<()> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let iov = [std::io::IoSlice::new(data)];
+    let cmsg = [ControlMessage::ScmRights(fds)];
+    let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
+    retry_eintr(|| {
+        sendmsg::<()>(sock.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None).map(|_| ())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
