@@ -125,6 +125,17 @@ impl Env {
         self.nook(&["run", "--bundle", bundle.to_str().unwrap(), id])
     }
 
+    /// `run --bundle B ID` in the foreground, its stdin and stdout piped to
+    /// the test.
+    pub fn spawn_run(&self, id: &str, bundle: &Path) -> std::process::Child {
+        self.cmd()
+            .args(["run", "--bundle", bundle.to_str().unwrap(), id])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
     /// The parsed `state` of a container.
     pub fn state(&self, id: &str) -> Value {
         let o = self.nook(&["state", id]);
@@ -260,4 +271,48 @@ pub fn fails_with(o: &Output, needle: &str) {
         "stderr {:?} does not mention {needle:?}",
         lines[0]
     );
+}
+
+/// Accept one connection on `listener` and receive one message from it: its
+/// bytes and the first descriptor sent with it (`SCM_RIGHTS`), as a console
+/// socket or a seccomp listener gets them.
+pub fn accept_fd(listener: &std::os::unix::net::UnixListener) -> (Vec<u8>, std::os::fd::OwnedFd) {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+    let (conn, _) = listener.accept().unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut space = nix::cmsg_space!([RawFd; 4]);
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let msg = nix::sys::socket::recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        nix::sys::socket::MsgFlags::empty(),
+    )
+    .unwrap();
+    let n = msg.bytes;
+    let mut fd = None;
+    for cm in msg.cmsgs().unwrap() {
+        if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = cm {
+            // SAFETY: received just now; ours to own.
+            fd = Some(unsafe { OwnedFd::from_raw_fd(fds[0]) });
+        }
+    }
+    buf.truncate(n);
+    (buf, fd.expect("no descriptor received"))
+}
+
+/// Everything readable from `f` until EOF or an error (a pty master reports
+/// EIO once the container's side is closed), with `\r` dropped.
+pub fn read_all(f: impl Into<std::fs::File>) -> String {
+    use std::io::Read;
+    let mut f = f.into();
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match f.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&chunk[..n]),
+        }
+    }
+    String::from_utf8_lossy(&out).replace('\r', "")
 }

@@ -158,40 +158,6 @@ fn exec_into_stopped_paused_or_missing_containers_fails() {
     );
 }
 
-fn recv_pty(listener: &std::os::unix::net::UnixListener) -> std::fs::File {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    let (conn, _) = listener.accept().unwrap();
-    let mut buf = [0u8; 64];
-    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let msg = nix::sys::socket::recvmsg::<()>(
-        conn.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        nix::sys::socket::MsgFlags::empty(),
-    )
-    .unwrap();
-    for cm in msg.cmsgs().unwrap() {
-        if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = cm {
-            return std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fds[0]) });
-        }
-    }
-    panic!("no pty master received");
-}
-
-fn read_all(mut f: std::fs::File) -> String {
-    use std::io::Read;
-    let mut out = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        match f.read(&mut chunk) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => out.extend_from_slice(&chunk[..n]),
-        }
-    }
-    String::from_utf8_lossy(&out).replace('\r', "")
-}
-
 #[test]
 fn exec_with_a_terminal_through_the_console_socket() {
     let env = Env::new("exectty");
@@ -203,7 +169,7 @@ fn exec_with_a_terminal_through_the_console_socket() {
         "terminal": true, "consoleSize": {"height": 25, "width": 90},
         "args": ["sh", "-c", "tty; stty size; echo TERM=$TERM"], "env": ["TERM=vt100", "PATH=/bin"], "cwd": "/", "user": {"uid": 0, "gid": 0}
     })).unwrap()).unwrap();
-    let h = std::thread::spawn(move || read_all(recv_pty(&listener)));
+    let h = std::thread::spawn(move || read_all(accept_fd(&listener).1));
     ok(&env.nook(&[
         "exec",
         "-d",

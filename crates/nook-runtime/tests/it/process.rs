@@ -1,7 +1,6 @@
 //! Process attributes, seen from inside.
 
-use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixListener;
 use std::os::unix::process::CommandExt;
 
@@ -168,35 +167,9 @@ fn terminal_through_console_socket() {
         b.to_str().unwrap(),
         &id,
     ]));
-    let (conn, _) = listener.accept().unwrap();
-    let mut buf = [0u8; 64];
-    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let msg = nix::sys::socket::recvmsg::<()>(
-        conn.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        nix::sys::socket::MsgFlags::empty(),
-    )
-    .unwrap();
-    let mut master = None;
-    for cm in msg.cmsgs().unwrap() {
-        if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = cm {
-            master = Some(unsafe { OwnedFd::from_raw_fd(fds[0]) });
-        }
-    }
-    let master = master.expect("no pty master received");
+    let (_, master) = accept_fd(&listener);
     ok(&env.nook(&["start", &id]));
-    let mut f = std::fs::File::from(master);
-    let mut out = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        match f.read(&mut chunk) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => out.extend_from_slice(&chunk[..n]),
-        }
-    }
-    let s = String::from_utf8_lossy(&out).replace('\r', "");
+    let s = read_all(master);
     let l: Vec<&str> = s.lines().collect();
     assert!(l[0].starts_with("/dev/pts/"), "{s}");
     assert_eq!(l[1], "33 111");
@@ -213,13 +186,7 @@ fn foreground_run_relays_its_terminal() {
     c["process"]["terminal"] = true.into();
     let b = env.bundle("b", &c);
     let id = env.id("fgtty");
-    let mut child = env
-        .cmd()
-        .args(["run", "--bundle", b.to_str().unwrap(), &id])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = env.spawn_run(&id, &b);
     child.stdin.take().unwrap().write_all(b"hello\n").unwrap();
     let out = child.wait_with_output().unwrap();
     let s = String::from_utf8_lossy(&out.stdout).replace('\r', "");
@@ -239,13 +206,7 @@ fn ctrl_c_on_the_terminal_reaches_the_container() {
     c["process"]["terminal"] = true.into();
     let b = env.bundle("b", &c);
     let id = env.id("ctrlc");
-    let mut child = env
-        .cmd()
-        .args(["run", "--bundle", b.to_str().unwrap(), &id])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = env.spawn_run(&id, &b);
     let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     out.read_line(&mut line).unwrap();

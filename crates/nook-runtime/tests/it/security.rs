@@ -241,7 +241,7 @@ struct NotifResp {
 
 #[test]
 fn seccomp_notify_hands_the_fd_and_state_to_the_listener() {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::fd::AsRawFd;
     let env = Env::new("notify");
     let sock = env.dir.join("listener.sock");
     let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
@@ -252,26 +252,8 @@ fn seccomp_notify_hands_the_fd_and_state_to_the_listener() {
     let b = env.bundle("b", &c);
     let id = env.id("notify");
     let handler = std::thread::spawn(move || {
-        let (conn, _) = listener.accept().unwrap();
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 4]);
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let msg = nix::sys::socket::recvmsg::<()>(
-            conn.as_raw_fd(),
-            &mut iov,
-            Some(&mut space),
-            nix::sys::socket::MsgFlags::empty(),
-        )
-        .unwrap();
-        let n = msg.bytes;
-        let mut fd = None;
-        for cm in msg.cmsgs().unwrap() {
-            if let nix::sys::socket::ControlMessageOwned::ScmRights(f) = cm {
-                fd = Some(unsafe { OwnedFd::from_raw_fd(f[0]) });
-            }
-        }
-        let state: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
-        let fd = fd.expect("no notify fd");
+        let (data, fd) = accept_fd(&listener);
+        let state: serde_json::Value = serde_json::from_slice(&data).unwrap();
         // answer one notification: EPERM
         let mut req = NotifReq::default();
         let r = unsafe { libc::ioctl(fd.as_raw_fd(), 0xc0502100u64 as _, &mut req) };
