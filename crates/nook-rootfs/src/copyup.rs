@@ -2,8 +2,9 @@
 //! mounted over it (Podman uses it for `--read-only` containers).  Works on
 //! descriptors only, never following symlinks.
 
-use std::ffi::{CStr, CString};
+use std::ffi::{CStr, CString, OsStr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 
 use nook_sys::Errno;
 
@@ -188,21 +189,8 @@ pub fn copy_tree(src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> Result<(), Errno> 
                 set_meta(dst, &name, &st, false)?;
             }
             libc::S_IFLNK => {
-                let mut buf = vec![0u8; libc::PATH_MAX as usize];
-                // SAFETY: readlinkat into our buffer.
-                let n = unsafe {
-                    libc::readlinkat(
-                        src.as_raw_fd(),
-                        name.as_ptr(),
-                        buf.as_mut_ptr().cast(),
-                        buf.len(),
-                    )
-                };
-                if n < 0 {
-                    return Err(Errno::last());
-                }
-                buf.truncate(n as usize);
-                let target = CString::new(buf).map_err(|_| Errno::EINVAL)?;
+                let target = nook_sys::path::readlinkat(src, OsStr::from_bytes(name.to_bytes()))?;
+                let target = nook_sys::fd::cstr(&target)?;
                 // SAFETY: symlinkat in our dir fd.
                 check(unsafe { libc::symlinkat(target.as_ptr(), dst.as_raw_fd(), name.as_ptr()) })?;
                 set_meta(dst, &name, &st, true)?;

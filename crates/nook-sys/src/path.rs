@@ -91,7 +91,8 @@ pub fn open_in_root(root: BorrowedFd<'_>, p: &Path, flags: i32, mode: u32) -> Re
     )
 }
 
-fn readlinkat(dir: BorrowedFd<'_>, name: &OsStr) -> Result<PathBuf> {
+/// The target of the symlink `name` in `dir`.
+pub fn readlinkat(dir: BorrowedFd<'_>, name: &OsStr) -> Result<PathBuf> {
     let c = cstr(Path::new(name))?;
     let mut buf = vec![0u8; libc::PATH_MAX as usize];
     // SAFETY: readlinkat into our buffer.

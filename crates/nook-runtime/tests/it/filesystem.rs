@@ -81,13 +81,14 @@ fn relative_bind_source_is_relative_to_the_bundle() {
 #[test]
 fn tmpfs_options_and_tmpcopyup() {
     let env = Env::new("tmpfs");
-    let mut c = config(&["sh", "-c", "stat -c %a /scratch; cat /data/keep; echo new > /data/n; cat /data/n; grep ' /scratch ' /proc/self/mountinfo"]);
+    let mut c = config(&["sh", "-c", "stat -c %a /scratch; cat /data/keep; echo new > /data/n; cat /data/n; grep ' /scratch ' /proc/self/mountinfo; readlink /data/link"]);
     let m = c["mounts"].as_array_mut().unwrap();
     m.push(json!({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["mode=1700", "size=1m", "noexec", "nosuid"]}));
     m.push(json!({"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]}));
     let b = env.bundle("b", &c);
     std::fs::create_dir_all(b.join("rootfs/data")).unwrap();
     std::fs::write(b.join("rootfs/data/keep"), "image content\n").unwrap();
+    std::os::unix::fs::symlink("keep", b.join("rootfs/data/link")).unwrap();
     let id = env.id("tmpfs");
     let out = ok(&env.run(&id, &b));
     let l: Vec<&str> = out.lines().collect();
@@ -99,6 +100,7 @@ fn tmpfs_options_and_tmpcopyup() {
         "{}",
         l[3]
     );
+    assert_eq!(l[4], "keep", "tmpcopyup copies symlinks as symlinks");
     assert!(
         !b.join("rootfs/data/n").exists(),
         "tmpcopyup wrote into the image"
