@@ -447,16 +447,9 @@ impl Runtime {
                         .pop()
                         .ok_or_else(|| Error::Init("seccomp notify fd missing".into()))?;
                     let sc = linux.seccomp().as_ref().expect("notify implies seccomp");
-                    let listener = sc.listener_path().as_ref().expect("checked at compile");
                     let st: serde_json::Value =
                         serde_json::from_slice(&state_for("creating")).unwrap_or_default();
-                    nook_security::seccomp::send_to_listener(
-                        listener,
-                        &fd,
-                        pid,
-                        sc.listener_metadata().as_deref().unwrap_or(""),
-                        &st,
-                    )?;
+                    nook_security::seccomp::send_to_listener(sc, &fd, pid, &st)?;
                 }
                 Msg::Ready => break,
                 m => {

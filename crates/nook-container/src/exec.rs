@@ -345,15 +345,9 @@ impl Runtime {
                     let (Some(fd), Some(sc)) = (fds.pop(), linux.seccomp().as_ref()) else {
                         continue;
                     };
-                    if let Some(listener) = sc.listener_path() {
+                    if sc.listener_path().is_some() {
                         let state = serde_json::to_value(self.state(&opts.id)?).unwrap_or_default();
-                        nook_security::seccomp::send_to_listener(
-                            listener,
-                            &fd,
-                            child,
-                            sc.listener_metadata().as_deref().unwrap_or(""),
-                            &state,
-                        )?;
+                        nook_security::seccomp::send_to_listener(sc, &fd, child, &state)?;
                     }
                 }
                 Ok((Msg::Error(m), _)) => {

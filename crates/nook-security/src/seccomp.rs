@@ -299,21 +299,23 @@ pub fn load(c: &Compiled) -> Result<Option<OwnedFd>> {
     Ok(None)
 }
 
-/// Hand the notify fd to the listener at `path`, with the container process
-/// state the runtime-spec defines (`ociVersion`, `fds`, `pid`, `metadata`,
-/// `state`).
+/// Hand the notify fd to the profile's `listenerPath` (nothing to do without
+/// one), with the container process state the runtime-spec defines
+/// (`ociVersion`, `fds`, `pid`, `metadata` = `listenerMetadata`, `state`).
 pub fn send_to_listener(
-    path: &Path,
+    profile: &LinuxSeccomp,
     fd: &OwnedFd,
     pid: i32,
-    metadata: &str,
     state: &serde_json::Value,
 ) -> Result<()> {
+    let Some(path) = profile.listener_path() else {
+        return Ok(());
+    };
     let msg = serde_json::json!({
         "ociVersion": "1.2.0",
         "fds": ["seccompFd"],
         "pid": pid,
-        "metadata": metadata,
+        "metadata": profile.listener_metadata().as_deref().unwrap_or(""),
         "state": state,
     });
     let sock = UnixStream::connect(path)
