@@ -436,7 +436,7 @@ pub fn main() -> i32 {
             return 0;
         }
         Err(e) => {
-            log_parse_error(&e);
+            log_parse_error(&argv, &e);
             let _ = writeln!(std::io::stderr(), "nook-runtime: {e}");
             return 1;
         }
@@ -462,7 +462,7 @@ pub fn main() -> i32 {
         cli.log_format == "json",
         cli.debug,
     ));
-    let _ = tracing::subscriber::set_global_default(ArcSub(logger.clone()));
+    let _ = tracing::subscriber::set_global_default(logger.clone());
     match dispatch(&cli) {
         Ok(code) => code,
         Err(e) => {
@@ -479,8 +479,7 @@ pub fn main() -> i32 {
 /// A command line the parser refused never reaches the logger; clients that read
 /// only `--log` (containerd) should still see why.  Best effort: find
 /// `--log`/`--log-format` among the raw arguments.
-fn log_parse_error(msg: &str) {
-    let args: Vec<String> = std::env::args().collect();
+fn log_parse_error(args: &[String], msg: &str) {
     let value = |name: &str| -> Option<String> {
         args.iter().enumerate().find_map(|(i, a)| {
             a.strip_prefix(&format!("{name}="))
@@ -496,31 +495,5 @@ fn log_parse_error(msg: &str) {
             .unwrap_or(msg)
             .trim_start_matches("error: ");
         log::Logger::new(Some(&path), json, false).line(&tracing::Level::ERROR, first);
-    }
-}
-
-struct ArcSub(Arc<log::Logger>);
-
-impl tracing::Subscriber for ArcSub {
-    fn enabled(&self, m: &tracing::Metadata<'_>) -> bool {
-        self.0.enabled(m)
-    }
-    fn new_span(&self, a: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        self.0.new_span(a)
-    }
-    fn record(&self, i: &tracing::span::Id, r: &tracing::span::Record<'_>) {
-        self.0.record(i, r)
-    }
-    fn record_follows_from(&self, a: &tracing::span::Id, b: &tracing::span::Id) {
-        self.0.record_follows_from(a, b)
-    }
-    fn event(&self, e: &tracing::Event<'_>) {
-        self.0.event(e)
-    }
-    fn enter(&self, i: &tracing::span::Id) {
-        self.0.enter(i)
-    }
-    fn exit(&self, i: &tracing::span::Id) {
-        self.0.exit(i)
     }
 }
