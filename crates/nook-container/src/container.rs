@@ -125,10 +125,7 @@ impl Drop for Guard<'_> {
             }
         }
         if let Some(r) = self.host_rootfs.take() {
-            if let Ok(c) = nook_sys::fd::cstr(&r) {
-                // SAFETY: lazy unmount of the rootfs bind made by the failed create.
-                unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
-            }
+            nook_rootfs::unbind_rootfs(&r);
         }
         if let Some(d) = self.dir.take() {
             let _ = std::fs::remove_dir_all(&d.dir);
@@ -797,11 +794,7 @@ impl Runtime {
         }
         let cg_result = st.cgroup.destroy();
         if st.rootfs_in_host_ns {
-            // Everything the container mounted hangs below this bind mount.
-            if let Ok(c) = nook_sys::fd::cstr(&st.rootfs) {
-                // SAFETY: lazy unmount of the rootfs bind made at create.
-                unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
-            }
+            nook_rootfs::unbind_rootfs(&st.rootfs);
         }
         let config_hooks = if st_has_hooks(&cd) {
             cd.read_config().ok().and_then(|c| c.hooks().clone())

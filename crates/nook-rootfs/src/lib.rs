@@ -492,6 +492,13 @@ fn mount_cgroup(
     mount::setattr_recursive(t.as_fd(), attrs, 0).map_err(fail)
 }
 
+/// Undo the bind of the rootfs onto itself that [`prepare`] made, for a
+/// container that shares the runtime's mount namespace: everything it
+/// mounted hangs below that bind and goes with it.  Best effort.
+pub fn unbind_rootfs(rootfs: &Path) {
+    let _ = mount::detach(rootfs);
+}
+
 /// Apply `maskedPaths` and `readonlyPaths` (resolved inside the rootfs).
 pub fn protect(spec: &RootfsSpec<'_>, prep: &Prepared) -> Result<()> {
     let root = prep.root.as_fd();
@@ -629,11 +636,7 @@ pub fn pivot(spec: &RootfsSpec<'_>, prep: Prepared) -> Result<()> {
             None,
         )
         .map_err(fail("make the old root a slave"))?;
-        let c = c".";
-        // SAFETY: lazy unmount of the old root.
-        if unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) } < 0 {
-            return Err(fail("unmount the old root")(Errno::last()));
-        }
+        mount::detach(Path::new(".")).map_err(fail("unmount the old root"))?;
     }
     let slash = c"/";
     // SAFETY: chdir to the new root.

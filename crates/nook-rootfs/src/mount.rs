@@ -44,6 +44,17 @@ pub fn mount_path(
     }
 }
 
+/// Lazily unmount (`MNT_DETACH`) the mount at `target`, and everything below it.
+pub fn detach(target: &Path) -> Result<(), Errno> {
+    let c = cstr(target)?;
+    // SAFETY: valid C string.
+    if unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) } < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
 /// `mount(2)` onto the object behind `target`.
 pub fn mount_at(
     source: Option<&Path>,
