@@ -213,8 +213,7 @@ fn first_stage(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
     nook_namespaces::enter(plan.joins, |_| true).map_err(ns_err)?;
     if plan.ns.is_new(NsKind::User) {
         nook_namespaces::unshare(&[NsKind::User]).map_err(ns_err)?;
-        ch.send(&Msg::MapIds, &[])
-            .map_err(|e| Error::Init(e.to_string()))?;
+        tell(ch, &Msg::MapIds, &[])?;
         recv_go(ch)?;
         become_ns_root()?;
     }
@@ -255,8 +254,7 @@ fn first_stage(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
             unsafe { libc::_exit(1) }
         }
         Forked::Parent { pid, .. } => {
-            ch.send(&Msg::Pid(pid), &[])
-                .map_err(|e| Error::Init(e.to_string()))?;
+            tell(ch, &Msg::Pid(pid), &[])?;
             // SAFETY: our work is done; the init carries on.
             unsafe { libc::_exit(0) }
         }
@@ -346,9 +344,7 @@ pub(crate) fn hand_over_master(
 ) -> Result<()> {
     match console_socket {
         Some(sock) => send_pty(sock, master),
-        None => ch
-            .send(&Msg::Console, &[master.as_raw_fd()])
-            .map_err(|e| Error::Init(e.to_string())),
+        None => tell(ch, &Msg::Console, &[master.as_raw_fd()]),
     }
 }
 
@@ -379,6 +375,21 @@ pub(crate) fn attach_terminal(slave: OwnedFd) -> Result<()> {
         let _ = std::os::fd::IntoRawFd::into_raw_fd(slave);
     }
     Ok(())
+}
+
+/// Tell the runtime the container is set up.  From here on the container
+/// outlives `create`: it no longer dies with the runtime.
+fn report_ready(ch: &Channel) -> Result<()> {
+    // SAFETY: plain prctl.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
+    tell(ch, &Msg::Ready, &[])?;
+    READY.store(true, std::sync::atomic::Ordering::SeqCst);
+    Ok(())
+}
+
+/// Send `m` (with `fds` attached) to the runtime.
+fn tell(ch: &Channel, m: &Msg, fds: &[std::os::fd::RawFd]) -> Result<()> {
+    ch.send(m, fds).map_err(|e| Error::Init(e.to_string()))
 }
 
 /// Send a pty master over a console socket the way runc does: the fd with
@@ -477,8 +488,7 @@ fn setup(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
             .as_ref()
             .is_some_and(|h| !h.is_empty());
     if runtime_hooks {
-        ch.send(&Msg::Hooks, &[])
-            .map_err(|e| Error::Init(e.to_string()))?;
+        tell(ch, &Msg::Hooks, &[])?;
         match ch.recv::<Msg>() {
             Ok((Msg::HooksDone, _)) => {}
             Ok((m, _)) => {
@@ -506,11 +516,7 @@ fn setup(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
     let Some(process) = spec.process() else {
         // Nothing to run: the container exists, `start` refuses it, and
         // `delete` ends this process.
-        // SAFETY: plain prctl.
-        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
-        ch.send(&Msg::Ready, &[])
-            .map_err(|e| Error::Init(e.to_string()))?;
-        READY.store(true, std::sync::atomic::Ordering::SeqCst);
+        report_ready(ch)?;
         loop {
             // SAFETY: waits for a signal (SIGKILL from delete).
             unsafe { libc::pause() };
@@ -536,12 +542,7 @@ fn setup(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
         preserve_fds: plan.preserve_fds,
     };
     let ready = confine(&conf, ch)?;
-    // From here on the container outlives `create`.
-    // SAFETY: plain prctl.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
-    ch.send(&Msg::Ready, &[])
-        .map_err(|e| Error::Init(e.to_string()))?;
-    READY.store(true, std::sync::atomic::Ordering::SeqCst);
+    report_ready(ch)?;
     let fifo = wait_for_start(plan)?;
     if let Some(h) = hooks_cfg
         .start_container()
@@ -667,8 +668,7 @@ pub fn confine(c: &Confinement<'_>, ch: &Channel) -> Result<ReadyToExec> {
         notify = nook_security::seccomp::load(sc)?;
     }
     if let Some(fd) = notify {
-        ch.send(&Msg::Seccomp, &[fd.as_raw_fd()])
-            .map_err(|e| Error::Init(e.to_string()))?;
+        tell(ch, &Msg::Seccomp, &[fd.as_raw_fd()])?;
     }
     for fd in 3..3 + c.preserve_fds as RawFd {
         let _ = nook_sys::fd::set_cloexec(fd, false);
