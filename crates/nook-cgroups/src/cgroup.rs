@@ -402,8 +402,7 @@ impl Cgroup {
                         ),
                     });
                 }
-                nook_sys::fd::write_file(&f, v.as_bytes())
-                    .map_err(|e| io_err("unified", "write", &f, e))?;
+                crate::write("unified", &f, v.as_bytes())?;
             }
         }
         Ok(())
@@ -419,8 +418,7 @@ impl Cgroup {
                     "devices.deny"
                 };
                 let f = d.join(file);
-                nook_sys::fd::write_file(&f, r.v1_line().as_bytes())
-                    .map_err(|e| io_err("devices", "write", &f, e))?;
+                crate::write("devices", &f, r.v1_line().as_bytes())?;
             }
             return Ok(());
         }
@@ -447,12 +445,11 @@ impl Cgroup {
         let s = pid.to_string();
         for (k, d) in &self.v1 {
             let f = d.join("cgroup.procs");
-            nook_sys::fd::write_file(&f, s.as_bytes()).map_err(|e| io_err(k, "write", &f, e))?;
+            crate::write(k, &f, s.as_bytes())?;
         }
         if let (Some(d), false) = (&self.v2, skip_v2) {
             let f = d.join("cgroup.procs");
-            nook_sys::fd::write_file(&f, s.as_bytes())
-                .map_err(|e| io_err("cgroup", "write", &f, e))?;
+            crate::write("cgroup", &f, s.as_bytes())?;
         }
         Ok(())
     }
@@ -527,8 +524,7 @@ impl Cgroup {
             if let Some(d) = self.v2.as_ref().filter(|_| self.pure_v2) {
                 let f = d.join("cgroup.kill");
                 if f.exists() {
-                    return nook_sys::fd::write_file(&f, b"1")
-                        .map_err(|e| io_err("cgroup", "write", &f, e));
+                    return crate::write("cgroup", &f, b"1");
                 }
             }
         }
@@ -640,8 +636,7 @@ fn copy_cpuset_from_parent(d: &Path) -> Result<()> {
         if v.is_empty() {
             continue;
         }
-        nook_sys::fd::write_file(&here, v.as_bytes())
-            .map_err(|e| io_err("cpuset", "write", &here, e))?;
+        crate::write("cpuset", &here, v.as_bytes())?;
     }
     Ok(())
 }
@@ -797,8 +792,7 @@ fn freeze_v1(d: &Path, frozen: bool) -> Result<()> {
     let want = if frozen { "FROZEN" } else { "THAWED" };
     let start = Instant::now();
     loop {
-        nook_sys::fd::write_file(&f, want.as_bytes())
-            .map_err(|e| io_err("freezer", "write", &f, e))?;
+        crate::write("freezer", &f, want.as_bytes())?;
         if read_trim(&f).as_deref() == Some(want) {
             return Ok(());
         }
@@ -814,8 +808,7 @@ fn freeze_v1(d: &Path, frozen: bool) -> Result<()> {
 
 fn freeze_v2(d: &Path, frozen: bool) -> Result<()> {
     let f = d.join("cgroup.freeze");
-    nook_sys::fd::write_file(&f, if frozen { b"1" } else { b"0" })
-        .map_err(|e| io_err("freezer", "write", &f, e))?;
+    crate::write("freezer", &f, if frozen { b"1" } else { b"0" })?;
     let want = if frozen { "frozen 1" } else { "frozen 0" };
     let start = Instant::now();
     loop {

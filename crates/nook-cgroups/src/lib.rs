@@ -24,7 +24,7 @@ pub mod stats;
 pub use cgroup::{Cgroup, CgroupSpec, FreezerState};
 pub use layout::Layout;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// cgroup errors; every one names the controller or file involved.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +70,11 @@ pub enum CgroupError {
 
 /// Result alias.
 pub type Result<T> = std::result::Result<T, CgroupError>;
+
+/// Write `data` to the cgroup file `path`; an error names `controller`.
+pub(crate) fn write(controller: &str, path: &Path, data: &[u8]) -> Result<()> {
+    nook_sys::fd::write_file(path, data).map_err(|e| io_err(controller, "write", path, e))
+}
 
 pub(crate) fn io_err(
     controller: &str,
