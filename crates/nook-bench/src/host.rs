@@ -3,9 +3,9 @@
 //! the cgroup hierarchies and the benchmark's own cgroup base below which
 //! every container cgroup is made.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use nook_cgroups::Layout;
-use std::ffi::CString;
+use nook_rootfs::mount::{detach, mount_path};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -56,45 +56,29 @@ pub fn hierarchies() -> Result<(Vec<Hierarchy>, String)> {
     Ok((hs, own))
 }
 
-fn cstr(p: &Path) -> CString {
-    CString::new(p.as_os_str().as_encoded_bytes()).expect("path without NUL")
-}
-
 /// Moves the process into a private mount namespace (nothing it or the
 /// runtimes mount is seen outside, and all of it goes when it exits) and,
 /// on a hybrid host, hides /sys/fs/cgroup/unified there unless `keep_unified`.
 /// Returns a description of the cgroup layout the runtimes will see.
 pub fn isolate(keep_unified: bool) -> Result<String> {
-    // SAFETY: plain syscalls on a single-threaded process.
-    unsafe {
-        if libc::unshare(libc::CLONE_NEWNS) != 0 {
-            bail!("unshare(CLONE_NEWNS): {}", std::io::Error::last_os_error());
-        }
-        let root = cstr(Path::new("/"));
-        if libc::mount(
-            std::ptr::null(),
-            root.as_ptr(),
-            std::ptr::null(),
-            libc::MS_REC | libc::MS_PRIVATE,
-            std::ptr::null(),
-        ) != 0
-        {
-            bail!("making / private: {}", std::io::Error::last_os_error());
-        }
+    // SAFETY: unshare(2) on a single-threaded process.
+    if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
+        bail!("unshare(CLONE_NEWNS): {}", std::io::Error::last_os_error());
     }
+    mount_path(
+        None,
+        Path::new("/"),
+        None,
+        libc::MS_REC | libc::MS_PRIVATE,
+        None,
+    )
+    .map_err(|e| anyhow!("making / private: {e}"))?;
     let (hs, _) = hierarchies()?;
     let v1 = hs.iter().filter(|h| !h.v2).count();
     let unified = Path::new("/sys/fs/cgroup/unified");
     let hybrid = v1 > 0 && hs.iter().any(|h| h.v2 && h.mount == unified);
     if hybrid && !keep_unified {
-        // SAFETY: as above.
-        if unsafe { libc::umount2(cstr(unified).as_ptr(), libc::MNT_DETACH) } != 0 {
-            bail!(
-                "hiding {}: {}",
-                unified.display(),
-                std::io::Error::last_os_error()
-            );
-        }
+        detach(unified).map_err(|e| anyhow!("hiding {}: {e}", unified.display()))?;
         return Ok(format!("cgroup v1 ({v1} hierarchies; hybrid host, unified hidden in the benchmark's mount namespace)"));
     }
     Ok(match (v1, hs.iter().any(|h| h.v2)) {
