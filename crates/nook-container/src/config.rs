@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use nook_namespaces::{NsKind, NsPlan};
+use nook_namespaces::{idmap::IdMap, NsKind, NsPlan};
 use oci_spec::runtime::Spec;
 
 use crate::error::{Error, Result};
@@ -276,6 +276,20 @@ fn sysctl_ns(key: &str) -> Option<NsKind> {
     None
 }
 
+/// `linux.uidMappings` and `linux.gidMappings` (empty when absent).
+pub(crate) fn id_maps(spec: &Spec) -> (Vec<IdMap>, Vec<IdMap>) {
+    let l = spec.linux().as_ref();
+    let u = l
+        .and_then(|l| l.uid_mappings().as_ref())
+        .map(|v| v.iter().map(Into::into).collect())
+        .unwrap_or_default();
+    let g = l
+        .and_then(|l| l.gid_mappings().as_ref())
+        .map(|v| v.iter().map(Into::into).collect())
+        .unwrap_or_default();
+    (u, g)
+}
+
 /// Semantic checks of a configuration (what the JSON schema cannot say).
 pub fn validate(spec: &Spec) -> Result<()> {
     let cfg = |m: String| Err(Error::Config(m));
@@ -315,18 +329,7 @@ pub fn validate(spec: &Spec) -> Result<()> {
         );
     }
     if plan.is_new(NsKind::User) {
-        let u: Vec<nook_namespaces::idmap::IdMap> = linux
-            .uid_mappings()
-            .iter()
-            .flatten()
-            .map(Into::into)
-            .collect();
-        let g: Vec<nook_namespaces::idmap::IdMap> = linux
-            .gid_mappings()
-            .iter()
-            .flatten()
-            .map(Into::into)
-            .collect();
+        let (u, g) = id_maps(spec);
         nook_namespaces::idmap::validate("linux.uidMappings", &u)?;
         nook_namespaces::idmap::validate("linux.gidMappings", &g)?;
     }

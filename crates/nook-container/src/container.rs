@@ -8,12 +8,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nook_cgroups::{Cgroup, CgroupSpec, FreezerState, Layout};
-use nook_namespaces::{idmap::IdMap, NsKind, NsPlan};
+use nook_namespaces::{NsKind, NsPlan};
 use nook_sys::channel::{self, Channel, ChannelError};
 use nook_sys::clone::{fork_with, CloneOpts, Forked};
 use nook_sys::proc::{is_same_alive, ProcStat};
 use nook_sys::Errno;
-use oci_spec::runtime::Spec;
 use serde::Serialize;
 
 use crate::config::{self, Bundle};
@@ -170,19 +169,6 @@ fn mkfifo(p: &Path) -> Result<()> {
         libc::chmod(c.as_ptr(), 0o622);
     }
     Ok(())
-}
-
-fn spec_maps(spec: &Spec) -> (Vec<IdMap>, Vec<IdMap>) {
-    let l = spec.linux().as_ref();
-    let u = l
-        .and_then(|l| l.uid_mappings().as_ref())
-        .map(|v| v.iter().map(Into::into).collect())
-        .unwrap_or_default();
-    let g = l
-        .and_then(|l| l.gid_mappings().as_ref())
-        .map(|v| v.iter().map(Into::into).collect())
-        .unwrap_or_default();
-    (u, g)
 }
 
 fn recv(ch: &Channel, pid: i32) -> Result<(Msg, Vec<OwnedFd>)> {
@@ -368,7 +354,7 @@ impl Runtime {
         };
         drop(child_ch);
         guard.pids.push(first);
-        let (uids, gids) = spec_maps(spec);
+        let (uids, gids) = config::id_maps(spec);
         if single && ns.is_new(NsKind::User) {
             nook_namespaces::idmap::write(first, &uids, &gids)?;
         }
