@@ -134,7 +134,14 @@ pub struct Bundle {
 /// Parse config.json bytes; errors name the file, line, column and the
 /// JSON path of the offending value.
 pub fn parse_config(bytes: &[u8], name: &Path) -> Result<Spec> {
-    match serde_json::from_slice::<Spec>(bytes) {
+    parse_json(bytes, name)
+}
+
+/// Parse a JSON document the user gave (config.json, `exec --process`,
+/// `update --resources`); errors name the file `name`, line, column and the
+/// JSON path of the offending value.
+pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], name: &Path) -> Result<T> {
+    match serde_json::from_slice::<T>(bytes) {
         Ok(s) => Ok(s),
         Err(e) => {
             // Slow path, errors only: name the value the error points at.
@@ -425,6 +432,16 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("line 1"), "{e}");
+        // exec --process documents go through the same parser
+        let e = parse_json::<oci_spec::runtime::Process>(
+            br#"{"cwd": "/", "user": {"uid": 0, "gid": "g"}}"#,
+            Path::new("process.json"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("process.json: line 1, column"), "{e}");
+        assert!(e.contains("(user.gid)"), "{e}");
+        assert_eq!(e.matches("line 1").count(), 1, "position said once: {e}");
     }
 
     #[test]

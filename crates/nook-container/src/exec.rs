@@ -91,14 +91,7 @@ pub fn build_process(base: Option<&Process>, p: &ExecProcess) -> Result<Process>
     match p {
         ExecProcess::File(path) => {
             let b = std::fs::read(path).map_err(Error::io("read --process", path.clone()))?;
-            let proc: Process = serde_json::from_slice(&b).map_err(|e| {
-                Error::Config(format!(
-                    "{}: line {}, column {}: {e}",
-                    path.display(),
-                    e.line(),
-                    e.column()
-                ))
-            })?;
+            let proc: Process = crate::config::parse_json(&b, path)?;
             if proc.args().as_ref().is_none_or(|a| a.is_empty()) {
                 return Err(Error::Config(format!(
                     "{}: args must name the program to run",

@@ -272,13 +272,7 @@ fn update_resources(u: &UpdateArgs) -> Result<oci_spec::runtime::LinuxResources,
             } else {
                 std::fs::read(f).map_err(Error::io("read", f.clone()))?
             };
-            serde_json::from_slice(&data).map_err(|e| {
-                Error::Config(format!(
-                    "{f}: line {}, column {}: {e}",
-                    e.line(),
-                    e.column()
-                ))
-            })?
+            nook_container::config::parse_json(&data, std::path::Path::new(f))?
         }
         None => serde_json::json!({}),
     };
