@@ -144,7 +144,7 @@ impl Cgroup {
 
     /// Where `controller` (v1 name) is driven: its v1 directory, or the v2
     /// directory when v2 carries it.
-    fn dir_for(&self, controller: &str) -> Option<(&PathBuf, bool)> {
+    pub(crate) fn dir_for(&self, controller: &str) -> Option<(&PathBuf, bool)> {
         if let Some(d) = self.v1_dir(controller) {
             return Some((d, false));
         }

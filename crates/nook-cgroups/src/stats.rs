@@ -277,8 +277,6 @@ impl Cgroup {
     /// Collect every statistic the joined controllers offer.
     pub fn stats(&self) -> Stats {
         let mut s = Stats::default();
-        let v2 = self.v2.as_deref();
-        let on_v2 = |c: &str| self.v2_controllers.iter().any(|x| x == c);
         // CPU
         if let Some(d) = self.v1_dir("cpuacct") {
             s.cpu.usage.total = num(&d.join("cpuacct.usage"));
@@ -292,19 +290,15 @@ impl Cgroup {
             let st = kv_file(&d.join("cpuacct.stat"));
             s.cpu.usage.user = st.get("user").copied().unwrap_or(0) * 1_000_000_000 / USER_HZ;
             s.cpu.usage.kernel = st.get("system").copied().unwrap_or(0) * 1_000_000_000 / USER_HZ;
-        } else if let Some(d) = v2 {
+        } else if let Some(d) = &self.v2 {
             let st = kv_file(&d.join("cpu.stat"));
             s.cpu.usage.total = st.get("usage_usec").copied().unwrap_or(0) * 1000;
             s.cpu.usage.user = st.get("user_usec").copied().unwrap_or(0) * 1000;
             s.cpu.usage.kernel = st.get("system_usec").copied().unwrap_or(0) * 1000;
         }
         let cpu_stat = self
-            .v1_dir("cpu")
-            .map(|d| (kv_file(&d.join("cpu.stat")), 1))
-            .or_else(|| {
-                v2.filter(|_| on_v2("cpu"))
-                    .map(|d| (kv_file(&d.join("cpu.stat")), 1000))
-            });
+            .dir_for("cpu")
+            .map(|(d, on_v2)| (kv_file(&d.join("cpu.stat")), if on_v2 { 1000 } else { 1 }));
         if let Some((st, mul)) = cpu_stat {
             s.cpu.throttling.periods = st.get("nr_periods").copied().unwrap_or(0);
             s.cpu.throttling.throttled_periods = st.get("nr_throttled").copied().unwrap_or(0);
@@ -316,7 +310,8 @@ impl Cgroup {
                 * mul;
         }
         // Memory
-        if let Some(d) = self.v1_dir("memory") {
+        let memory = self.dir_for("memory");
+        if let Some((d, false)) = memory {
             let e = |prefix: &str| MemoryEntry {
                 limit: unlimited(num(&d.join(format!("{prefix}.limit_in_bytes")))),
                 usage: num(&d.join(format!("{prefix}.usage_in_bytes"))),
@@ -335,7 +330,7 @@ impl Cgroup {
                 .or(s.memory.raw.get("cache"))
                 .copied()
                 .unwrap_or(0);
-        } else if let Some(d) = v2.filter(|_| on_v2("memory")) {
+        } else if let Some((d, true)) = memory {
             let events = kv_file(&d.join("memory.events"));
             s.memory.usage = MemoryEntry {
                 limit: num(&d.join("memory.max")),
@@ -353,17 +348,14 @@ impl Cgroup {
             s.memory.cache = s.memory.raw.get("file").copied().unwrap_or(0);
         }
         // Pids
-        let pids_dir = self
-            .v1_dir("pids")
-            .cloned()
-            .or_else(|| v2.filter(|_| on_v2("pids")).map(Path::to_path_buf));
-        if let Some(d) = pids_dir {
+        if let Some((d, _)) = self.dir_for("pids") {
             s.pids.current = num(&d.join("pids.current"));
             let l = num(&d.join("pids.max"));
             s.pids.limit = if l == u64::MAX { 0 } else { l };
         }
         // Block I/O
-        if let Some(d) = self.v1_dir("blkio") {
+        let blkio = self.dir_for("blkio");
+        if let Some((d, false)) = blkio {
             let pick = |a: &str, b: &str| {
                 let x = std::fs::read_to_string(d.join(a))
                     .map(|s| parse_blkio_v1(&s))
@@ -384,7 +376,7 @@ impl Cgroup {
                 "blkio.io_serviced_recursive",
                 "blkio.throttle.io_serviced_recursive",
             );
-        } else if let Some(d) = v2.filter(|_| on_v2("io")) {
+        } else if let Some((d, true)) = blkio {
             let (b, i) = std::fs::read_to_string(d.join("io.stat"))
                 .map(|s| parse_io_stat(&s))
                 .unwrap_or_default();
@@ -392,16 +384,9 @@ impl Cgroup {
             s.blkio.io_serviced_recursive = i;
         }
         // Huge pages
-        let huge = self
-            .v1_dir("hugetlb")
-            .map(|d| (d.clone(), true))
-            .or_else(|| {
-                v2.filter(|_| on_v2("hugetlb"))
-                    .map(|d| (d.to_path_buf(), false))
-            });
-        if let Some((d, v1)) = huge {
+        if let Some((d, on_v2)) = self.dir_for("hugetlb") {
             for size in page_sizes() {
-                let h = if v1 {
+                let h = if !on_v2 {
                     Hugetlb {
                         usage: num(&d.join(format!("hugetlb.{size}.usage_in_bytes"))),
                         max: num(&d.join(format!("hugetlb.{size}.max_usage_in_bytes"))),
