@@ -53,6 +53,67 @@ pub struct MountOptions {
     pub data: Vec<String>,
 }
 
+/// Every option [`parse`] gives a meaning (the features document lists
+/// them; anything else goes to the file system as data).  `idmap`/`ridmap`
+/// are parsed only to be refused, so they are not here.
+pub const KNOWN: &[&str] = &[
+    "async",
+    "atime",
+    "bind",
+    "defaults",
+    "dev",
+    "diratime",
+    "dirsync",
+    "exec",
+    "lazytime",
+    "loud",
+    "mand",
+    "noatime",
+    "nodev",
+    "nodiratime",
+    "noexec",
+    "nolazytime",
+    "nomand",
+    "norelatime",
+    "nostrictatime",
+    "nosuid",
+    "nosymfollow",
+    "private",
+    "rbind",
+    "relatime",
+    "remount",
+    "ro",
+    "rprivate",
+    "rshared",
+    "rslave",
+    "runbindable",
+    "rw",
+    "shared",
+    "silent",
+    "slave",
+    "strictatime",
+    "suid",
+    "symfollow",
+    "sync",
+    "tmpcopyup",
+    "unbindable",
+    "rro",
+    "rrw",
+    "rnosuid",
+    "rsuid",
+    "rnodev",
+    "rdev",
+    "rnoexec",
+    "rexec",
+    "rnodiratime",
+    "rdiratime",
+    "rrelatime",
+    "rnoatime",
+    "rstrictatime",
+    "rnosymfollow",
+    "rsymfollow",
+];
+
 const MS_NOSYMFOLLOW: u64 = 256;
 
 /// Parse the options list of a mount.
@@ -165,6 +226,18 @@ mod tests {
 
     fn p(v: &[&str]) -> MountOptions {
         parse(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn every_known_option_is_parsed() {
+        for opt in KNOWN {
+            let o = p(&[opt]);
+            assert!(o.data.is_empty(), "{opt} fell through to data");
+            assert!(
+                *opt == "defaults" || o != MountOptions::default(),
+                "{opt} has no effect"
+            );
+        }
     }
 
     #[test]
