@@ -271,6 +271,12 @@ fn mount_entry(
         errno,
     };
     if is_bind {
+        if opts.idmap {
+            return Err(RootfsError::Invalid(format!(
+                "{}: idmapped mounts are not supported by nook yet",
+                describe(m)
+            )));
+        }
         let src = bind_source(spec, m);
         let meta = std::fs::metadata(&src).map_err(|e| RootfsError::Mount {
             what: describe(m),
@@ -281,26 +287,12 @@ fn mount_entry(
         } else {
             create_file_in_root(root, dest, 0o644).map_err(errp("create mount point", dest))?
         };
-        let mut flags = libc::MS_BIND as u64;
-        if opts.recursive {
-            flags |= libc::MS_REC as u64;
-        }
-        mount_at(Some(&src), target.as_fd(), None, flags, None).map_err(fail)?;
-        // Re-open: the descriptor now has to name the new mount.
-        let target =
-            open_in_root(root, dest, libc::O_PATH, 0).map_err(errp("open mount point", dest))?;
+        let target = bind_in_root(root, &src, target.as_fd(), dest, opts.recursive, fail)?;
         let extra = opts.bind_remount_flags();
         if extra != 0 {
             mount::bind_remount(target.as_fd(), extra, opts.cleared).map_err(fail)?;
         }
-        finish_entry(target.as_fd(), opts).map_err(fail)?;
-        if opts.idmap {
-            return Err(RootfsError::Invalid(format!(
-                "{}: idmapped mounts are not supported by nook yet",
-                describe(m)
-            )));
-        }
-        return Ok(());
+        return finish_entry(target.as_fd(), opts).map_err(fail);
     }
     let target = mkdir_all_in_root(root, dest, 0o755).map_err(errp("create mount point", dest))?;
     let old = if opts.tmpcopyup {
@@ -325,8 +317,10 @@ fn mount_entry(
         opts.flags & !(libc::MS_REMOUNT as u64),
         Some(&data),
     );
-    match r {
-        Ok(()) => {}
+    let target = match r {
+        Ok(()) => {
+            open_in_root(root, dest, libc::O_PATH, 0).map_err(errp("open mount point", dest))?
+        }
         // In a user namespace without its own network (or IPC) namespace the
         // kernel refuses a fresh sysfs (or mqueue): bind the host's instead,
         // as runc does.
@@ -336,22 +330,12 @@ fn mount_entry(
             } else {
                 Path::new("/dev/mqueue")
             };
-            mount_at(
-                Some(host),
-                target.as_fd(),
-                None,
-                (libc::MS_BIND | libc::MS_REC) as u64,
-                None,
-            )
-            .map_err(fail)?;
-            let t = open_in_root(root, dest, libc::O_PATH, 0)
-                .map_err(errp("open mount point", dest))?;
+            let t = bind_in_root(root, host, target.as_fd(), dest, true, fail)?;
             mount::bind_remount(t.as_fd(), opts.flags, 0).map_err(fail)?;
+            t
         }
         Err(e) => return Err(fail(e)),
-    }
-    let target =
-        open_in_root(root, dest, libc::O_PATH, 0).map_err(errp("open mount point", dest))?;
+    };
     if let Some(old) = old {
         let new = nook_sys::fd::openat(
             Some(target.as_fd()),
@@ -366,6 +350,22 @@ fn mount_entry(
         })?;
     }
     finish_entry(target.as_fd(), opts).map_err(fail)
+}
+
+/// Bind `src` (recursively when `recursive`) onto `target`, the mount point
+/// `dest` inside `root`, and return `dest` opened again: only the new
+/// descriptor names the bind, which remounts and attributes must address.
+fn bind_in_root(
+    root: BorrowedFd<'_>,
+    src: &Path,
+    target: BorrowedFd<'_>,
+    dest: &Path,
+    recursive: bool,
+    fail: impl FnOnce(Errno) -> RootfsError,
+) -> Result<OwnedFd> {
+    let rec = if recursive { libc::MS_REC as u64 } else { 0 };
+    mount_at(Some(src), target, None, libc::MS_BIND as u64 | rec, None).map_err(fail)?;
+    open_in_root(root, dest, libc::O_PATH, 0).map_err(errp("open mount point", dest))
 }
 
 /// Propagation changes and recursive attributes, after the mount exists.
@@ -421,16 +421,7 @@ fn mount_cgroup(
             )
             .map_err(fail)?,
             (Some(dir), false) => {
-                mount_at(
-                    Some(dir),
-                    base.as_fd(),
-                    None,
-                    (libc::MS_BIND | libc::MS_REC) as u64,
-                    None,
-                )
-                .map_err(fail)?;
-                let t = open_in_root(root, dest, libc::O_PATH, 0)
-                    .map_err(errp("open mount point", dest))?;
+                let t = bind_in_root(root, dir, base.as_fd(), dest, true, fail)?;
                 mount::setattr_recursive(t.as_fd(), attrs, 0).map_err(fail)?;
             }
             (None, false) => {}
@@ -513,16 +504,7 @@ pub fn protect(spec: &RootfsSpec<'_>, prep: &Prepared) -> Result<()> {
             what: format!("make {p} read-only"),
             errno,
         };
-        mount_at(
-            Some(&proc_fd_path(&fd)),
-            fd.as_fd(),
-            None,
-            (libc::MS_BIND | libc::MS_REC) as u64,
-            None,
-        )
-        .map_err(fail)?;
-        let fd = open_in_root(root, path, libc::O_PATH, 0)
-            .map_err(errp("resolve readonly path", path))?;
+        let fd = bind_in_root(root, &proc_fd_path(&fd), fd.as_fd(), path, true, fail)?;
         mount::bind_remount(fd.as_fd(), libc::MS_RDONLY as u64, 0).map_err(fail)?;
     }
     let devnull = nook_sys::fd::openat(None, Path::new("/dev/null"), libc::O_PATH, 0)

@@ -131,6 +131,26 @@ fn failure_in_the_middle_undoes_everything() {
 }
 
 #[test]
+fn idmapped_mount_is_refused_before_anything_is_mounted() {
+    let env = Env::new("idmap");
+    let src = env.dir.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let mut c = config(&["true"]);
+    c["mounts"].as_array_mut().unwrap().push(serde_json::json!(
+        {"destination": "/data", "type": "bind", "source": src, "options": ["rbind", "idmap"]}
+    ));
+    let b = env.bundle("b", &c);
+    let id = env.id("idmap");
+    let o = env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]);
+    fails_with(&o, "idmapped mounts are not supported");
+    assert!(
+        !b.join("rootfs/data").exists(),
+        "a mount point was made for a refused mount"
+    );
+    nothing_left(&env, &id);
+}
+
+#[test]
 fn symlink_in_image_cannot_redirect_a_mount() {
     let env = Env::new("symlink");
     let outside = env.dir.join("outside");

@@ -168,6 +168,41 @@ fn user_namespace_maps_ids() {
 }
 
 #[test]
+fn sysfs_without_a_network_namespace_is_the_hosts_read_only() {
+    // In a user namespace that shares the host's network namespace the
+    // kernel refuses a fresh sysfs: the runtime binds the host's /sys
+    // instead, with the mount's options (ro) in effect.
+    let env = Env::new("usersys");
+    let mut c = userns_config(&[
+        "sh",
+        "-c",
+        "grep ' /sys ' /proc/self/mountinfo; ls /sys/class/net; touch /sys/x 2>&1; true",
+    ]);
+    c["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "network");
+    let b = env.bundle("b", &c);
+    let id = env.id("usersys");
+    let out = ok(&env.run(&id, &b));
+    let mnt = out.lines().next().unwrap_or("");
+    assert!(
+        mnt.split_whitespace()
+            .nth(5)
+            .unwrap_or("")
+            .split(',')
+            .any(|o| o == "ro"),
+        "/sys is not read-only: {out}"
+    );
+    assert!(mnt.contains(" - sysfs "), "/sys is not sysfs: {out}");
+    assert!(
+        out.lines().any(|l| l == "lo"),
+        "no /sys/class/net/lo: {out}"
+    );
+    assert!(out.contains("Read-only file system"), "{out}");
+}
+
+#[test]
 fn time_namespace_offsets() {
     let env = Env::new("timens");
     let mut c = config(&["sh", "-c", "cut -d. -f1 /proc/uptime"]);
