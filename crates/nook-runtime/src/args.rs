@@ -9,6 +9,8 @@
 
 use std::path::PathBuf;
 
+use nook_container::{CreateOpts, ExecArgs, ExecOpts, ExecProcess};
+
 /// What the command line asks for.
 #[derive(Debug)]
 pub enum Parsed {
@@ -35,25 +37,6 @@ pub struct Cli {
     pub systemd_cgroup: bool,
     /// The command.
     pub cmd: Cmd,
-}
-
-/// Flags shared by create and run.
-#[derive(Debug, Clone)]
-pub struct CreateArgs {
-    /// Bundle directory.
-    pub bundle: PathBuf,
-    /// Console socket.
-    pub console_socket: Option<PathBuf>,
-    /// Pid file.
-    pub pid_file: Option<PathBuf>,
-    /// `--no-pivot`.
-    pub no_pivot: bool,
-    /// `--no-new-keyring`.
-    pub no_new_keyring: bool,
-    /// `--preserve-fds`.
-    pub preserve_fds: u32,
-    /// Container id.
-    pub id: String,
 }
 
 /// Flags of `update`.
@@ -97,52 +80,11 @@ pub struct UpdateArgs {
     pub id: String,
 }
 
-/// Flags of `exec`.
-#[derive(Debug, Clone, Default)]
-pub struct ExecArgsCli {
-    /// `--console-socket`.
-    pub console_socket: Option<PathBuf>,
-    /// `--cwd`.
-    pub cwd: Option<PathBuf>,
-    /// `-e`.
-    pub env: Vec<String>,
-    /// `-t`.
-    pub tty: bool,
-    /// `-u`.
-    pub user: Option<String>,
-    /// `-g`.
-    pub additional_gids: Vec<u32>,
-    /// `-p`.
-    pub process: Option<PathBuf>,
-    /// `-d`.
-    pub detach: bool,
-    /// `--pid-file`.
-    pub pid_file: Option<PathBuf>,
-    /// `--process-label`.
-    pub process_label: Option<String>,
-    /// `--apparmor`.
-    pub apparmor: Option<String>,
-    /// `--no-new-privs`.
-    pub no_new_privs: bool,
-    /// `-c`.
-    pub cap: Vec<String>,
-    /// `--preserve-fds`.
-    pub preserve_fds: u32,
-    /// `--cgroup`.
-    pub cgroup: Option<String>,
-    /// `--ignore-paused`.
-    pub ignore_paused: bool,
-    /// Container id.
-    pub id: String,
-    /// Program and arguments.
-    pub args: Vec<String>,
-}
-
 /// The commands.
 #[derive(Debug)]
 pub enum Cmd {
     /// `create`.
-    Create(CreateArgs),
+    Create(CreateOpts),
     /// `start`.
     Start {
         /// Id.
@@ -151,7 +93,7 @@ pub enum Cmd {
     /// `run`.
     Run {
         /// Create flags.
-        c: CreateArgs,
+        c: CreateOpts,
         /// `-d`.
         detach: bool,
         /// `--keep`.
@@ -160,7 +102,7 @@ pub enum Cmd {
         no_subreaper: bool,
     },
     /// `exec`.
-    Exec(Box<ExecArgsCli>),
+    Exec(Box<ExecOpts>),
     /// `state`.
     State {
         /// Id.
@@ -483,15 +425,67 @@ fn choice(got: &Got, name: &str, default: &str, allowed: &[&str]) -> Result<Stri
     Ok(v)
 }
 
-fn create_args(got: &Got) -> Result<CreateArgs, String> {
-    Ok(CreateArgs {
+/// The flags `create` and `run` share, and the container id.
+fn create_opts(cmd: &str, got: &Got) -> Result<CreateOpts, String> {
+    Ok(CreateOpts {
         bundle: PathBuf::from(got.val("bundle").unwrap_or_else(|| ".".into())),
         console_socket: got.val("console-socket").map(PathBuf::from),
         pid_file: got.val("pid-file").map(PathBuf::from),
         no_pivot: got.has("no-pivot"),
         no_new_keyring: got.has("no-new-keyring"),
         preserve_fds: got.num("preserve-fds")?.unwrap_or(0),
-        id: String::new(),
+        foreground: false,
+        id: one_id(cmd, got, 0)?,
+    })
+}
+
+/// `-u uid[:gid]`.
+fn parse_user(u: &str) -> Result<(u32, Option<u32>), String> {
+    let bad = || format!("--user {u:?}: expected uid[:gid] (numbers)");
+    match u.split_once(':') {
+        Some((a, b)) => Ok((
+            a.parse().map_err(|_| bad())?,
+            Some(b.parse().map_err(|_| bad())?),
+        )),
+        None => Ok((u.parse().map_err(|_| bad())?, None)),
+    }
+}
+
+/// `exec`'s flags: a `--process` file, or the program and the flags that
+/// adjust the container's own process.
+fn exec_opts(got: &Got) -> Result<ExecOpts, String> {
+    let id = one_id("exec", got, usize::MAX - 1)?;
+    let process = match got.val("process") {
+        Some(p) => ExecProcess::File(PathBuf::from(p)),
+        None => ExecProcess::Args(ExecArgs {
+            args: got.pos[1..].to_vec(),
+            env: got.all("env"),
+            cwd: got.val("cwd").map(PathBuf::from),
+            user: got.val("user").as_deref().map(parse_user).transpose()?,
+            additional_gids: got
+                .all("additional-gids")
+                .iter()
+                .map(|g| {
+                    g.parse()
+                        .map_err(|_| format!("--additional-gids: invalid group {g:?}"))
+                })
+                .collect::<Result<_, String>>()?,
+            caps: got.all("cap"),
+            tty: got.has("tty"),
+            no_new_privs: got.has("no-new-privs"),
+            apparmor: got.val("apparmor"),
+            label: got.val("process-label"),
+        }),
+    };
+    Ok(ExecOpts {
+        id,
+        process,
+        detach: got.has("detach"),
+        pid_file: got.val("pid-file").map(PathBuf::from),
+        console_socket: got.val("console-socket").map(PathBuf::from),
+        preserve_fds: got.num("preserve-fds")?.unwrap_or(0),
+        cgroup: got.val("cgroup"),
+        ignore_paused: got.has("ignore-paused"),
     })
 }
 
@@ -576,21 +570,13 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
         global.flags.push((k, v.clone()));
     }
     let cmd = match cmd.as_str() {
-        "create" => {
-            let mut c = create_args(&got)?;
-            c.id = one_id("create", &got, 0)?;
-            Cmd::Create(c)
-        }
-        "run" => {
-            let mut c = create_args(&got)?;
-            c.id = one_id("run", &got, 0)?;
-            Cmd::Run {
-                c,
-                detach: got.has("detach"),
-                keep: got.has("keep"),
-                no_subreaper: got.has("no-subreaper"),
-            }
-        }
+        "create" => Cmd::Create(create_opts("create", &got)?),
+        "run" => Cmd::Run {
+            c: create_opts("run", &got)?,
+            detach: got.has("detach"),
+            keep: got.has("keep"),
+            no_subreaper: got.has("no-subreaper"),
+        },
         "start" => Cmd::Start {
             id: one_id("start", &got, 0)?,
         },
@@ -621,37 +607,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
             id: one_id("ps", &got, usize::MAX - 1)?,
             ps_args: got.pos[1..].to_vec(),
         },
-        "exec" => {
-            let id = one_id("exec", &got, usize::MAX - 1)?;
-            let gids = got
-                .all("additional-gids")
-                .iter()
-                .map(|g| {
-                    g.parse()
-                        .map_err(|_| format!("--additional-gids: invalid group {g:?}"))
-                })
-                .collect::<Result<_, String>>()?;
-            Cmd::Exec(Box::new(ExecArgsCli {
-                console_socket: got.val("console-socket").map(PathBuf::from),
-                cwd: got.val("cwd").map(PathBuf::from),
-                env: got.all("env"),
-                tty: got.has("tty"),
-                user: got.val("user"),
-                additional_gids: gids,
-                process: got.val("process").map(PathBuf::from),
-                detach: got.has("detach"),
-                pid_file: got.val("pid-file").map(PathBuf::from),
-                process_label: got.val("process-label"),
-                apparmor: got.val("apparmor"),
-                no_new_privs: got.has("no-new-privs"),
-                cap: got.all("cap"),
-                preserve_fds: got.num("preserve-fds")?.unwrap_or(0),
-                cgroup: got.val("cgroup"),
-                ignore_paused: got.has("ignore-paused"),
-                id,
-                args: got.pos[1..].to_vec(),
-            }))
-        }
+        "exec" => Cmd::Exec(Box::new(exec_opts(&got)?)),
         "update" => Cmd::Update(Box::new(UpdateArgs {
             resources: got.val("resources"),
             blkio_weight: got.num("blkio-weight")?,
@@ -740,11 +696,14 @@ mod tests {
     fn exec_keeps_the_programs_flags() {
         match cli("exec -t -e A=1 --env B=2 -u 1000:1000 c1 sh -c 'x' --help").cmd {
             Cmd::Exec(e) => {
-                assert!(e.tty);
-                assert_eq!(e.env, vec!["A=1", "B=2"]);
-                assert_eq!(e.user.as_deref(), Some("1000:1000"));
                 assert_eq!(e.id, "c1");
-                assert_eq!(e.args, vec!["sh", "-c", "'x'", "--help"]);
+                let ExecProcess::Args(a) = e.process else {
+                    panic!("{e:?}")
+                };
+                assert!(a.tty);
+                assert_eq!(a.env, vec!["A=1", "B=2"]);
+                assert_eq!(a.user, Some((1000, Some(1000))));
+                assert_eq!(a.args, vec!["sh", "-c", "'x'", "--help"]);
             }
             c => panic!("{c:?}"),
         }
@@ -787,6 +746,9 @@ mod tests {
             .unwrap_err()
             .contains("invalid value"));
         assert!(p("start a b").unwrap_err().contains("unexpected argument"));
+        assert!(p("exec -u root c1 true")
+            .unwrap_err()
+            .contains("expected uid[:gid]"));
         assert!(matches!(p("--version"), Ok(Parsed::Version)));
         assert!(matches!(p("exec --help"), Ok(Parsed::Help(h)) if h.contains("exec")));
         assert!(matches!(p(""), Ok(Parsed::Help(_))));

@@ -9,9 +9,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use nook_container::{CreateOpts, Error, ExecArgs, ExecOpts, ExecProcess, RunOpts, Runtime};
+use nook_container::{CreateOpts, Error, RunOpts, Runtime};
 
-pub use args::{Cli, Cmd, CreateArgs, ExecArgsCli, UpdateArgs};
+pub use args::{Cli, Cmd, UpdateArgs};
 
 fn default_root() -> PathBuf {
     // SAFETY: trivial getter.
@@ -39,16 +39,13 @@ fn check_preserved(n: u32) -> Result<(), Error> {
     Ok(())
 }
 
-fn create_opts(c: &CreateArgs, foreground: bool) -> CreateOpts {
+/// The command line's create flags, with systemd's sockets preserved too
+/// and `foreground` set for a `run` that waits.
+fn create_opts(c: &CreateOpts, foreground: bool) -> CreateOpts {
     CreateOpts {
-        id: c.id.clone(),
-        bundle: c.bundle.clone(),
-        pid_file: c.pid_file.clone(),
-        console_socket: c.console_socket.clone(),
-        no_pivot: c.no_pivot,
-        no_new_keyring: c.no_new_keyring,
         preserve_fds: c.preserve_fds + listen_fds(),
         foreground,
+        ..c.clone()
     }
 }
 
@@ -124,57 +121,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32, Error> {
             };
             return rt.run(&create_opts(c, !detach), ro);
         }
-        Cmd::Exec(e) => {
-            let ExecArgsCli {
-                console_socket,
-                cwd,
-                env,
-                tty,
-                user,
-                additional_gids,
-                process,
-                detach,
-                pid_file,
-                process_label,
-                apparmor,
-                no_new_privs,
-                cap,
-                preserve_fds,
-                cgroup,
-                ignore_paused,
-                id,
-                args,
-            } = &**e;
-            let process = match process {
-                Some(p) => ExecProcess::File(p.clone()),
-                None => {
-                    let user = user.as_deref().map(parse_user).transpose()?;
-                    ExecProcess::Args(ExecArgs {
-                        args: args.clone(),
-                        env: env.clone(),
-                        cwd: cwd.clone(),
-                        user,
-                        additional_gids: additional_gids.clone(),
-                        caps: cap.clone(),
-                        tty: *tty,
-                        no_new_privs: *no_new_privs,
-                        apparmor: apparmor.clone(),
-                        label: process_label.clone(),
-                    })
-                }
-            };
-            let opts = ExecOpts {
-                id: id.clone(),
-                process,
-                detach: *detach,
-                pid_file: pid_file.clone(),
-                console_socket: console_socket.clone(),
-                preserve_fds: *preserve_fds,
-                cgroup: cgroup.clone(),
-                ignore_paused: *ignore_paused,
-            };
-            return rt.exec(&opts);
-        }
+        Cmd::Exec(e) => return rt.exec(e),
         Cmd::State { id } => print_json(&rt.state(id)?)?,
         Cmd::Kill { all, id, signal } => {
             let sig = match signal {
@@ -331,17 +278,6 @@ fn update_resources(u: &UpdateArgs) -> Result<oci_spec::runtime::LinuxResources,
         set("blockIO", "weight", x.into());
     }
     serde_json::from_value(v).map_err(|e| Error::Config(format!("resources: {e}")))
-}
-
-fn parse_user(u: &str) -> Result<(u32, Option<u32>), Error> {
-    let bad = || Error::Input(format!("--user {u:?}: expected uid[:gid] (numbers)"));
-    match u.split_once(':') {
-        Some((a, b)) => Ok((
-            a.parse().map_err(|_| bad())?,
-            Some(b.parse().map_err(|_| bad())?),
-        )),
-        None => Ok((u.parse().map_err(|_| bad())?, None)),
-    }
 }
 
 fn ps(rt: &Runtime, format: &str, id: &str, args: &[String]) -> Result<(), Error> {
