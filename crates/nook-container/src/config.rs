@@ -131,12 +131,6 @@ pub struct Bundle {
     pub rootfs: PathBuf,
 }
 
-/// Parse config.json bytes; errors name the file, line, column and the
-/// JSON path of the offending value.
-pub fn parse_config(bytes: &[u8], name: &Path) -> Result<Spec> {
-    parse_json(bytes, name)
-}
-
 /// Parse a JSON document the user gave (config.json, `exec --process`,
 /// `update --resources`); errors name the file `name`, line, column and the
 /// JSON path of the offending value.
@@ -146,10 +140,10 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], name: &Path) -> 
         Err(e) => {
             // Slow path, errors only: name the value the error points at.
             let mut end = offset_of(bytes, e.line(), e.column());
+            let msg = e.to_string();
             // A value oci-spec converts after reading a whole list (an
             // unknown capability) is reported past the list: point at it.
-            let msg0 = e.to_string();
-            if let Some(v) = msg0
+            if let Some(v) = msg
                 .strip_prefix("no variant for ")
                 .and_then(|r| r.split(' ').next())
             {
@@ -167,7 +161,6 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], name: &Path) -> 
             } else {
                 String::new()
             };
-            let msg = e.to_string();
             // serde_json appends " at line L column C"; we put it in front.
             let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
             let msg = msg
@@ -226,7 +219,7 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle> {
             Error::io("read", cfg.clone())(e)
         }
     })?;
-    let spec = parse_config(&raw, &cfg)?;
+    let spec: Spec = parse_json(&raw, &cfg)?;
     let root = spec.root().as_ref().ok_or_else(|| {
         Error::Config(format!(
             "{}: root is missing (root.path names the container's file system)",
@@ -409,7 +402,7 @@ mod tests {
     #[test]
     fn unknown_capability_is_named() {
         let j = br#"{"ociVersion":"1.0.0","process":{"cwd":"/","user":{"uid":0,"gid":0},"capabilities":{"bounding":["CAP_KILL","CAP_TEST"]}}}"#;
-        let e = parse_config(j, Path::new("config.json"))
+        let e = parse_json::<Spec>(j, Path::new("config.json"))
             .unwrap_err()
             .to_string();
         assert!(
@@ -420,7 +413,7 @@ mod tests {
 
     #[test]
     fn parse_errors_say_where() {
-        let e = parse_config(
+        let e = parse_json::<Spec>(
             b"{\n \"ociVersion\": \"1.0.0\",\n \"process\": {\"user\": {\"uid\": \"x\"}}}",
             Path::new("config.json"),
         )
@@ -428,7 +421,7 @@ mod tests {
         .to_string();
         assert!(e.starts_with("config.json: line 3, column"), "{e}");
         assert!(e.contains("process.user.uid"), "{e}");
-        let e = parse_config(b"{ not json", Path::new("c.json"))
+        let e = parse_json::<Spec>(b"{ not json", Path::new("c.json"))
             .unwrap_err()
             .to_string();
         assert!(e.contains("line 1"), "{e}");

@@ -209,8 +209,18 @@ impl Runtime {
         }
     }
 
-    fn seccomp_cache(&self) -> PathBuf {
-        self.root.dir.join(".cache").join("seccomp")
+    /// The container's seccomp filter, if it has one, compiled once per
+    /// profile and cached under the state root (for create and exec alike).
+    pub(crate) fn seccomp_filter(
+        &self,
+        linux: &oci_spec::runtime::Linux,
+    ) -> Result<Option<nook_security::seccomp::Compiled>> {
+        let cache = self.root.dir.join(".cache").join("seccomp");
+        Ok(linux
+            .seccomp()
+            .as_ref()
+            .map(|s| nook_security::seccomp::compile_cached(s, Some(&cache)))
+            .transpose()?)
     }
 
     /// Create a container: everything of its config is set up and its
@@ -263,13 +273,7 @@ impl Runtime {
         }
         // cgroups
         let cg = self.make_cgroup(&opts.id, &linux, guard)?;
-        let seccomp = match linux.seccomp() {
-            Some(s) => Some(nook_security::seccomp::compile_cached(
-                s,
-                Some(&self.seccomp_cache()),
-            )?),
-            None => None,
-        };
+        let seccomp = self.seccomp_filter(&linux)?;
         let caps = process
             .and_then(|p| p.capabilities().as_ref())
             .map(nook_security::caps::CapSets::from_spec)

@@ -211,13 +211,7 @@ impl Runtime {
             .map(nook_security::caps::CapSets::from_spec)
             .transpose()?;
         let linux = spec.linux().clone().unwrap_or_default();
-        let seccomp = match linux.seccomp() {
-            Some(s) => Some(nook_security::seccomp::compile_cached(
-                s,
-                Some(&self.root.dir.join(".cache").join("seccomp")),
-            )?),
-            None => None,
-        };
+        let seccomp = self.seccomp_filter(&linux)?;
         // The namespaces of the container that differ from ours.
         let pid = st.pid.to_string();
         let mut joins: Vec<OpenNs> = Vec::new();

@@ -269,7 +269,7 @@ impl ContainerDir {
     pub fn read_config(&self) -> Result<oci_spec::runtime::Spec> {
         let p = self.config_path();
         let b = std::fs::read(&p).map_err(Error::io("read", p.clone()))?;
-        crate::config::parse_config(&b, &p)
+        crate::config::parse_json(&b, &p)
     }
 
     /// Remove the directory and everything in it.
