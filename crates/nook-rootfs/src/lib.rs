@@ -411,20 +411,27 @@ fn mount_cgroup(
     };
     let fl = opts.flags & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC) as u64;
     if spec.cgroups.pure_v2 {
-        match (&spec.cgroups.v2, spec.cgroupns) {
-            (_, true) => mount_at(
+        if spec.cgroupns {
+            let r = mount_at(
                 Some(Path::new("cgroup2")),
                 base.as_fd(),
                 Some("cgroup2"),
                 fl | (ro as u64 * libc::MS_RDONLY as u64),
                 None,
-            )
-            .map_err(fail)?,
-            (Some(dir), false) => {
-                let t = bind_in_root(root, dir, base.as_fd(), dest, true, fail)?;
-                mount::setattr_recursive(t.as_fd(), attrs, 0).map_err(fail)?;
+            );
+            match r {
+                Ok(()) => return Ok(()),
+                // The kernel refuses a fresh cgroup2 on top of the host's
+                // own (a /sys bound from the host in a user namespace, see
+                // the sysfs fallback), or outside its user namespace:
+                // bind the container's cgroup instead, as runc does.
+                Err(Errno::EPERM) | Err(Errno::EBUSY) if spec.cgroups.v2.is_some() => {}
+                Err(e) => return Err(fail(e)),
             }
-            (None, false) => {}
+        }
+        if let Some(dir) = &spec.cgroups.v2 {
+            let t = bind_in_root(root, dir, base.as_fd(), dest, true, fail)?;
+            mount::setattr_recursive(t.as_fd(), attrs, 0).map_err(fail)?;
         }
         return Ok(());
     }

@@ -168,20 +168,24 @@ fn user_namespace_maps_ids() {
 }
 
 #[test]
-fn sysfs_without_a_network_namespace_is_the_hosts_read_only() {
+fn userns_without_netns_sees_the_hosts_sysfs_read_only_and_its_own_cgroup() {
     // In a user namespace that shares the host's network namespace the
     // kernel refuses a fresh sysfs: the runtime binds the host's /sys
-    // instead, with the mount's options (ro) in effect.
+    // instead, with the mount's options (ro) in effect.  On cgroup v2 that
+    // bind brings the host's cgroup2 mount along, on which the kernel
+    // refuses a fresh cgroup2: the container's own cgroup is bound there.
     let env = Env::new("usersys");
     let mut c = userns_config(&[
         "sh",
         "-c",
-        "grep ' /sys ' /proc/self/mountinfo; ls /sys/class/net; touch /sys/x 2>&1; true",
+        "grep ' /sys ' /proc/self/mountinfo; ls /sys/class/net; touch /sys/x 2>&1; \
+         cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max",
     ]);
     c["linux"]["namespaces"]
         .as_array_mut()
         .unwrap()
         .retain(|n| n["type"] != "network");
+    c["linux"]["resources"]["memory"] = json!({"limit": 67108864});
     let b = env.bundle("b", &c);
     let id = env.id("usersys");
     let out = ok(&env.run(&id, &b));
@@ -200,6 +204,11 @@ fn sysfs_without_a_network_namespace_is_the_hosts_read_only() {
         "no /sys/class/net/lo: {out}"
     );
     assert!(out.contains("Read-only file system"), "{out}");
+    assert_eq!(
+        out.lines().last(),
+        Some("67108864"),
+        "/sys/fs/cgroup is not the container's cgroup: {out}"
+    );
 }
 
 #[test]
