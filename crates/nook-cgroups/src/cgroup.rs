@@ -1,4 +1,19 @@
 //! One container's cgroup, spread over every hierarchy it joins.
+//!
+//! The limits hold on a cgroup the container cannot reach.  Its processes
+//! live one level down, in the [`LEAF`] sub-cgroup: the container's cgroup
+//! namespace and its cgroup mounts are rooted there, so any cgroupfs it
+//! mounts (even in a user namespace of its own, where it may own the files)
+//! shows the leaf and below, never the parent that holds its limits.  The
+//! limits are written on the leaf too, so that programs inside read them
+//! where they look (`memory.max`, `cpu.cfs_quota_us`, ...); raising the
+//! leaf's copy changes nothing, the parent's still applies.
+//!
+//! ```text
+//! <cgroupsPath>/              limits that hold; freezer, kill, stats, ps
+//! └── container/              the processes; a copy of the limits
+//!     └── ...                 sub-cgroups the container makes
+//! ```
 
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, OwnedFd};
@@ -16,6 +31,9 @@ use crate::{devices, io_err, CgroupError, Result};
 /// v1 controllers every container joins even without limits: they carry the
 /// device rules, pause/resume, the process list and the usage statistics.
 const ALWAYS_V1: &[&str] = &["devices", "freezer", "memory", "pids", "cpuacct"];
+/// The sub-cgroup of a container's cgroup that holds its processes.
+pub const LEAF: &str = "container";
+
 /// v2 controllers enabled for a container's cgroup when the host offers them.
 const V2_WANTED: &[&str] = &[
     "cpu", "cpuset", "io", "memory", "pids", "hugetlb", "rdma", "misc",
@@ -62,6 +80,10 @@ pub struct Cgroup {
     /// Pure v2 host (freezer and kill go through v2).
     #[serde(default)]
     pub pure_v2: bool,
+    /// The processes live in the [`LEAF`] sub-cgroup of every directory
+    /// (false only in the state of containers made before there was one).
+    #[serde(default)]
+    pub leaf: bool,
 }
 
 fn resolve(mountpoint: &Path, own_dir: &Path, path: &Path) -> Result<PathBuf> {
@@ -95,6 +117,7 @@ impl Cgroup {
         let wanted = spec.resources.map(controllers_of).unwrap_or_default();
         let mut cg = Cgroup {
             pure_v2: layout.mode() == Mode::V2,
+            leaf: true,
             ..Default::default()
         };
         for h in &layout.v1 {
@@ -155,19 +178,106 @@ impl Cgroup {
             .then_some((v2, true))
     }
 
-    /// Create the directories and apply `resources`.  On failure everything
-    /// created is removed again.
+    /// Create the directories, apply `resources`, and create the leaf the
+    /// processes go to (with its copy of the limits).  On failure
+    /// everything created is removed again.
     pub fn create(&mut self, layout: &Layout, resources: Option<&LinuxResources>) -> Result<()> {
         let r = self
             .create_dirs(layout, resources)
             .and_then(|_| match resources {
                 Some(res) => self.apply(res),
                 None => Ok(()),
+            })
+            .and_then(|_| self.create_leaves(self.v1.keys().cloned().collect(), true))
+            .map(|_| {
+                if let Some(res) = resources {
+                    // v1 device rules are inherited when the leaf is made.
+                    self.mirror(res, false);
+                }
             });
         if r.is_err() {
             let _ = self.destroy();
         }
         r
+    }
+
+    /// The cgroup the container's processes are in: the [`LEAF`] of every
+    /// directory.  Join it, mount it into the container, root its cgroup
+    /// namespace there; write limits, freeze and read statistics on `self`.
+    pub fn procs_cgroup(&self) -> Cgroup {
+        if !self.leaf {
+            return self.clone();
+        }
+        Cgroup {
+            v1: self
+                .v1
+                .iter()
+                .map(|(k, d)| (k.clone(), d.join(LEAF)))
+                .collect(),
+            v2: self.v2.as_ref().map(|d| d.join(LEAF)),
+            v2_controllers: self.v2_controllers.clone(),
+            created: Vec::new(),
+            pure_v2: self.pure_v2,
+            leaf: false,
+        }
+    }
+
+    /// Make the leaf in the v1 hierarchies `keys` (and in v2 when `v2`).
+    /// On v2 the leaf gets the controllers of its parent, so that its copy
+    /// of the limits can be written and read.
+    fn create_leaves(&mut self, keys: Vec<String>, v2: bool) -> Result<()> {
+        if !self.leaf {
+            return Ok(());
+        }
+        for key in keys {
+            let leaf = self.v1[&key].join(LEAF);
+            mkdir_exist_ok(&leaf, &key)?;
+            if key.split(',').any(|c| c == "cpuset") {
+                copy_cpuset_from_parent(&leaf)?;
+            }
+        }
+        if let (Some(dir), true) = (self.v2.clone(), v2) {
+            let own: Vec<&str> = self.v2_controllers.iter().map(String::as_str).collect();
+            if let Err(e) = enable_controllers(&dir, &own) {
+                // A joined cgroup that holds processes itself: the limits
+                // still hold on it; the leaf shows none.
+                tracing::debug!("no controllers for the leaf of {}: {e}", dir.display());
+            }
+            mkdir_exist_ok(&dir.join(LEAF), "cgroup")?;
+        }
+        Ok(())
+    }
+
+    /// Write the leaf's copy of `r` (`devices` too when asked: v1 rules
+    /// changed on the parent do not reach an existing child).  The copy is
+    /// for programs inside to read; failing to write it loses no limit.
+    fn mirror(&self, r: &LinuxResources, devices: bool) {
+        if !self.leaf {
+            return;
+        }
+        let mut r = r.clone();
+        if !devices || self.v1_dir("devices").is_none() {
+            r.set_devices(None);
+        }
+        let used = controllers_of(&r).iter().any(|c| *c != "devices")
+            || r.devices().is_some()
+            || r.unified().as_ref().is_some_and(|u| !u.is_empty());
+        if !used {
+            return;
+        }
+        if let Err(e) = self.procs_cgroup().apply(&r) {
+            tracing::debug!("the leaf's copy of the limits: {e}");
+        }
+    }
+
+    /// Change the limits (`update`): on the leaf, which may refuse a value
+    /// its parent does not allow yet (a wider cpuset, a higher CPU quota),
+    /// on the parent, and on the leaf again.
+    pub fn update(&self, r: &LinuxResources) -> Result<()> {
+        self.mirror(r, true);
+        self.apply(r)?;
+        self.mirror(r, true);
+        Ok(())
     }
 
     fn create_dirs(&mut self, layout: &Layout, resources: Option<&LinuxResources>) -> Result<()> {
@@ -213,11 +323,12 @@ impl Cgroup {
             .filter(|(k, _)| !old.v1.contains_key(*k))
             .map(|(k, d)| (k.clone(), d.clone()))
             .collect();
+        let keys = new.iter().map(|(k, _)| k.clone()).collect();
         for (key, dir) in new {
             let cpuset = key.split(',').any(|c| c == "cpuset");
             self.mkdir_p(&dir, &key, cpuset)?;
         }
-        Ok(())
+        self.create_leaves(keys, false)
     }
 
     fn mkdir_p(&mut self, dir: &Path, controller: &str, cpuset: bool) -> Result<()> {
@@ -418,7 +529,18 @@ impl Cgroup {
                     "devices.deny"
                 };
                 let f = d.join(file);
-                crate::write("devices", &f, r.v1_line().as_bytes())?;
+                match crate::write("devices", &f, r.v1_line().as_bytes()) {
+                    // The kernel refuses a deny-all on a cgroup with
+                    // children (a parent shared by several containers);
+                    // one that already denies by default needs none.
+                    Err(CgroupError::Io {
+                        errno: Errno::EINVAL,
+                        ..
+                    }) if r.kind == 'a'
+                        && !r.allow
+                        && read_trim(&d.join("devices.list")).as_deref() != Some("a *:* rwm") => {}
+                    other => other?,
+                }
             }
             return Ok(());
         }
@@ -433,22 +555,32 @@ impl Cgroup {
         })
     }
 
-    /// A descriptor of the v2 directory for `CLONE_INTO_CGROUP`.
-    pub fn v2_fd(&self) -> Option<OwnedFd> {
-        let d = self.v2.as_ref()?;
-        nook_sys::fd::openat(None, d, libc::O_RDONLY | libc::O_DIRECTORY, 0).ok()
+    /// The directory processes go to: the leaf of `d`.
+    fn procs_dir_of(&self, d: &Path) -> PathBuf {
+        if self.leaf {
+            d.join(LEAF)
+        } else {
+            d.to_path_buf()
+        }
     }
 
-    /// Move `pid` into every directory (the v2 one too unless `skip_v2`,
-    /// for a process already cloned into it).
+    /// A descriptor of the v2 directory processes go to, for
+    /// `CLONE_INTO_CGROUP`.
+    pub fn v2_fd(&self) -> Option<OwnedFd> {
+        let d = self.procs_dir_of(self.v2.as_ref()?);
+        nook_sys::fd::openat(None, &d, libc::O_RDONLY | libc::O_DIRECTORY, 0).ok()
+    }
+
+    /// Move `pid` into the leaf of every directory (the v2 one too unless
+    /// `skip_v2`, for a process already cloned into it).
     pub fn add_pid(&self, pid: i32, skip_v2: bool) -> Result<()> {
         let s = pid.to_string();
         for (k, d) in &self.v1 {
-            let f = d.join("cgroup.procs");
+            let f = self.procs_dir_of(d).join("cgroup.procs");
             crate::write(k, &f, s.as_bytes())?;
         }
         if let (Some(d), false) = (&self.v2, skip_v2) {
-            let f = d.join("cgroup.procs");
+            let f = self.procs_dir_of(d).join("cgroup.procs");
             crate::write("cgroup", &f, s.as_bytes())?;
         }
         Ok(())
@@ -614,6 +746,14 @@ pub fn controllers_of(r: &LinuxResources) -> Vec<&'static str> {
     v
 }
 
+fn mkdir_exist_ok(d: &Path, controller: &str) -> Result<()> {
+    match std::fs::create_dir(d) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(io_err(controller, "mkdir", d, errno_of(&e))),
+    }
+}
+
 fn errno_of(e: &std::io::Error) -> Errno {
     Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
 }
@@ -753,20 +893,26 @@ fn has_procs(dir: &Path) -> bool {
 /// that were just killed may need a moment to leave; processes that stay
 /// belong to another container sharing the cgroup (a pod-style parent), and
 /// then the directory is left to that container.
-fn remove_tree(dir: &Path) -> Result<()> {
+///
+/// Returns whether the directory is gone (false: left to its other users).
+fn remove_tree(dir: &Path) -> Result<bool> {
+    let mut kept_child = false;
     if let Ok(rd) = std::fs::read_dir(dir) {
         for e in rd.flatten() {
             if e.file_type().is_ok_and(|t| t.is_dir()) {
-                remove_tree(&e.path())?;
+                kept_child |= !remove_tree(&e.path())?;
             }
         }
+    }
+    if kept_child {
+        return Ok(false);
     }
     let start = Instant::now();
     let mut delay = Duration::from_micros(200);
     loop {
         match std::fs::remove_dir(dir) {
-            Ok(()) => return Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Ok(()) => return Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
             Err(e) if errno_of(&e) == Errno::EBUSY => {
                 let waited = start.elapsed();
                 if has_procs(dir) && waited > Duration::from_secs(1) {
@@ -774,7 +920,7 @@ fn remove_tree(dir: &Path) -> Result<()> {
                         "cgroup {} is still used by other processes; left in place",
                         dir.display()
                     );
-                    return Ok(());
+                    return Ok(false);
                 }
                 if waited > Duration::from_secs(3) {
                     return Err(io_err("cgroup", "rmdir", dir, errno_of(&e)));
@@ -905,6 +1051,28 @@ mod tests {
         assert!(plan(&l, Some("/"), "x", None).is_err());
         assert!(plan(&l, Some("/own"), "x", None).is_err());
         assert!(plan(&l, Some("system.slice:nook:x"), "x", None).is_err());
+    }
+
+    #[test]
+    fn processes_live_in_the_leaf_below_the_limits() {
+        let l = layout();
+        let cg = plan(&l, Some("pod/c1"), "x", None).unwrap();
+        let p = cg.procs_cgroup();
+        assert_eq!(
+            p.v1["memory"],
+            PathBuf::from("/sys/fs/cgroup/memory/own/pod/c1/container")
+        );
+        assert_eq!(
+            p.v2,
+            Some(PathBuf::from("/sys/fs/cgroup/unified/pod/c1/container"))
+        );
+        assert!(!p.leaf && p.created.is_empty());
+        // the state of a container made before leaves: processes in place
+        let old: Cgroup =
+            serde_json::from_str(r#"{"v1":{"memory":"/sys/fs/cgroup/memory/c"},"created":[]}"#)
+                .unwrap();
+        assert!(!old.leaf);
+        assert_eq!(old.procs_cgroup(), old);
     }
 
     #[test]

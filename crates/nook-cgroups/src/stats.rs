@@ -265,6 +265,20 @@ fn page_sizes() -> Vec<String> {
     v
 }
 
+/// `f` of `dir` and of every cgroup below it (v1 counters that count only
+/// their own cgroup).
+fn tree_sum(dir: &Path, f: &dyn Fn(&Path) -> u64) -> u64 {
+    let below: u64 = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| tree_sum(&e.path(), f))
+                .sum()
+        })
+        .unwrap_or(0);
+    f(dir) + below
+}
+
 fn unlimited(v: u64) -> u64 {
     if v >= V1_UNLIMITED {
         u64::MAX
@@ -316,7 +330,9 @@ impl Cgroup {
                 limit: unlimited(num(&d.join(format!("{prefix}.limit_in_bytes")))),
                 usage: num(&d.join(format!("{prefix}.usage_in_bytes"))),
                 max: num(&d.join(format!("{prefix}.max_usage_in_bytes"))),
-                failcnt: num(&d.join(format!("{prefix}.failcnt"))),
+                // Counted where a limit was hit: the leaf's copy of it, or
+                // a sub-cgroup's.
+                failcnt: tree_sum(d, &|t| num(&t.join(format!("{prefix}.failcnt")))),
             };
             s.memory.usage = e("memory");
             s.memory.swap = e("memory.memsw");
@@ -409,13 +425,16 @@ impl Cgroup {
     }
 
     /// How many times the OOM killer has killed a process of this cgroup
-    /// (v1 `memory.oom_control`, v2 `memory.events`).
+    /// or of its sub-cgroups (v1 `memory.oom_control`, counted in the
+    /// victim's own cgroup; v2 `memory.events`, which counts the subtree).
     pub fn oom_kills(&self) -> u64 {
         if let Some(d) = self.v1_dir("memory") {
-            return kv_file(&d.join("memory.oom_control"))
-                .get("oom_kill")
-                .copied()
-                .unwrap_or(0);
+            return tree_sum(d, &|t| {
+                kv_file(&t.join("memory.oom_control"))
+                    .get("oom_kill")
+                    .copied()
+                    .unwrap_or(0)
+            });
         }
         if let Some(d) = &self.v2 {
             return kv_file(&d.join("memory.events"))

@@ -299,9 +299,12 @@ impl Runtime {
         } else {
             None
         };
+        // The container sees the cgroup its processes are in (the leaf),
+        // never the one that holds its limits.
+        let procs_cg = cg.procs_cgroup();
         let cgroups = nook_rootfs::CgroupMounts {
-            v1: cg.v1.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            v2: cg.v2.clone(),
+            v1: procs_cg.v1.into_iter().collect(),
+            v2: procs_cg.v2,
             pure_v2: cg.pure_v2,
         };
         let sigmask = init::original_sigmask();

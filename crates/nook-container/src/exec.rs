@@ -372,10 +372,14 @@ impl Runtime {
         cg: &nook_cgroups::Cgroup,
         sub: Option<&str>,
     ) -> Result<nook_cgroups::Cgroup> {
+        // Without --cgroup: where the container's processes are.  A
+        // sub-cgroup is named relative to the container's cgroup, as the
+        // client made it (still below the limits).
         let Some(sub) = sub.filter(|s| !s.is_empty()) else {
-            return Ok(cg.clone());
+            return Ok(cg.procs_cgroup());
         };
         let mut c = cg.clone();
+        c.leaf = false;
         let (controller, path) = match sub.split_once(':') {
             Some((c, p)) => (Some(c), p),
             None => (None, sub),

@@ -119,7 +119,7 @@ impl Runtime {
             st.cgroup = grown;
             cd.write_state(&st)?;
         }
-        st.cgroup.apply(res)?;
+        st.cgroup.update(res)?;
         Ok(())
     }
 

@@ -252,7 +252,13 @@ fn update_raises_and_lowers_limits_of_a_running_container() {
     let q = read(&cgfile(&env, &id, "cpu", "cpu.cfs_quota_us", "cpu.max"));
     assert!(q == "50000" || q == "50000 100000", "{q}");
     let pid = env.state(&id)["pid"].as_i64().unwrap();
-    let procs = read(&cgfile(&env, &id, "cpu", "cgroup.procs", "cgroup.procs"));
+    let procs = read(&cgfile(
+        &env,
+        &id,
+        "cpu",
+        "container/cgroup.procs",
+        "container/cgroup.procs",
+    ));
     assert!(
         procs.lines().any(|l| l == pid.to_string()),
         "the container did not join the cpu cgroup: {procs}"
@@ -336,10 +342,22 @@ fn containers_sharing_a_cgroup_path_behave_like_a_pod() {
     let (a, z) = (env.id("pod-a"), env.id("pod-b"));
     ok(&env.nook(&["run", "-d", "--bundle", b.to_str().unwrap(), &a]));
     ok(&env.nook(&["run", "-d", "--bundle", b.to_str().unwrap(), &z]));
-    let procs = cgfile(&env, &a, "pids", "cgroup.procs", "cgroup.procs");
+    let procs = cgfile(
+        &env,
+        &a,
+        "pids",
+        "container/cgroup.procs",
+        "container/cgroup.procs",
+    );
     assert_eq!(
         procs,
-        cgfile(&env, &z, "pids", "cgroup.procs", "cgroup.procs")
+        cgfile(
+            &env,
+            &z,
+            "pids",
+            "container/cgroup.procs",
+            "container/cgroup.procs"
+        )
     );
     assert_eq!(read(&procs).lines().count(), 2);
     ok(&env.nook(&["delete", "--force", &a]));

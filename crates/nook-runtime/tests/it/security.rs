@@ -659,3 +659,97 @@ fn rootless_create_start_delete_as_an_ordinary_user() {
         "{out}"
     );
 }
+
+/// The file of the container's cgroup (the one that holds its limits) for
+/// controller `ctl`: `v1` on a v1 hierarchy, `v2` in the unified one.
+fn limit_file(env: &Env, id: &str, ctl: &str, v1: &str, v2: &str) -> PathBuf {
+    let st: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.root.join(id).join("state.json")).unwrap())
+            .unwrap();
+    let cg = &st["cgroup"];
+    if let Some(m) = cg["v1"].as_object() {
+        if let Some((_, d)) = m.iter().find(|(k, _)| k.split(',').any(|c| c == ctl)) {
+            return Path::new(d.as_str().unwrap()).join(v1);
+        }
+    }
+    Path::new(cg["v2"].as_str().unwrap()).join(v2)
+}
+
+/// With runc spec's defaults (root inside, no seccomp) a process may make
+/// its own user, mount and cgroup namespaces and mount cgroupfs there, where
+/// it owns its cgroup's files by plain uid.  What it reaches is the leaf its
+/// processes live in: the limits on the container's cgroup still hold — an
+/// allocation past them is OOM-killed, a fork past pids.max fails — and
+/// `update` still changes them.
+#[test]
+fn a_container_cannot_lift_its_own_cgroup_limits() {
+    let env = Env::new("cglift");
+    let mut c = config(&["sh", "-c", "probe raise-limits; sleep 60"]);
+    c["linux"].as_object_mut().unwrap().remove("seccomp");
+    c["root"]["readonly"] = false.into();
+    c["linux"]["resources"]["memory"] = json!({"limit": 32 << 20, "swap": 32 << 20});
+    c["linux"]["resources"]["pids"] = json!({"limit": 16});
+    let b = with_probe(&env, "b", &c);
+    let id = env.id("cglift");
+    ok(&env.nook(&["run", "-d", "--bundle", b.to_str().unwrap(), &id]));
+    // the probe's report goes to the container's stdout: ask again by exec
+    let attack = ok(&env.nook(&["exec", &id, "probe", "raise-limits"]));
+    let r = results(&attack);
+    assert!(
+        !r.contains_key("raise-limits"),
+        "the probe could not even mount its own cgroupfs: {attack}"
+    );
+    let mem = limit_file(&env, &id, "memory", "memory.limit_in_bytes", "memory.max");
+    let pids = limit_file(&env, &id, "pids", "pids.max", "pids.max");
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap().trim().to_string();
+    assert_eq!(read(&mem), (32 << 20).to_string(), "{attack}");
+    assert_eq!(read(&pids), "16", "{attack}");
+    // the effective limits, from inside
+    let o = env.nook(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "probe raise-limits alloc 64; echo rc=$?",
+    ]);
+    assert!(
+        stdout(&o).contains("rc=137"),
+        "{} {}",
+        stdout(&o),
+        stderr(&o)
+    );
+    let o = ok(&env.nook(&["exec", &id, "sh", "-c", "probe raise-limits fork 40"]));
+    let made: u32 = results(&o)["fork"]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(made < 16, "{o}");
+    // update still moves the limits that hold
+    ok(&env.nook(&[
+        "update",
+        "--memory",
+        "128M",
+        "--memory-swap",
+        "128M",
+        "--pids-limit",
+        "64",
+        &id,
+    ]));
+    assert_eq!(read(&mem), (128 << 20).to_string());
+    let o = ok(&env.nook(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "probe alloc 64; echo rc=$?; probe fork 40",
+    ]));
+    assert!(
+        o.contains("alloc: 64 MiB touched") && o.contains("rc=0"),
+        "{o}"
+    );
+    assert_eq!(results(&o)["fork"], "40 of 40", "{o}");
+    ok(&env.nook(&["delete", "--force", &id]));
+    assert!(env.leftover_cgroups(&id).is_empty());
+}
