@@ -460,15 +460,14 @@ fn exec_child(
         }
     }
     let process = conf.process;
-    let cwd =
-        std::ffi::CString::new(process.cwd().as_os_str().as_encoded_bytes()).unwrap_or_default();
-    // SAFETY: chdir inside the container's root.
-    if unsafe { libc::chdir(cwd.as_ptr()) } < 0 {
-        return Err(Error::sys(format!(
-            "chdir to {} in the container",
-            process.cwd().display()
-        ))(Errno::last()));
-    }
+    // Of the runtime's descriptors only the channel and the console socket
+    // stay while the working directory is resolved (a cgroup directory of
+    // the host, say, must not be reachable as /proc/self/fd/N).
+    let mut keep = vec![ch.as_raw_fd()];
+    keep.extend(console.map(|c| c.as_raw_fd()));
+    keep.extend(3..3 + conf.preserve_fds as std::os::fd::RawFd);
+    nook_sys::fd::close_all_except(&keep).map_err(Error::sys("close the runtime's descriptors"))?;
+    init::enter_cwd(process.cwd())?;
     if process.terminal().unwrap_or(false) {
         let master = nook_sys::fd::openat(
             None,

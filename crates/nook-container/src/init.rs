@@ -525,15 +525,17 @@ fn setup(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
     if let Some(c) = console {
         attach_terminal(c.slave)?;
     }
-    let cwd =
-        std::ffi::CString::new(process.cwd().as_os_str().as_encoded_bytes()).unwrap_or_default();
-    // SAFETY: chdir inside the new root.
-    if unsafe { libc::chdir(cwd.as_ptr()) } < 0 {
-        return Err(Error::sys(format!(
-            "chdir to process.cwd {}",
-            process.cwd().display()
-        ))(Errno::last()));
-    }
+    // Nothing of the host but what the rest of set-up needs (the channel,
+    // the exec FIFO and the host's /proc to reopen it) stays open while the
+    // working directory is resolved.
+    let mut keep = vec![
+        ch.as_raw_fd(),
+        plan.fifo.as_raw_fd(),
+        plan.host_proc.as_raw_fd(),
+    ];
+    keep.extend(3..3 + plan.preserve_fds as RawFd);
+    nook_sys::fd::close_all_except(&keep).map_err(Error::sys("close the runtime's descriptors"))?;
+    enter_cwd(process.cwd())?;
     let conf = Confinement {
         process,
         personality: linux.personality().as_ref(),
@@ -572,6 +574,50 @@ fn setup(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
     eprintln!("nook: {e}");
     // SAFETY: exec failed; leave.
     unsafe { libc::_exit(127) }
+}
+
+/// Make `cwd` the working directory, resolved inside the current root with
+/// no magic link followed (`/proc/self/fd/N`, `/proc/PID/cwd` or `root`
+/// lead out of a container: CVE-2024-21626), then check with the kernel
+/// that it is reachable from the root.
+pub(crate) fn enter_cwd(cwd: &Path) -> Result<()> {
+    let refused = |why: String| {
+        Error::Config(format!(
+            "process.cwd {}: {why}; a working directory must be inside the container",
+            cwd.display()
+        ))
+    };
+    let root = nook_sys::fd::openat(
+        None,
+        Path::new("/"),
+        libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        0,
+    )
+    .map_err(Error::sys("open the container's root"))?;
+    let dir = nook_sys::path::open_in_root(
+        root.as_fd(),
+        cwd,
+        libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        0,
+    )
+    .map_err(|e| match e {
+        Errno::ELOOP => refused(format!(
+            "{e} (magic links such as /proc/self/fd/N are refused)"
+        )),
+        e => refused(e.to_string()),
+    })?;
+    // SAFETY: fchdir to a directory descriptor we own.
+    if unsafe { libc::fchdir(dir.as_raw_fd()) } < 0 {
+        return Err(refused(format!("fchdir: {}", Errno::last())));
+    }
+    let mut buf = [0u8; 4096];
+    // SAFETY: the raw syscall writes at most buf.len() bytes; unlike glibc's
+    // wrapper it reports an unreachable directory as "(unreachable)/...".
+    let n = unsafe { libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len()) };
+    if n <= 0 || buf[0] != b'/' {
+        return Err(refused("it is outside the container's root".into()));
+    }
+    Ok(())
 }
 
 /// What a process needs to be confined the way the configuration says.

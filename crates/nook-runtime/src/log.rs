@@ -13,9 +13,23 @@ use tracing::{Event, Level, Metadata, Subscriber};
 
 /// Where and how log lines are written.
 pub struct Logger {
-    out: Mutex<Box<dyn Write + Send>>,
+    out: Mutex<Out>,
     json: bool,
     max: Level,
+}
+
+/// The log file, known by its inode: a container's process closes the
+/// runtime's descriptors before it resolves paths in the container, and a
+/// line logged after that must not land in whatever reused the number.
+enum Out {
+    Stderr,
+    File(std::fs::File, (u64, u64)),
+}
+
+fn ident(f: &std::fs::File) -> Option<(u64, u64)> {
+    use std::os::fd::AsFd;
+    let st = nook_sys::path::fstat(f.as_fd()).ok()?;
+    Some((st.st_dev, st.st_ino))
 }
 
 fn level_name(l: &Level) -> &'static str {
@@ -31,12 +45,15 @@ fn level_name(l: &Level) -> &'static str {
 impl Logger {
     /// A logger writing to `path` (or stderr).
     pub fn new(path: Option<&str>, json: bool, debug: bool) -> Logger {
-        let out: Box<dyn Write + Send> = match path.filter(|p| !p.is_empty()) {
+        let out = match path.filter(|p| !p.is_empty()) {
             Some(p) => match OpenOptions::new().create(true).append(true).open(p) {
-                Ok(f) => Box::new(f),
-                Err(_) => Box::new(std::io::stderr()),
+                Ok(f) => match ident(&f) {
+                    Some(id) => Out::File(f, id),
+                    None => Out::Stderr,
+                },
+                Err(_) => Out::Stderr,
             },
-            None => Box::new(std::io::stderr()),
+            None => Out::Stderr,
         };
         Logger {
             out: Mutex::new(out),
@@ -57,7 +74,15 @@ impl Logger {
             format!("time={time:?} level={} msg={msg:?}\n", level_name(level))
         };
         if let Ok(mut o) = self.out.lock() {
-            let _ = o.write_all(line.as_bytes());
+            match &mut *o {
+                Out::Stderr => {
+                    let _ = std::io::stderr().write_all(line.as_bytes());
+                }
+                Out::File(f, id) if ident(f) == Some(*id) => {
+                    let _ = f.write_all(line.as_bytes());
+                }
+                Out::File(..) => {}
+            }
         }
     }
 }

@@ -89,6 +89,35 @@ pub fn cloexec_from(first: u32) -> Result<()> {
     Ok(())
 }
 
+/// Close every descriptor from 3 upwards except those in `keep`: what a
+/// process must not hold while it resolves paths inside a container (a
+/// directory of the host reached as `/proc/self/fd/N` leads out of it).
+pub fn close_all_except(keep: &[RawFd]) -> Result<()> {
+    let mut keep: Vec<u32> = keep
+        .iter()
+        .filter(|&&f| f >= 3)
+        .map(|&f| f as u32)
+        .collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut from = 3u32;
+    for k in keep.iter().copied().chain(std::iter::once(u32::MAX)) {
+        if k > from {
+            // SAFETY: closing our own descriptors; none of them is in use by
+            // a Rust object the caller keeps (they are given in `keep`).
+            let r = unsafe { libc::syscall(libc::SYS_close_range, from, k - 1, 0) };
+            if r < 0 {
+                return Err(Errno::last());
+            }
+        }
+        if k == u32::MAX {
+            break;
+        }
+        from = k + 1;
+    }
+    Ok(())
+}
+
 /// Set or clear `FD_CLOEXEC`.
 pub fn set_cloexec(fd: RawFd, on: bool) -> Result<()> {
     // SAFETY: fcntl on an fd we were given.

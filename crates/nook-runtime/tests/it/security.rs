@@ -753,3 +753,90 @@ fn a_container_cannot_lift_its_own_cgroup_limits() {
     ok(&env.nook(&["delete", "--force", &id]));
     assert!(env.leftover_cgroups(&id).is_empty());
 }
+
+/// CVE-2024-21626: a working directory of `/proc/self/fd/N` reaches a host
+/// directory whose descriptor is still open in the process when it changes
+/// to its cwd.  Attacked as an outsider would: a host directory holding a
+/// secret is leaked to the runtime as every descriptor 3..=20 (a careless
+/// caller), and the runtime also runs with nothing leaked (its own
+/// descriptors); config.json's `process.cwd`, `exec --cwd` and
+/// `exec --process` each ask for `/proc/self/fd/N`.  Every attempt is
+/// refused naming process.cwd, and the secret is neither read nor written.
+#[test]
+fn a_working_directory_through_proc_self_fd_never_reaches_the_host() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let env = Env::new("cwdfd");
+    let host = env.dir.join("host-secret");
+    std::fs::create_dir(&host).unwrap();
+    std::fs::write(host.join("secret"), "TOPSECRET\n").unwrap();
+    let hostdir = std::fs::File::open(&host).unwrap();
+    let leak_fd = hostdir.as_raw_fd();
+    let attack = "pwd; cat secret; echo pwned > pwned";
+    let c = config(&["sh", "-c", "sleep 60"]);
+    let b = env.bundle("b", &c);
+    let id = env.id("cwdfd");
+    ok(&env.nook(&["run", "-d", "--bundle", b.to_str().unwrap(), &id]));
+    let proc_json = env.dir.join("process.json");
+    let mut tried = 0;
+    for leak in [true, false] {
+        // The runtime with the host directory as descriptors 3..=20.
+        let nook = |args: &[&str]| {
+            let mut cmd = env.cmd();
+            cmd.args(args);
+            if leak {
+                // SAFETY: only dup2 between fork and exec.
+                unsafe {
+                    cmd.pre_exec(move || {
+                        for fd in 3..=20 {
+                            if fd != leak_fd {
+                                libc::dup2(leak_fd, fd);
+                            }
+                        }
+                        libc::fcntl(leak_fd, libc::F_SETFD, 0);
+                        Ok(())
+                    });
+                }
+            }
+            capture(&mut cmd, &env.dir)
+        };
+        for n in 3..=20 {
+            let cwd = format!("/proc/self/fd/{n}");
+            let mut cfg = config(&["sh", "-c", attack]);
+            cfg["process"]["cwd"] = cwd.clone().into();
+            let b2 = env.bundle(&format!("c{n}{leak}"), &cfg);
+            let run_id = env.id("cwdrun");
+            let mut p = cfg["process"].clone();
+            p["args"] = json!(["sh", "-c", attack]);
+            std::fs::write(&proc_json, p.to_string()).unwrap();
+            let outs = [
+                nook(&["run", "--bundle", b2.to_str().unwrap(), &run_id]),
+                nook(&["exec", "--cwd", &cwd, &id, "sh", "-c", attack]),
+                nook(&["exec", "--process", proc_json.to_str().unwrap(), &id]),
+            ];
+            for o in &outs {
+                tried += 1;
+                let all = format!("{}{}", stdout(o), stderr(o));
+                assert!(!all.contains("TOPSECRET"), "N={n} leak={leak}: {all}");
+                assert!(!o.status.success(), "N={n} leak={leak}: {all}");
+                assert!(
+                    stderr(o).contains("process.cwd") && stderr(o).trim().lines().count() == 1,
+                    "N={n} leak={leak}: {all}"
+                );
+            }
+            assert!(!host.join("pwned").exists(), "N={n} leak={leak}");
+        }
+    }
+    assert_eq!(tried, 108);
+    assert_eq!(
+        std::fs::read_to_string(host.join("secret")).unwrap(),
+        "TOPSECRET\n"
+    );
+    // An ordinary working directory still works, for the first process and
+    // for exec.
+    assert_eq!(
+        ok(&env.nook(&["exec", "--cwd", "/tmp", &id, "pwd"])),
+        "/tmp\n"
+    );
+    ok(&env.nook(&["delete", "--force", &id]));
+}
