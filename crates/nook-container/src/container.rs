@@ -119,9 +119,7 @@ impl Drop for Guard<'_> {
             }
         }
         if let Some((h, st)) = self.poststop.take() {
-            if let Err(e) = hooks::run("poststop", &h, &st) {
-                tracing::warn!("{e}");
-            }
+            hooks::run_all("poststop", &h, &st);
         }
         if let Some(r) = self.host_rootfs.take() {
             nook_rootfs::unbind_rootfs(&r);
@@ -412,14 +410,17 @@ impl Runtime {
             })
             .unwrap_or_default()
         };
+        // From here a failure (a failing prestart, createRuntime or
+        // createContainer hook among them) stops the container and ends
+        // the lifecycle with the poststop hooks.
+        if let Some(h) = hooks_cfg.poststop().as_ref().filter(|h| !h.is_empty()) {
+            guard.poststop = Some((h.clone(), state_for("stopped")));
+        }
         let mut pty_master = None;
         loop {
             let (m, mut fds) = recv(&parent_ch, pid)?;
             match m {
                 Msg::Hooks => {
-                    if let Some(h) = hooks_cfg.poststop().as_ref().filter(|h| !h.is_empty()) {
-                        guard.poststop = Some((h.clone(), state_for("stopped")));
-                    }
                     // Lifecycle steps 3-4 come after step 2 (creating):
                     // the state hooks see is "created".
                     let st = state_for("created");
@@ -638,11 +639,9 @@ impl Runtime {
             .and_then(|h| h.poststart().clone())
             .filter(|h| !h.is_empty())
         {
+            // A failing poststart hook is a warning: the container runs on.
             let s = self.hook_state_json(&st, "running", st.pid);
-            if let Err(e) = hooks::run("poststart", &h, &s) {
-                let _ = nook_sys::pidfd::send_signal(pidfd.as_fd(), libc::SIGKILL);
-                return Err(e);
-            }
+            hooks::run_all("poststart", &h, &s);
         }
         Ok(())
     }
@@ -798,9 +797,7 @@ impl Runtime {
             .and_then(|h| h.poststop().clone())
             .filter(|h| !h.is_empty())
         {
-            if let Err(e) = hooks::run("poststop", &h, &self.hook_state_json(st, "stopped", 0)) {
-                tracing::warn!("{e}");
-            }
+            hooks::run_all("poststop", &h, &self.hook_state_json(st, "stopped", 0));
         }
         cd.remove()?;
         cg_result.map_err(Error::from)

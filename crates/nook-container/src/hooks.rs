@@ -1,9 +1,14 @@
 //! Lifecycle hooks: each gets the container's state on stdin, runs with its
 //! own args and env, and is killed when its timeout passes.  A failure
 //! carries the hook's stderr.
+//!
+//! The runtime-spec gives two rules: a failing prestart, createRuntime,
+//! createContainer or startContainer hook is an error that stops the
+//! lifecycle ([`run`]); a failing poststart or poststop hook is a warning,
+//! and the remaining hooks and the lifecycle go on ([`run_all`]).
 
 use std::io::{Read, Write};
-use std::os::fd::AsFd;
+use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -32,13 +37,31 @@ pub struct HookState<'a> {
     pub annotations: std::collections::BTreeMap<String, String>,
 }
 
-/// Run every hook of a phase in order; the first failure stops them.
+/// Run every hook of a phase in order; the first failure stops them and is
+/// the error (prestart, createRuntime, createContainer, startContainer).
 pub fn run(phase: &str, hooks: &[Hook], state: &[u8]) -> Result<()> {
     for (i, h) in hooks.iter().enumerate() {
-        run_one(h, state)
-            .map_err(|e| Error::Hook(format!("{phase} hook #{i} ({}): {e}", h.path().display())))?;
+        run_one(h, state).map_err(|e| failed(phase, i, h, e))?;
     }
     Ok(())
+}
+
+/// Run every hook of a phase in order, each whatever the ones before did;
+/// each failure is logged as a warning and returned (poststart, poststop).
+pub fn run_all(phase: &str, hooks: &[Hook], state: &[u8]) -> Vec<Error> {
+    let mut errors = Vec::new();
+    for (i, h) in hooks.iter().enumerate() {
+        if let Err(e) = run_one(h, state) {
+            let e = failed(phase, i, h, e);
+            tracing::warn!("{e}");
+            errors.push(e);
+        }
+    }
+    errors
+}
+
+fn failed(phase: &str, i: usize, h: &Hook, e: String) -> Error {
+    Error::Hook(format!("{phase} hook #{i} ({}): {e}", h.path().display()))
 }
 
 fn run_one(h: &Hook, state: &[u8]) -> std::result::Result<(), String> {
@@ -83,24 +106,17 @@ fn run_one(h: &Hook, state: &[u8]) -> std::result::Result<(), String> {
         // A hook that does not read its state is fine.
         let _ = stdin.write_all(state);
     }
-    let pidfd = nook_sys::pidfd::open(child.id() as i32).ok();
-    if let (Some(t), Some(pfd)) = (h.timeout(), pidfd.as_ref()) {
-        let exited = nook_sys::pidfd::wait_exit(pfd.as_fd(), Some(Duration::from_secs(t as u64)))
-            .unwrap_or(true);
-        if !exited {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("timed out after {t}s"));
-        }
+    let timeout = h.timeout().map(|t| Duration::from_secs(t as u64));
+    let (out, errs, exited) = collect_output(&mut child, timeout);
+    if !exited {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(format!("timed out after {}s", h.timeout().unwrap_or(0)));
     }
-    let mut out = String::new();
-    let mut errs = String::new();
-    if let Some(mut o) = child.stdout.take() {
-        let _ = o.read_to_string(&mut out);
-    }
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut errs);
-    }
+    let (out, errs) = (
+        String::from_utf8_lossy(&out).into_owned(),
+        String::from_utf8_lossy(&errs).into_owned(),
+    );
     let st = child.wait().map_err(|e| format!("wait: {e}"))?;
     if st.success() {
         return Ok(());
@@ -127,6 +143,80 @@ fn run_one(h: &Hook, state: &[u8]) -> std::result::Result<(), String> {
     })
 }
 
+/// The last bytes of each output that the failure message may quote.
+const KEEP: usize = 16 << 10;
+
+/// Read the hook's stdout and stderr while it runs (a hook that writes more
+/// than a pipe holds must not block on a runtime waiting for it to exit),
+/// until it exits or `timeout` passes.  Returns the last bytes of both
+/// outputs and whether it exited in time.  Output still buffered when it
+/// exits is read; a descendant that keeps the pipes open is not waited for.
+fn collect_output(
+    child: &mut std::process::Child,
+    timeout: Option<Duration>,
+) -> (Vec<u8>, Vec<u8>, bool) {
+    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    let pidfd = nook_sys::pidfd::open(child.id() as i32).ok();
+    let file = |fd: std::os::fd::OwnedFd| std::fs::File::from(fd);
+    let mut pipes: [Option<std::fs::File>; 2] = [
+        child.stdout.take().map(|p| file(p.into())),
+        child.stderr.take().map(|p| file(p.into())),
+    ];
+    let mut outputs = [Vec::new(), Vec::new()];
+    let mut exited = pidfd.is_none();
+    let raw = |f: &Option<std::fs::File>| f.as_ref().map_or(-1, |f| f.as_raw_fd());
+    while pipes.iter().any(Option::is_some) || !exited {
+        let pid_raw = pidfd
+            .as_ref()
+            .filter(|_| !exited)
+            .map_or(-1, |p| p.as_raw_fd());
+        let mut fds = [raw(&pipes[0]), raw(&pipes[1]), pid_raw].map(|fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        });
+        let wait_ms = match deadline {
+            _ if exited => 0,
+            Some(d) => d
+                .saturating_duration_since(std::time::Instant::now())
+                .as_millis()
+                .min(i32::MAX as u128) as i32,
+            None => -1,
+        };
+        // SAFETY: poll on pollfds we own; -1 entries are ignored.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as _, wait_ms) };
+        if n < 0 && nook_sys::Errno::last() == nook_sys::Errno::EINTR {
+            continue;
+        }
+        if n <= 0 {
+            // n == 0: drained after the exit, or the timeout passed
+            let [out, errs] = outputs;
+            return (out, errs, exited || n < 0);
+        }
+        for (i, pipe) in pipes.iter_mut().enumerate() {
+            if fds[i].revents == 0 {
+                continue;
+            }
+            let mut buf = [0u8; 8192];
+            match pipe.as_mut().map(|f| f.read(&mut buf)) {
+                Some(Ok(k)) if k > 0 => {
+                    let sink = &mut outputs[i];
+                    sink.extend_from_slice(&buf[..k]);
+                    if sink.len() > KEEP {
+                        sink.drain(..sink.len() - KEEP);
+                    }
+                }
+                _ => *pipe = None,
+            }
+        }
+        if fds[2].revents != 0 {
+            exited = true;
+        }
+    }
+    let [out, errs] = outputs;
+    (out, errs, true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,6 +239,50 @@ mod tests {
             "{\"id\":\"c\"}hello\n"
         );
         std::fs::remove_file(&d).unwrap();
+    }
+
+    #[test]
+    fn run_all_goes_on_after_a_failure() {
+        let d = std::env::temp_dir().join(format!("nook-hook-all-{}", std::process::id()));
+        let log = format!(
+            r#"{{"path":"/bin/sh","args":["sh","-c","echo second >> {}"]}}"#,
+            d.display()
+        );
+        let errs = run_all(
+            "poststop",
+            &[
+                hook(r#"{"path":"/bin/sh","args":["sh","-c","exit 4"]}"#),
+                hook(&log),
+            ],
+            b"{}",
+        );
+        assert_eq!(errs.len(), 1);
+        assert_eq!(
+            errs[0].to_string(),
+            "poststop hook #0 (/bin/sh): exit status 4"
+        );
+        assert_eq!(std::fs::read_to_string(&d).unwrap(), "second\n");
+        std::fs::remove_file(&d).unwrap();
+        // run stops at the first failure
+        let e = run(
+            "prestart",
+            &[
+                hook(r#"{"path":"/bin/sh","args":["sh","-c","exit 1"]}"#),
+                hook(&log),
+            ],
+            b"{}",
+        );
+        assert!(e.is_err() && !d.exists());
+    }
+
+    #[test]
+    fn a_hook_that_writes_more_than_a_pipe_holds_does_not_hang() {
+        // 1 MiB on stdout and stderr, then a failure: its last line is quoted
+        let h = hook(
+            r#"{"path":"/bin/sh","args":["sh","-c","yes out | head -c 1048576; yes err | head -c 1048576 >&2; echo last words >&2; exit 1"],"timeout":20}"#,
+        );
+        let e = run("prestart", &[h], b"{}").unwrap_err().to_string();
+        assert_eq!(e, "prestart hook #0 (/bin/sh): exit status 1: last words");
     }
 
     #[test]

@@ -123,3 +123,105 @@ fn failing_prestart_hook_fails_create_and_runs_poststop() {
         .unwrap()
         .starts_with("poststop"));
 }
+
+/// A hook that fails with a message on stderr.
+fn failing(name: &str) -> serde_json::Value {
+    json!({"path": "/bin/sh", "args": ["sh", "-c", format!("echo {name} broke >&2; exit 3")]})
+}
+
+/// The hooks a log recorded, in order.
+fn logged(log: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.split(' ').next().unwrap().to_string())
+        .collect()
+}
+
+/// Runtime-spec: a failing poststart or poststop hook is a warning; the
+/// remaining hooks and the lifecycle go on.
+#[test]
+fn failing_poststart_and_poststop_hooks_warn_and_the_rest_run() {
+    let env = Env::new("hookwarn");
+    let log = env.dir.join("log");
+    let hl = log.to_str().unwrap();
+    let mut c = config(&["sleep", "30"]);
+    c["hooks"] = json!({
+        "poststart": [failing("poststart1"), hook("poststart2", hl)],
+        "poststop": [failing("poststop1"), hook("poststop2", hl)]
+    });
+    let b = env.bundle("b", &c);
+    let id = env.id("hookwarn");
+    ok(&env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]));
+    let o = env.nook(&["start", &id]);
+    assert!(o.status.success(), "start failed: {}", stderr(&o));
+    assert!(
+        stderr(&o).contains("poststart hook #0") && stderr(&o).contains("poststart1 broke"),
+        "no warning: {}",
+        stderr(&o)
+    );
+    assert_eq!(env.state(&id)["status"], "running");
+    assert_eq!(logged(&log), ["poststart2"]);
+    ok(&env.nook(&["kill", &id, "KILL"]));
+    env.wait_status(&id, "stopped");
+    let o = env.nook(&["delete", &id]);
+    assert!(o.status.success(), "delete failed: {}", stderr(&o));
+    assert!(stderr(&o).contains("poststop hook #0"), "{}", stderr(&o));
+    assert_eq!(logged(&log), ["poststart2", "poststop2"]);
+    assert!(!env.root.join(&id).exists());
+}
+
+/// Runtime-spec: a failing prestart, createRuntime, createContainer or
+/// startContainer hook is an error: the hooks after it do not run and the
+/// container does not start (poststop hooks still run).
+#[test]
+fn a_failing_hook_of_the_other_kinds_stops_the_lifecycle() {
+    let env = Env::new("hookstop");
+    let shared = env.dir.join("hooklog");
+    std::fs::create_dir_all(&shared).unwrap();
+    let log = shared.join("log");
+    for kind in [
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "startContainer",
+    ] {
+        let _ = std::fs::remove_file(&log);
+        // createContainer and startContainer hooks run in the container
+        let hl = if kind.starts_with("create") && kind != "createContainer" || kind == "prestart" {
+            log.to_str().unwrap().to_string()
+        } else {
+            "/hooklog/log".to_string()
+        };
+        let mut c = config(&["sh", "-c", "echo main >> /hooklog/log"]);
+        c["mounts"].as_array_mut().unwrap().push(
+            json!({"destination": "/hooklog", "type": "bind", "source": shared, "options": ["bind"]}),
+        );
+        c["hooks"] = json!({
+            kind: [failing(kind), hook(&format!("{kind}2"), &hl)],
+            "poststop": [hook("poststop", log.to_str().unwrap())]
+        });
+        let b = env.bundle(kind, &c);
+        let id = env.id(kind);
+        let create = env.nook(&["create", "--bundle", b.to_str().unwrap(), &id]);
+        let o = if kind == "startContainer" {
+            ok(&create);
+            env.nook(&["start", &id])
+        } else {
+            create
+        };
+        fails_with(&o, &format!("{kind} hook #0"));
+        assert!(
+            stderr(&o).contains(&format!("{kind} broke")),
+            "{}",
+            stderr(&o)
+        );
+        if kind == "startContainer" {
+            env.wait_status(&id, "stopped");
+            ok(&env.nook(&["delete", &id]));
+        }
+        assert_eq!(logged(&log), ["poststop"], "{kind}");
+        assert!(!env.root.join(&id).exists(), "{kind}");
+        assert!(env.leftover_cgroups(&id).is_empty(), "{kind}");
+    }
+}
