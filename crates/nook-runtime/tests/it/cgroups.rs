@@ -641,3 +641,35 @@ fn the_container_process_joins_its_v1_cgroups_itself() {
         );
     }
 }
+
+/// As for `run`: a process `exec`ed into a running container moves itself
+/// into the container's v1 cgroups.
+#[test]
+fn an_exec_process_joins_the_v1_cgroups_itself() {
+    if pure_v2() {
+        return;
+    }
+    let env = Env::new("selfjoinx");
+    let b = env.bundle("b", &config(&["sleep", "30"]));
+    let id = env.id("selfjoinx");
+    ok(&env.nook(&["run", "-d", "--bundle", b.to_str().unwrap(), &id]));
+    let init = env.state(&id)["pid"].as_i64().unwrap() as i32;
+    let Some(trace) = AttachTrace::start("selfjoinx") else {
+        eprintln!("no tracefs instances: skipped");
+        return;
+    };
+    ok(&env.nook(&["exec", &id, "true"]));
+    let moves = trace.moves(&id);
+    let v1: Vec<_> = moves.iter().filter(|m| m.2 != 0).collect();
+    assert!(
+        v1.iter().any(|m| m.1 != init),
+        "no migration of the exec'd process into the v1 cgroups of {id} was traced: {moves:?}"
+    );
+    for (writer, moved, root) in v1 {
+        assert_eq!(
+            writer, moved,
+            "hierarchy {root}: process {moved} was moved by process {writer}, not by itself"
+        );
+    }
+    ok(&env.nook(&["delete", "--force", &id]));
+}
