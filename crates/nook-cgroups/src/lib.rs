@@ -21,7 +21,7 @@ pub mod layout;
 pub mod resources;
 pub mod stats;
 
-pub use cgroup::{Cgroup, CgroupSpec, FreezerState};
+pub use cgroup::{Cgroup, CgroupSpec, FreezerState, SelfJoin};
 pub use layout::Layout;
 
 use std::path::{Path, PathBuf};

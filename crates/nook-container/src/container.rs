@@ -306,6 +306,9 @@ impl Runtime {
             pure_v2: cg.pure_v2,
         };
         let sigmask = init::original_sigmask();
+        // The process joins its v1 cgroups itself: no pid written to
+        // cgroup.procs, no wait for an RCU grace period (see SelfJoin).
+        let cgroup_join = cg.self_join()?;
         let (parent_ch, child_ch) = channel::pair().map_err(Error::sys("socketpair"))?;
         let late_cgroupns = ns.is_new(NsKind::Cgroup) && !(cg.pure_v2 && cg_fd.is_some());
         let mut plan = InitPlan {
@@ -317,6 +320,7 @@ impl Runtime {
             joins: &joins,
             late_cgroupns,
             cgroups,
+            cgroup_join: &cgroup_join,
             seccomp,
             caps,
             console_socket,
@@ -363,7 +367,9 @@ impl Runtime {
         if single && ns.is_new(NsKind::User) {
             nook_namespaces::idmap::write(first, &uids, &gids)?;
         }
-        cg.add_pid(first, used_clone_into)?;
+        if !used_clone_into {
+            cg.add_pid_v2(first)?;
+        }
         if let Some(v) = process.and_then(|p| p.oom_score_adj()) {
             nook_process::set_oom_score_adj(first, v)?;
         }

@@ -2,7 +2,8 @@
 //!
 //! The runtime joins the container's pid (and time) namespace for its
 //! children, then forks the new process with one `clone3` straight into the
-//! container's cgroup.  The child turns non-dumpable (no process of the
+//! container's cgroup v2 (v1 cgroups: the child moves itself in, first
+//! thing).  The child turns non-dumpable (no process of the
 //! container may open its `/proc/PID/exe` while it is still the runtime),
 //! enters the other namespaces — user first, mount last — and gets exactly
 //! the confinement of the container's first process (capabilities, seccomp,
@@ -249,6 +250,8 @@ impl Runtime {
         nook_namespaces::enter(&joins, |k| matches!(k, NsKind::Pid | NsKind::Time))?;
         let cgroup = self.exec_cgroup(&st.cgroup, opts.cgroup.as_deref())?;
         let cg_fd = cgroup.v2_fd();
+        // The process joins the v1 cgroups itself (see SelfJoin).
+        let cgroup_join = cgroup.self_join()?;
         let console_socket = match &opts.console_socket {
             Some(p) => Some(OwnedFd::from(UnixStream::connect(p).map_err(|e| {
                 Error::Config(format!("connect to --console-socket {}: {e}", p.display()))
@@ -290,6 +293,7 @@ impl Runtime {
                 };
                 let e = match exec_child(
                     &child_ch,
+                    &cgroup_join,
                     &joins,
                     chroot.as_ref(),
                     &conf,
@@ -313,9 +317,11 @@ impl Runtime {
                 libc::waitpid(child, std::ptr::null_mut(), 0);
             }
         };
-        if let Err(e) = cgroup.add_pid(child, used_clone_into) {
-            kill_child();
-            return Err(e.into());
+        if !used_clone_into {
+            if let Err(e) = cgroup.add_pid_v2(child) {
+                kill_child();
+                return Err(e.into());
+            }
         }
         if let Some(v) = process.oom_score_adj() {
             let _ = nook_process::set_oom_score_adj(child, v);
@@ -431,6 +437,7 @@ impl Runtime {
 
 fn exec_child(
     ch: &Channel,
+    cgroup_join: &nook_cgroups::SelfJoin,
     joins: &[OpenNs],
     chroot: Option<&OwnedFd>,
     conf: &Confinement<'_>,
@@ -449,6 +456,7 @@ fn exec_child(
         Ok((m, _)) => return Err(Error::Init(format!("internal: expected Go, got {m:?}"))),
         Err(e) => return Err(Error::Init(format!("runtime went away: {e}"))),
     }
+    cgroup_join.join()?;
     nook_namespaces::enter(joins, |k| !matches!(k, NsKind::Pid | NsKind::Time))?;
     if let Some(root) = chroot {
         let dot = c".";

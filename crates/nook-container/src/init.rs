@@ -6,8 +6,9 @@
 //! ```text
 //! runtime                                   container process
 //!   clone3(namespaces, CLONE_INTO_CGROUP) ──▶ wait for Go
-//!   uid/gid maps, v1 cgroups, oom score
-//!   Go ─────────────────────────────────────▶ join namespaces, sysctl,
+//!   uid/gid maps, oom score
+//!   Go ─────────────────────────────────────▶ join v1 cgroups (itself),
+//!                                             join namespaces, sysctl,
 //!                                             hostname, mounts, /dev, console
 //!   run prestart/createRuntime hooks ◀────── Hooks
 //!   HooksDone ──────────────────────────────▶ createContainer hooks,
@@ -28,6 +29,7 @@
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
+use nook_cgroups::SelfJoin;
 use nook_namespaces::{NsKind, NsPlan, OpenNs};
 use nook_rootfs::{CgroupMounts, RootfsSpec};
 use nook_security::caps::CapSets;
@@ -83,6 +85,8 @@ pub struct InitPlan<'a> {
     pub late_cgroupns: bool,
     /// Where the container's cgroups are (for cgroup mounts).
     pub cgroups: CgroupMounts,
+    /// The v1 cgroups the process moves itself into once told to go.
+    pub cgroup_join: &'a SelfJoin,
     /// Compiled seccomp filter.
     pub seccomp: Option<Compiled>,
     /// Capabilities.
@@ -197,6 +201,7 @@ fn become_ns_root() -> Result<()> {
 /// Single `clone3`: namespaces exist already; join the rest and set up.
 fn single(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
     recv_go(ch)?;
+    plan.cgroup_join.join()?;
     if plan.ns.is_new(NsKind::User) {
         become_ns_root()?;
     }
@@ -210,6 +215,8 @@ fn single(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
 /// Two stages: join and create namespaces here, then fork the init.
 fn first_stage(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
     recv_go(ch)?;
+    // The init forked below inherits the cgroups.
+    plan.cgroup_join.join()?;
     nook_namespaces::enter(plan.joins, |_| true).map_err(ns_err)?;
     if plan.ns.is_new(NsKind::User) {
         nook_namespaces::unshare(&[NsKind::User]).map_err(ns_err)?;
