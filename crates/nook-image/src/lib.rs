@@ -19,8 +19,11 @@
 //!   store and written from it.
 //! - [`digest`]: hashing content while it streams.
 
+pub mod auth;
 pub mod digest;
+pub mod manifest;
 pub mod reference;
+pub mod store;
 
 pub use oci_spec::image::Digest;
 pub use reference::Reference;
