@@ -141,6 +141,6 @@ mod tests {
     fn unknown_algorithms_are_refused() {
         assert!(parse("digest", "md5:d41d8cd98f00b204e9800998ecf8427e").is_err());
         assert!(parse("digest", "sha256:abc").is_err());
-        parse("digest", &sha256(b"").to_string()).unwrap();
+        parse("digest", sha256(b"").as_ref()).unwrap();
     }
 }

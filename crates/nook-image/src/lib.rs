@@ -19,14 +19,25 @@
 //!   store and written from it.
 //! - [`digest`]: hashing content while it streams.
 
+pub mod archive;
 pub mod auth;
 pub mod digest;
 pub mod manifest;
+pub mod progress;
+pub mod pull;
 pub mod reference;
+pub mod registry;
 pub mod store;
 
+pub use archive::{load_archive, write_docker_archive, write_oci_archive, Loaded, SaveImage};
+pub use auth::{AuthConfig, Credentials};
+pub use manifest::{Compression, Image, Layer, Platform};
 pub use oci_spec::image::Digest;
+pub use progress::{NoProgress, Progress, ProgressEvent};
+pub use pull::{pull, PullOptions, Pulled};
 pub use reference::Reference;
+pub use registry::{Client, ClientOptions};
+pub use store::Store;
 
 use std::path::PathBuf;
 

@@ -221,9 +221,9 @@ impl fmt::Display for Platform {
 #[derive(Clone, Debug)]
 pub enum Document {
     /// An image manifest (OCI or Docker schema 2).
-    Manifest(ImageManifest),
+    Manifest(Box<ImageManifest>),
     /// An index or manifest list.
-    Index(ImageIndex),
+    Index(Box<ImageIndex>),
 }
 
 #[derive(Deserialize)]
@@ -269,11 +269,11 @@ pub fn parse_document(
     match media_type.as_str() {
         media::OCI_INDEX | media::DOCKER_LIST => Ok((
             media_type,
-            Document::Index(serde_json::from_slice(bytes).map_err(parse_err)?),
+            Document::Index(Box::new(serde_json::from_slice(bytes).map_err(parse_err)?)),
         )),
         media::OCI_MANIFEST | media::DOCKER_MANIFEST => Ok((
             media_type,
-            Document::Manifest(serde_json::from_slice(bytes).map_err(parse_err)?),
+            Document::Manifest(Box::new(serde_json::from_slice(bytes).map_err(parse_err)?)),
         )),
         m if m == media::DOCKER_SCHEMA1
             || m == media::DOCKER_SCHEMA1_SIGNED

@@ -37,7 +37,7 @@ pub enum Ingest {
     /// The blob is already in the store; its size.
     Present(u64),
     /// This caller is to write it.
-    Writer(Writer),
+    Writer(Box<Writer>),
 }
 
 impl Store {
@@ -235,7 +235,7 @@ impl Store {
             lock: Some((lock, lock_path)),
         };
         w.resume()?;
-        Ok(Ingest::Writer(w))
+        Ok(Ingest::Writer(Box::new(w)))
     }
 
     /// Put `data` in the store; it must have `digest` when one is given.

@@ -18,7 +18,7 @@ fn ingest_dir(s: &Store) -> Vec<String> {
 
 fn writer(s: &Store, d: &Digest, size: u64) -> Writer {
     match s.ingest(d, Some(size)).unwrap() {
-        Ingest::Writer(w) => w,
+        Ingest::Writer(w) => *w,
         Ingest::Present(_) => panic!("{d} already present"),
     }
 }
