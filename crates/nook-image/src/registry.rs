@@ -34,6 +34,9 @@ use ureq::http::Response;
 use ureq::tls::{RootCerts, TlsConfig};
 use ureq::{Agent, Body};
 
+/// How long an HTTPS probe of a registry that may be plain HTTP waits.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// How the client reaches registries.
 #[derive(Clone, Debug)]
 pub struct ClientOptions {
@@ -197,14 +200,26 @@ impl Client {
             &["https"]
         };
         let mut failures = Vec::new();
-        for scheme in schemes {
+        for (i, scheme) in schemes.iter().enumerate() {
             let ep = Endpoint {
                 base: format!("{scheme}://{host}"),
                 verify_tls: !insecure,
                 challenge: Mutex::new(None),
             };
             let url = format!("{}/v2/", ep.base);
-            let resp = match self.agent_for(&ep).get(&url).call() {
+            // a plain-HTTP server may never answer a TLS hello: when there
+            // is a fallback, the HTTPS probe waits only briefly
+            let wait = match i + 1 < schemes.len() {
+                true => self.options.read_timeout.min(PROBE_TIMEOUT),
+                false => self.options.read_timeout,
+            };
+            let req = self
+                .agent_for(&ep)
+                .get(&url)
+                .config()
+                .timeout_per_read(Some(wait))
+                .build();
+            let resp = match req.call() {
                 Ok(r) => r,
                 Err(e) => {
                     failures.push(format!("{url}: {e}"));
