@@ -6,8 +6,8 @@
 use super::{Loaded, ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME};
 use crate::digest;
 use crate::manifest::{
-    media, parse_document, select_platform, Compression, Document, Image, Layer, Platform,
-    MAX_DOCUMENT,
+    manifest_parts, media, parse_document, select_platform, Compression, Document, Image, Layer,
+    Platform, MAX_DOCUMENT,
 };
 use crate::store::{Ingest, Store, BUF_SIZE};
 use crate::{Error, Result};
@@ -353,17 +353,30 @@ fn load_oci(
             l.repo_tags.extend(names.cloned());
             continue;
         }
-        src.ensure(store, manifest.digest(), manifest.size())?;
-        let image = Image::from_store(store, manifest.digest())?;
-        for l in &image.layers {
-            src.ensure(store, &l.digest, l.size)?;
-        }
+        let image = import_image(store, src, &manifest)?;
         out.push(Loaded {
             repo_tags: names.cloned().into_iter().collect(),
             image,
         });
     }
     Ok(out)
+}
+
+/// Bring the image `manifest` names (its manifest, config and layers) into
+/// the store from `src`, and describe it.
+fn import_image(store: &Store, src: &dyn BlobSource, manifest: &Descriptor) -> Result<Image> {
+    src.ensure(store, manifest.digest(), manifest.size())?;
+    let bytes = store.read_small(manifest.digest(), MAX_DOCUMENT)?;
+    let name = manifest.digest().to_string();
+    let Document::Manifest(m) = parse_document(&name, None, &bytes)?.1 else {
+        return Err(Error::invalid("manifest", name, "is an index"));
+    };
+    let (config, layers) = manifest_parts(&name, &m)?;
+    src.ensure(store, config.digest(), config.size())?;
+    for l in &layers {
+        src.ensure(store, &l.digest, l.size)?;
+    }
+    Image::from_store(store, manifest.digest())
 }
 
 /// An index entry's image manifest: itself, or the one for `platform` in
