@@ -17,7 +17,10 @@
 //!   with per-layer progress.
 //! - [`archive`]: `docker save` archives and OCI image layouts read into the
 //!   store and written from it.
+//! - [`progress`]: per-layer progress events for a front end to draw.
 //! - [`digest`]: hashing content while it streams.
+
+#![warn(missing_docs)]
 
 pub mod archive;
 pub mod auth;

@@ -43,6 +43,18 @@ fn blob_requests(p: &Proxy) -> Vec<Req> {
         .collect()
 }
 
+/// Every blob of `built`, the manifest too, is in the store, verified.
+fn all_in_store(store: &nook_image::Store, built: &Built) {
+    for d in [&built.manifest, &built.config]
+        .into_iter()
+        .chain(&built.layers)
+    {
+        let digest = nook_image::Digest::try_from(d.digest.as_str()).unwrap();
+        let data = std::fs::read(store.blob_path(&digest)).unwrap();
+        assert_eq!(nook_image::digest::sha256(&data), digest);
+    }
+}
+
 #[test]
 fn pull_by_tag_then_by_digest() {
     let reg = Registry::start();
@@ -87,15 +99,7 @@ fn pull_by_tag_then_by_digest() {
         .map(|(d, c)| (d.digest.clone(), d.size, c))
         .collect();
     assert_eq!(got, want);
-    // every blob, the manifest too, is in the store, verified
-    for d in [&built.manifest, &built.config]
-        .into_iter()
-        .chain(&built.layers)
-    {
-        let digest = nook_image::Digest::try_from(d.digest.as_str()).unwrap();
-        let data = std::fs::read(store.blob_path(&digest)).unwrap();
-        assert_eq!(nook_image::digest::sha256(&data), digest);
-    }
+    all_in_store(&store, &built);
     assert!(
         ingest_files(&store).is_empty(),
         "{:?}",
