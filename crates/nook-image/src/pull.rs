@@ -212,10 +212,20 @@ impl Source<'_> {
                 offset: resumed,
             });
             let (registry, repo) = (&self.reference.registry, &self.reference.repository);
-            let broken = match self.client.blob(registry, repo, digest, w.offset()) {
+            // all of it is there already (the last ingest stopped before
+            // its commit): nothing to fetch, only to check
+            let fetched = match w.offset() == size {
+                true => Ok(None),
+                false => self
+                    .client
+                    .blob(registry, repo, digest, w.offset())
+                    .map(Some),
+            };
+            let broken = match fetched {
+                Ok(None) => None,
                 Err(e @ Error::Transport { .. }) => Some(e),
                 Err(e) => return Err(e),
-                Ok(mut stream) => {
+                Ok(Some(mut stream)) => {
                     if stream.offset != w.offset() {
                         w.restart()?;
                     }

@@ -696,3 +696,43 @@ fn concurrent_pulls_from_two_processes() {
     want.sort();
     assert_eq!(fetched, want);
 }
+
+#[test]
+fn a_complete_partial_blob_is_committed_without_fetching() {
+    let reg = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let built = push_standard(&reg, &dir);
+    let proxy = Proxy::start(reg.port, |_| Reply::Forward);
+    let (_s, store) = store();
+    // an ingest that wrote everything, then stopped before its commit
+    let layer = &built.layers[0];
+    let data = std::fs::read(
+        dir.path()
+            .join("layout/blobs/sha256")
+            .join(&layer.digest[7..]),
+    )
+    .unwrap();
+    let digest = nook_image::Digest::try_from(layer.digest.as_str()).unwrap();
+    match store.ingest(&digest, Some(layer.size)).unwrap() {
+        nook_image::store::Ingest::Writer(mut w) => w.write(&data).unwrap(),
+        nook_image::store::Ingest::Present(_) => panic!("present"),
+    }
+    let r = reference(&proxy.host(), "test/busybox:v1");
+    pull(
+        &client(),
+        &store,
+        &r,
+        &amd64(),
+        &PullOptions::default(),
+        &NoProgress,
+    )
+    .unwrap();
+    assert!(store.has(&digest).unwrap());
+    assert!(
+        blob_requests(&proxy)
+            .iter()
+            .all(|q| !q.path.ends_with(&layer.digest)),
+        "{:?}",
+        proxy.requests()
+    );
+}
