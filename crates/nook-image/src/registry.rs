@@ -168,6 +168,16 @@ impl Client {
             .any(|r| r == registry)
     }
 
+    /// The schemes tried for `registry`, in order: plain HTTP only after
+    /// HTTPS, and only for loopback and insecure registries.
+    fn schemes(&self, registry: &str) -> &'static [&'static str] {
+        if self.insecure(registry) || is_loopback(registry) {
+            &["https", "http"]
+        } else {
+            &["https"]
+        }
+    }
+
     fn agent_for(&self, ep: &Endpoint) -> &Agent {
         if ep.verify_tls {
             &self.agent
@@ -194,11 +204,7 @@ impl Client {
         }
         let host = api_host(registry);
         let insecure = self.insecure(registry);
-        let schemes: &[&str] = if insecure || is_loopback(registry) {
-            &["https", "http"]
-        } else {
-            &["https"]
-        };
+        let schemes = self.schemes(registry);
         let mut failures = Vec::new();
         for (i, scheme) in schemes.iter().enumerate() {
             let ep = Endpoint {
@@ -633,6 +639,19 @@ mod tests {
         ] {
             assert!(!is_loopback(r), "{r}");
         }
+    }
+
+    #[test]
+    fn plain_http_only_for_loopback_and_insecure_registries() {
+        let c = Client::new(ClientOptions {
+            insecure_registries: vec!["10.1.2.3:5000".into()],
+            ..Default::default()
+        });
+        assert_eq!(c.schemes("docker.io"), ["https"]);
+        assert_eq!(c.schemes("10.1.2.4:5000"), ["https"]);
+        assert_eq!(c.schemes("10.1.2.3:5000"), ["https", "http"]);
+        assert_eq!(c.schemes("127.0.0.1:5000"), ["https", "http"]);
+        assert_eq!(c.schemes("[::1]:5000"), ["https", "http"]);
     }
 
     #[test]

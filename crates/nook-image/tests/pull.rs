@@ -141,6 +141,20 @@ fn pull_by_tag_then_by_digest() {
         again.events.lock().unwrap()
     );
     assert_eq!(again.of("present").len(), 2);
+
+    // a tag the registry lacks: its own error, with the status
+    let missing = reference(&reg.host(), "test/busybox:nope");
+    let e = pull(
+        &client(),
+        &store,
+        &missing,
+        &amd64(),
+        &PullOptions::default(),
+        &NoProgress,
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::Http { status: 404, .. }), "{e}");
+    assert!(e.to_string().contains("MANIFEST_UNKNOWN"), "{e}");
 }
 
 #[test]
