@@ -17,7 +17,6 @@
 // libc's mount flags are `c_ulong`, 32 bits on 32-bit targets: the casts
 // to u64 that are no-ops on x86_64 are not no-ops everywhere.
 #![allow(clippy::unnecessary_cast)]
-
 #![warn(missing_docs)]
 
 pub mod copyup;
