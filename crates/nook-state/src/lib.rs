@@ -49,6 +49,14 @@ pub enum Error {
         #[source]
         source: rusqlite::Error,
     },
+    /// The file system does not allow WAL (e.g. no shared memory).
+    #[error("state database {path}: journal mode stays {mode}, WAL is needed")]
+    NotWal {
+        /// The database file.
+        path: PathBuf,
+        /// The mode SQLite kept.
+        mode: String,
+    },
     /// The database was made by a newer nook.
     #[error("state database {path}: schema version {found} is newer than this nook's ({known})")]
     TooNew {
@@ -99,22 +107,24 @@ impl State {
     /// Open (creating and migrating when needed) the database at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<State> {
         let path = path.as_ref().to_path_buf();
-        let open_err = |source| Error::Open {
+        let mut conn = Connection::open(&path).map_err(|source| Error::Open {
             path: path.clone(),
             source,
-        };
-        let mut conn = Connection::open(&path).map_err(open_err)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
-        // WAL: readers do not block the writer; NORMAL is durable at every
-        // checkpoint and never corrupts (a power cut can only lose the last
-        // transactions, which the engine then redoes)
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(open_err)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(open_err)?;
-        schema::migrate(&mut conn, &path)?;
+        })?;
+        // switching a new database to WAL takes its lock without waiting
+        // for it (the busy handler is not called): several processes
+        // opening a new store at once retry, up to the busy timeout
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        loop {
+            match setup(&mut conn, &path) {
+                Err(Error::Open { source, .. } | Error::Sql { source, .. })
+                    if is_busy(&source) && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                r => break r?,
+            }
+        }
         Ok(State {
             conn: Mutex::new(conn),
             path,
@@ -146,6 +156,40 @@ impl State {
         tx.commit().map_err(sql("commit"))?;
         Ok(out)
     }
+}
+
+/// Busy timeout, WAL, durability and foreign keys set; the schema brought
+/// up to date.
+fn setup(conn: &mut Connection, path: &Path) -> Result<()> {
+    let open_err = |source| Error::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+    // WAL: readers do not block the writer; NORMAL is durable at every
+    // checkpoint and never corrupts (a power cut can only lose the last
+    // transactions, which the engine then redoes)
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+        .map_err(open_err)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Error::NotWal {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(open_err)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(open_err)?;
+    schema::migrate(conn, path)
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 pub(crate) fn now() -> i64 {
