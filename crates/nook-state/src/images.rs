@@ -122,7 +122,9 @@ pub struct ImageRecord {
 pub struct Recorded {
     /// The image was not recorded before.
     pub new: bool,
-    /// Tags that pointed at another image before (that image's id).
+    /// Tags that name this image now and did not before.
+    pub tagged: Vec<Tag>,
+    /// Of those, the ones that named another image before (its id).
     pub moved: Vec<(Tag, Digest)>,
 }
 
@@ -147,10 +149,15 @@ impl State {
     ) -> Result<Recorded> {
         self.write(|c| {
             let new = insert_image(c, image)?;
-            let mut moved = Vec::new();
+            let (mut tagged, mut moved) = (Vec::new(), Vec::new());
             for t in tags {
-                if let Some(old) = put_tag(c, t, &image.id)? {
-                    moved.push((t.clone(), old));
+                match put_tag(c, t, &image.id)? {
+                    TagChange::Unchanged => {}
+                    TagChange::Added => tagged.push(t.clone()),
+                    TagChange::Moved(old) => {
+                        tagged.push(t.clone());
+                        moved.push((t.clone(), old));
+                    }
                 }
             }
             for d in digests {
@@ -161,7 +168,7 @@ impl State {
                 )
                 .map_err(sql("record a repository digest"))?;
             }
-            Ok(Recorded { new, moved })
+            Ok(Recorded { new, tagged, moved })
         })
     }
 
@@ -234,7 +241,10 @@ impl State {
 
     /// Point `tag` at the image `id`; the image it named before, if another.
     pub fn set_tag(&self, tag: &Tag, id: &Digest) -> Result<Option<Digest>> {
-        self.write(|c| put_tag(c, tag, id))
+        self.write(|c| match put_tag(c, tag, id)? {
+            TagChange::Moved(old) => Ok(Some(old)),
+            _ => Ok(None),
+        })
     }
 
     /// Remove `tag`; false when there was none.
@@ -372,8 +382,18 @@ fn insert_image(c: &Connection, image: &NewImage) -> Result<bool> {
     Ok(n == 1)
 }
 
-/// Point `tag` at `id`; the other image it named before.
-fn put_tag(c: &Connection, tag: &Tag, id: &Digest) -> Result<Option<Digest>> {
+/// What pointing a tag at an image changed.
+enum TagChange {
+    /// It named the image already.
+    Unchanged,
+    /// It is new.
+    Added,
+    /// It named this other image.
+    Moved(Digest),
+}
+
+/// Point `tag` at `id`.
+fn put_tag(c: &Connection, tag: &Tag, id: &Digest) -> Result<TagChange> {
     let key = id.to_string();
     if !exists(c, "SELECT 1 FROM images WHERE id = ?1", id)? {
         return Err(Error::ImageNotFound(id.clone()));
@@ -392,7 +412,11 @@ fn put_tag(c: &Connection, tag: &Tag, id: &Digest) -> Result<Option<Digest>> {
         params![tag.repository, tag.tag, key],
     )
     .map_err(sql("record a tag"))?;
-    old.filter(|o| *o != key).map(parse_digest).transpose()
+    match old {
+        None => Ok(TagChange::Added),
+        Some(o) if o == key => Ok(TagChange::Unchanged),
+        Some(o) => Ok(TagChange::Moved(parse_digest(o)?)),
+    }
 }
 
 fn exists(c: &Connection, query: &str, digest: &Digest) -> Result<bool> {

@@ -69,6 +69,7 @@ fn an_image_is_recorded_whole_and_read_back() {
         .record_image(&img, &[tag("busybox", "latest")], &digests)
         .unwrap();
     assert!(r.new && r.moved.is_empty());
+    assert_eq!(r.tagged, vec![tag("busybox", "latest")]);
     let got = s.image(&d(1)).unwrap().unwrap();
     assert_eq!(got.manifest_digest, d(101));
     assert_eq!(got.layers, img.layers);
@@ -117,6 +118,7 @@ fn a_tag_moves_and_the_old_image_stays() {
         .record_image(&image(2, &[(11, 21)]), &[tag("app", "v1")], &[])
         .unwrap();
     assert_eq!(r.moved, vec![(tag("app", "v1"), d(1))]);
+    assert_eq!(r.tagged, vec![tag("app", "v1")]);
     assert!(s.image(&d(1)).unwrap().unwrap().tags.is_empty());
     assert_eq!(s.set_tag(&tag("app", "v2"), &d(1)).unwrap(), None);
     assert_eq!(s.set_tag(&tag("app", "v2"), &d(2)).unwrap(), Some(d(1)));
