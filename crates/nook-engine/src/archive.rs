@@ -109,20 +109,22 @@ impl Engine {
             .collect();
         match format {
             SaveFormat::OciArchive => nook_image::write_oci_archive(&self.blobs, &save, out)?,
-            SaveFormat::DockerArchive => {
-                nook_image::write_docker_archive(&self.blobs, &save, out)?
-            }
+            SaveFormat::DockerArchive => nook_image::write_docker_archive(&self.blobs, &save, out)?,
         }
         Ok(())
     }
 
     /// Import the root file system tarball at `path` (tar, gzip or zstd)
-    /// as a one-layer image named `reference`; its id.
-    pub fn import(&self, path: &Path, reference: &str) -> Result<Digest> {
-        let r = Reference::parse(reference)?;
-        let tag = tag_of(&r)
-            .filter(|_| r.digest.is_none())
-            .ok_or_else(|| Error::invalid("reference", reference, "want repository[:tag]"))?;
+    /// as a one-layer image, named `reference` when given; its id.
+    pub fn import(&self, path: &Path, reference: Option<&str>) -> Result<Digest> {
+        let mut tags = Vec::new();
+        if let Some(reference) = reference {
+            let r = Reference::parse(reference)?;
+            let tag = tag_of(&r)
+                .filter(|_| r.digest.is_none())
+                .ok_or_else(|| Error::invalid("reference", reference, "want repository[:tag]"))?;
+            tags.push(tag);
+        }
         let mut file = std::fs::File::open(path).map_err(Error::io("open", path))?;
         let _lock = self.lock(true)?;
         self.undo_on_error(|| {
@@ -135,7 +137,7 @@ impl Engine {
             let image = Image::from_store(&self.blobs, &manifest)?;
             let layers = self.unpack_image(&image, &NoProgress)?;
             let record = new_image(&image, layers, &[]);
-            self.state.record_image(&record, &[tag.clone()], &[])?;
+            self.state.record_image(&record, &tags, &[])?;
             Ok(record.id)
         })
     }
@@ -180,8 +182,12 @@ impl Engine {
     fn undo_on_error<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
         let blobs_before: HashSet<Digest> =
             self.blobs.list()?.into_iter().map(|(d, _)| d).collect();
-        let layers_before: HashSet<nook_storage::Digest> =
-            self.layers.list()?.into_iter().map(|l| l.chain_id).collect();
+        let layers_before: HashSet<nook_storage::Digest> = self
+            .layers
+            .list()?
+            .into_iter()
+            .map(|l| l.chain_id)
+            .collect();
         let err = match f() {
             Ok(v) => return Ok(v),
             Err(e) => e,

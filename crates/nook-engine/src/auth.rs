@@ -51,10 +51,19 @@ mod tests {
     #[test]
     fn servers_are_keyed_as_podman_does() {
         assert_eq!(registry_key(None).unwrap(), "docker.io");
-        assert_eq!(registry_key(Some("https://index.docker.io/v1/")).unwrap(), "docker.io");
+        assert_eq!(
+            registry_key(Some("https://index.docker.io/v1/")).unwrap(),
+            "docker.io"
+        );
         assert_eq!(registry_key(Some("quay.io")).unwrap(), "quay.io");
-        assert_eq!(registry_key(Some("127.0.0.1:5000")).unwrap(), "127.0.0.1:5000");
-        assert_eq!(registry_key(Some("http://127.0.0.1:5000/v2/")).unwrap(), "127.0.0.1:5000");
+        assert_eq!(
+            registry_key(Some("127.0.0.1:5000")).unwrap(),
+            "127.0.0.1:5000"
+        );
+        assert_eq!(
+            registry_key(Some("http://127.0.0.1:5000/v2/")).unwrap(),
+            "127.0.0.1:5000"
+        );
         assert!(registry_key(Some("")).is_err());
         assert!(registry_key(Some("a b")).is_err());
     }

@@ -39,7 +39,9 @@ pub enum Error {
         count: usize,
     },
     /// `rmi ID` of an image tagged in several repositories, without force.
-    #[error("unable to delete {id} (must be forced): image is referenced in multiple repositories")]
+    #[error(
+        "unable to delete {id} (must be forced): image is referenced in multiple repositories"
+    )]
     MultipleRepositories {
         /// The image, short id.
         id: String,
@@ -75,7 +77,11 @@ impl Error {
     }
 
     /// An [`Error::Invalid`].
-    pub(crate) fn invalid(what: &'static str, value: impl ToString, reason: impl ToString) -> Error {
+    pub(crate) fn invalid(
+        what: &'static str,
+        value: impl ToString,
+        reason: impl ToString,
+    ) -> Error {
         Error::Invalid {
             what,
             value: value.to_string(),

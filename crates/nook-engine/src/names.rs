@@ -59,7 +59,11 @@ pub fn familiar_repository(repository: &str) -> String {
 
 fn is_id_like(s: &str) -> bool {
     let hex = s.strip_prefix("sha256:").unwrap_or(s);
-    !hex.is_empty() && hex.len() <= 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    !hex.is_empty()
+        && hex.len() <= 64
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 impl Engine {
@@ -123,11 +127,17 @@ mod tests {
 
     #[test]
     fn names_are_shown_short() {
-        assert_eq!(familiar("docker.io/library/busybox:latest"), "busybox:latest");
+        assert_eq!(
+            familiar("docker.io/library/busybox:latest"),
+            "busybox:latest"
+        );
         assert_eq!(familiar("127.0.0.1:5000/a/b:v1"), "127.0.0.1:5000/a/b:v1");
         assert_eq!(familiar_repository("docker.io/library/busybox"), "busybox");
         assert_eq!(familiar_repository("docker.io/user/app"), "user/app");
-        assert_eq!(familiar_repository("localhost:5000/app"), "localhost:5000/app");
+        assert_eq!(
+            familiar_repository("localhost:5000/app"),
+            "localhost:5000/app"
+        );
         assert!(is_id_like("3f57d9"));
         assert!(is_id_like("sha256:3f57d9"));
         assert!(!is_id_like("busybox"));

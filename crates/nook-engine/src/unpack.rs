@@ -98,8 +98,11 @@ impl Engine {
         } else {
             progress.event(PullEvent::Extracting { digest });
             let blob = self.blobs.open(digest)?;
-            self.layers
-                .unpack(parent, &req, std::io::BufReader::with_capacity(1 << 20, blob))?
+            self.layers.unpack(
+                parent,
+                &req,
+                std::io::BufReader::with_capacity(1 << 20, blob),
+            )?
         };
         for w in &up.warnings {
             let message = w.to_string();
@@ -171,7 +174,10 @@ mod tests {
     fn config_times_parse() {
         assert_eq!(parse_time("1970-01-01T00:01:00Z"), Some(60));
         assert_eq!(parse_time("2024-01-01T01:00:00+01:00"), Some(1_704_067_200));
-        assert_eq!(parse_time("2024-01-01T00:00:00.123456789Z"), Some(1_704_067_200));
+        assert_eq!(
+            parse_time("2024-01-01T00:00:00.123456789Z"),
+            Some(1_704_067_200)
+        );
         assert_eq!(parse_time("yesterday"), None);
     }
 }

@@ -2,7 +2,7 @@
 //! skopeo writes (docker-archive) nook reads, and nook reads back what it
 //! wrote and OCI layout directories.
 
-mod common;
+use nook_testkit as common;
 
 use common::layout::{self, busybox_layer, file_layer, Built, Comp, Layout};
 use common::*;

@@ -4,7 +4,7 @@
 //! cut short and resumed, bearer-token and basic authentication, and
 //! concurrent pulls of one image into one store.
 
-mod common;
+use nook_testkit as common;
 
 use common::layout::{self, busybox_layer, file_layer, Built, Comp, Layout};
 use common::proxy::{Proxy, Reply, Req};

@@ -1,11 +1,11 @@
-//! Fixtures for nook-image's integration tests: Debian's reference
-//! registry on 127.0.0.1 with a temporary storage directory, OCI layouts
-//! built here from /bin/busybox and pushed with skopeo, and a small HTTP
-//! proxy that can corrupt, cut or authenticate what the registry serves.
-//! Every fixture is a Drop guard that stops its processes and removes its
-//! directories.  A missing tool fails the test, naming its package.
-
-#![allow(dead_code)]
+//! nook-testkit: fixtures shared by the integration tests of nook-image
+//! and the nook engine and command line (a dev-dependency, never
+//! published): Debian's reference registry on 127.0.0.1 with a temporary
+//! storage directory, OCI layouts built here from /bin/busybox and pushed
+//! with skopeo, and a small HTTP proxy that can corrupt, cut, slow down or
+//! authenticate what the registry serves.  Every fixture is a Drop guard
+//! that stops its processes and removes its directories.  A missing tool
+//! fails the test, naming its package.
 
 pub mod layout;
 pub mod proxy;
