@@ -67,26 +67,6 @@ fn pulled_with(second: Comp) -> Pulled1 {
     }
 }
 
-/// podman with its storage in `dir` (vfs: no mounts to clean up).
-fn podman(dir: &tempfile::TempDir) -> Command {
-    need("podman", "podman");
-    let mut c = Command::new("podman");
-    c.arg("--root").arg(dir.path().join("root"));
-    c.arg("--runroot").arg(dir.path().join("runroot"));
-    c.arg("--tmpdir").arg(dir.path().join("tmp"));
-    c.arg("--network-config-dir")
-        .arg(dir.path().join("networks"));
-    c.args([
-        "--storage-driver",
-        "vfs",
-        "--cgroup-manager",
-        "cgroupfs",
-        "--events-backend",
-        "none",
-    ]);
-    c
-}
-
 fn skopeo_inspect(args: &[&str], image: &str) -> serde_json::Value {
     need("skopeo", "skopeo");
     let out = run(Command::new("skopeo").arg("inspect").args(args).arg(image));

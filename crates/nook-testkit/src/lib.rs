@@ -156,6 +156,26 @@ pub fn skopeo_copy(src: &str, dest: &str, extra: &[&str]) {
         .args([src, dest]));
 }
 
+/// podman with its storage in `dir` (vfs: no mounts to clean up).
+pub fn podman(dir: &tempfile::TempDir) -> Command {
+    need("podman", "podman");
+    let mut c = Command::new("podman");
+    c.arg("--root").arg(dir.path().join("root"));
+    c.arg("--runroot").arg(dir.path().join("runroot"));
+    c.arg("--tmpdir").arg(dir.path().join("tmp"));
+    c.arg("--network-config-dir")
+        .arg(dir.path().join("networks"));
+    c.args([
+        "--storage-driver",
+        "vfs",
+        "--cgroup-manager",
+        "cgroupfs",
+        "--events-backend",
+        "none",
+    ]);
+    c
+}
+
 /// A fresh store in a temporary directory.
 pub fn store() -> (tempfile::TempDir, nook_image::Store) {
     let dir = tempfile::tempdir().unwrap();
