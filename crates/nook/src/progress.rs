@@ -1,7 +1,8 @@
 //! A pull's progress on stderr: on a terminal, one live line per layer as
 //! Docker draws it (bytes, a bar, the rate, then `Pull complete`); when
 //! stderr is not a terminal, one line per layer once it is done; nothing
-//! with `-q`.
+//! with `-q`.  Status lines (`Digest: ...`, `Status: ...`) go to stdout as
+//! Docker writes them, or above the bars on a terminal.
 
 use crate::render;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -66,8 +67,20 @@ impl Display {
         }
     }
 
-    /// Print a line above the bars (or plainly).
+    /// Print a status line (`Digest: ...`): on stdout as Docker does, or
+    /// above the bars on a terminal.
     pub fn println(&self, line: &str) {
+        match self.mode {
+            Mode::Quiet => {}
+            Mode::Lines => println!("{line}"),
+            Mode::Bars => {
+                let _ = self.multi.println(line);
+            }
+        }
+    }
+
+    /// Print a warning on stderr (above the bars on a terminal).
+    fn warn(&self, line: &str) {
         match self.mode {
             Mode::Quiet => {}
             Mode::Lines => eprintln!("{line}"),
@@ -173,7 +186,7 @@ impl PullProgress for Display {
                 });
             }
             PullEvent::Warning { digest, message } => {
-                self.println(&format!("{}: warning: {message}", short(digest)))
+                self.warn(&format!("{}: warning: {message}", short(digest)))
             }
         }
     }

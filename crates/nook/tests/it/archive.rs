@@ -19,13 +19,20 @@ fn saved_images_load_in_podman_and_back_in_nook() {
     let name = format!("{}/test/a:v1", reg.host());
     n.ok(&["pull", "-q", &name]);
     let dir = tempfile::tempdir().unwrap();
-    for (format, transport) in [("docker-archive", "docker-archive"), ("oci-archive", "oci-archive")] {
+    for (format, transport) in [
+        ("docker-archive", "docker-archive"),
+        ("oci-archive", "oci-archive"),
+    ] {
         let file = dir.path().join(format!("a.{format}.tar"));
         let f = file.to_str().unwrap();
         n.ok(&["save", "-o", f, "--format", format, &name]);
-        // skopeo reads it: the same layers
+        // skopeo reads it: the same layers (a docker archive names them
+        // by diff id)
         let info = skopeo_inspect(&format!("{transport}:{f}"));
-        let layers: Vec<_> = p.a.layers.iter().map(|l| l.digest.clone()).collect();
+        let layers: Vec<_> = match format {
+            "docker-archive" => p.a.diff_ids.clone(),
+            _ => p.a.layers.iter().map(|l| l.digest.clone()).collect(),
+        };
         assert_eq!(info["Layers"], serde_json::json!(layers), "{format}");
         // podman loads it under the same id
         let pdir = tempfile::tempdir().unwrap();
@@ -78,13 +85,23 @@ fn a_root_file_system_tarball_is_imported() {
     let id = id.trim();
     assert!(id.starts_with("sha256:"), "{id}");
     let rows = n.images();
-    assert_eq!((rows[0]["Repository"].as_str(), rows[0]["Tag"].as_str()), (Some("mybox"), Some("1")));
+    assert_eq!(
+        (rows[0]["Repository"].as_str(), rows[0]["Tag"].as_str()),
+        (Some("mybox"), Some("1"))
+    );
     let inspect: Value = serde_json::from_str(&n.ok(&["image", "inspect", "mybox:1"])).unwrap();
     assert_eq!(inspect[0]["Id"], id);
     let diff_id = nook_image::digest::sha256(&tar).to_string();
     assert_eq!(inspect[0]["RootFS"]["Layers"], serde_json::json!([diff_id]));
     // the layer unpacked, busybox in it
-    let layer = n.root.join("storage/layers").join(&diff_id[7..]).join("diff/bin/busybox");
-    assert_eq!(std::fs::read(layer).unwrap(), std::fs::read("/bin/busybox").unwrap());
+    let layer = n
+        .root
+        .join("storage/layers")
+        .join(&diff_id[7..])
+        .join("diff/bin/busybox");
+    assert_eq!(
+        std::fs::read(layer).unwrap(),
+        std::fs::read("/bin/busybox").unwrap()
+    );
     n.assert_consistent();
 }

@@ -13,7 +13,11 @@ fn login(n: &Nook, server: &str, user: &str, password: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    c.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
+    c.stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
     c.wait_with_output().unwrap()
 }
 
@@ -28,7 +32,11 @@ fn logs_in_then_pulls(n: &Nook, host: &str, user: &str, password: &str) {
     assert!(!n.dir.path().join("auth.json").exists(), "nothing stored");
 
     let out = login(n, host, user, password);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "Login Succeeded\n");
     let auth: Value =
         serde_json::from_slice(&std::fs::read(n.dir.path().join("auth.json")).unwrap()).unwrap();

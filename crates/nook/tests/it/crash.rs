@@ -77,8 +77,7 @@ fn killed_mid_download_and_after_the_first_blob() {
     let partial = || {
         let dir = n.root.join("ingest");
         entries(&dir).iter().any(|e| {
-            e.ends_with(".partial")
-                && std::fs::metadata(dir.join(e)).is_ok_and(|m| m.len() > 0)
+            e.ends_with(".partial") && std::fs::metadata(dir.join(e)).is_ok_and(|m| m.len() > 0)
         })
     };
     assert!(kill_when(&n, &name, partial));
@@ -88,7 +87,11 @@ fn killed_mid_download_and_after_the_first_blob() {
     // after its first layer blob is whole
     slow.store(true, Ordering::SeqCst);
     let n = Nook::new();
-    let layer_blobs: Vec<String> = p.a.layers.iter().map(|l| l.digest[7..].to_string()).collect();
+    let layer_blobs: Vec<String> =
+        p.a.layers
+            .iter()
+            .map(|l| l.digest[7..].to_string())
+            .collect();
     let first_blob = || n.blobs().iter().any(|b| layer_blobs.contains(b));
     assert!(kill_when(&n, &name, first_blob));
     slow.store(false, Ordering::SeqCst);
@@ -102,14 +105,18 @@ fn killed_mid_unpack() {
     let dir = tempfile::tempdir().unwrap();
     let mut b = tar::Builder::new(Vec::new());
     for i in 0..3000 {
-        let mut h = tar::Header::new_ustar();
+        let mut h = layout::header();
         h.set_mode(0o644);
         h.set_size(64);
-        b.append_data(&mut h, format!("d{}/f{i}", i % 30), &[b'x'; 64][..]).unwrap();
+        b.append_data(&mut h, format!("d{}/f{i}", i % 30), &[b'x'; 64][..])
+            .unwrap();
     }
     let many = b.into_inner().unwrap();
     let mut l = Layout::new(&dir.path().join("layout"));
-    let img = l.image("amd64", &[(busybox_layer(), Comp::Gzip), (many, Comp::Gzip)]);
+    let img = l.image(
+        "amd64",
+        &[(busybox_layer(), Comp::Gzip), (many, Comp::Gzip)],
+    );
     l.tag("m", &img.manifest);
     push(&l, "m", &reg.host(), "test/many", false);
     let name = format!("{}/test/many:m", reg.host());

@@ -33,9 +33,12 @@ fn bad_input_is_one_line_and_leaves_nothing() {
     for (path, data) in [
         ("config.json", config.as_bytes().to_vec()),
         ("layer.tar", file_layer("etc/x", b"x")),
-        ("manifest.json", br#"[{"Config":"config.json","RepoTags":["x:1"],"Layers":["layer.tar"]}]"#.to_vec()),
+        (
+            "manifest.json",
+            br#"[{"Config":"config.json","RepoTags":["x:1"],"Layers":["layer.tar"]}]"#.to_vec(),
+        ),
     ] {
-        let mut h = tar::Header::new_ustar();
+        let mut h = layout::header();
         h.set_mode(0o644);
         h.set_size(data.len() as u64);
         b.append_data(&mut h, path, &data[..]).unwrap();

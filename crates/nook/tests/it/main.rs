@@ -83,7 +83,13 @@ impl Nook {
     pub fn names(&self) -> BTreeSet<String> {
         self.images()
             .iter()
-            .map(|r| format!("{}:{}", r["Repository"].as_str().unwrap(), r["Tag"].as_str().unwrap()))
+            .map(|r| {
+                format!(
+                    "{}:{}",
+                    r["Repository"].as_str().unwrap(),
+                    r["Tag"].as_str().unwrap()
+                )
+            })
             .collect()
     }
 
@@ -99,7 +105,10 @@ impl Nook {
     /// unpacked layer and blob used by a recorded image, and every image's
     /// layers and blobs on disk.
     pub fn assert_consistent(&self) {
-        assert!(entries(&self.root.join("storage/tmp")).is_empty(), "storage/tmp left");
+        assert!(
+            entries(&self.root.join("storage/tmp")).is_empty(),
+            "storage/tmp left"
+        );
         let partial: Vec<_> = entries(&self.root.join("ingest"))
             .into_iter()
             .filter(|e| e.ends_with(".partial") || e.starts_with("tmp-"))
@@ -110,7 +119,12 @@ impl Nook {
         for image in state.images().unwrap() {
             for l in &image.layers {
                 let dir = self.root.join("storage/layers").join(l.chain_id.digest());
-                assert!(dir.join("layer.json").is_file(), "{} has no layer {}", image.id, l.chain_id);
+                assert!(
+                    dir.join("layer.json").is_file(),
+                    "{} has no layer {}",
+                    image.id,
+                    l.chain_id
+                );
                 want_layers.insert(l.chain_id.digest().to_string());
             }
             for b in &image.blobs {
@@ -125,7 +139,9 @@ impl Nook {
 /// The names in a directory (none when it is missing).
 pub fn entries(dir: &Path) -> BTreeSet<String> {
     match std::fs::read_dir(dir) {
-        Ok(d) => d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect(),
+        Ok(d) => d
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
         Err(_) => BTreeSet::new(),
     }
 }
@@ -143,17 +159,31 @@ pub fn push_two(reg: &Registry) -> Pushed {
     let mut l = Layout::new(&dir.path().join("layout"));
     let a = l.image(
         "amd64",
-        &[(busybox_layer(), Comp::Gzip), (file_layer("etc/a", b"a\n"), Comp::Zstd)],
+        &[
+            (busybox_layer(), Comp::Gzip),
+            (file_layer("etc/a", b"a\n"), Comp::Zstd),
+        ],
     );
     let b = l.image(
         "amd64",
-        &[(busybox_layer(), Comp::Gzip), (file_layer("etc/b", b"b\n"), Comp::Gzip)],
+        &[
+            (busybox_layer(), Comp::Gzip),
+            (file_layer("etc/b", b"b\n"), Comp::Gzip),
+        ],
     );
     l.tag("a", &a.manifest);
     l.tag("b", &b.manifest);
     let src = |t: &str| format!("oci:{}:{t}", l.dir.display());
-    nook_testkit::skopeo_copy(&src("a"), &format!("docker://{}/test/a:v1", reg.host()), &[]);
-    nook_testkit::skopeo_copy(&src("b"), &format!("docker://{}/test/b:v1", reg.host()), &[]);
+    nook_testkit::skopeo_copy(
+        &src("a"),
+        &format!("docker://{}/test/a:v1", reg.host()),
+        &[],
+    );
+    nook_testkit::skopeo_copy(
+        &src("b"),
+        &format!("docker://{}/test/b:v1", reg.host()),
+        &[],
+    );
     Pushed { a, b, _dir: dir }
 }
 

@@ -15,15 +15,24 @@ fn pull_by_tag_then_again_then_by_digest() {
 
     let out = n.run(&["pull", &name]);
     let err = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{err}");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{name}\n"));
-    // not a terminal: one line per layer, then the digest and the status
+    // stderr not a terminal: one line per layer
     for l in &p.a.layers {
         let line = format!("{}: Pull complete", &l.digest[7..19]);
         assert!(err.lines().any(|e| e.starts_with(&line)), "{err}");
     }
-    assert!(err.contains(&format!("Digest: {}", p.a.manifest.digest)), "{err}");
-    assert!(err.contains(&format!("Status: Downloaded newer image for {name}")), "{err}");
+    assert_eq!(err.lines().count(), 2, "{err}");
+    // stdout: Docker's status lines, the name last
+    assert!(
+        stdout.contains(&format!("Digest: {}", p.a.manifest.digest)),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("Status: Downloaded newer image for {name}")),
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().last(), Some(name.as_str()));
 
     let rows = n.images();
     assert_eq!(rows.len(), 1, "{rows:?}");
@@ -31,7 +40,10 @@ fn pull_by_tag_then_again_then_by_digest() {
     assert_eq!(rows[0]["Tag"], "v1");
     assert_eq!(rows[0]["ID"], short(&p.a.config.digest));
     assert_eq!(rows[0]["Digest"], p.a.manifest.digest);
-    assert_eq!(n.ok(&["images", "-q"]), format!("{}\n", short(&p.a.config.digest)));
+    assert_eq!(
+        n.ok(&["images", "-q"]),
+        format!("{}\n", short(&p.a.config.digest))
+    );
     let table = n.ok(&["images"]);
     assert!(table.starts_with("REPOSITORY"), "{table}");
     assert!(table.contains(&short(&p.a.config.digest)), "{table}");
@@ -40,7 +52,11 @@ fn pull_by_tag_then_again_then_by_digest() {
     let out = n.run(&["pull", &name]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("Status: Image is up to date for"), "{err}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("Status: Image is up to date for"),
+        "{stdout}"
+    );
     assert_eq!(err.matches(": Already exists").count(), 2, "{err}");
 
     // -q: the name only
@@ -59,8 +75,17 @@ fn pull_by_tag_then_again_then_by_digest() {
     let inspect: Value = serde_json::from_str(&n.ok(&["image", "inspect", &by_digest])).unwrap();
     assert_eq!(inspect[0]["Id"], p.b.config.digest);
     assert_eq!(inspect[0]["RepoDigests"][0], by_digest);
-    assert_eq!(inspect[0]["RootFS"]["Layers"], serde_json::json!(p.b.diff_ids));
-    let id = n.ok(&["image", "inspect", "--format", "{{.Id}}", &short(&p.b.config.digest)]);
+    assert_eq!(
+        inspect[0]["RootFS"]["Layers"],
+        serde_json::json!(p.b.diff_ids)
+    );
+    let id = n.ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Id}}",
+        &short(&p.b.config.digest),
+    ]);
     assert_eq!(id.trim(), p.b.config.digest);
     n.assert_consistent();
 }
@@ -76,16 +101,28 @@ fn two_images_sharing_a_layer_store_it_once() {
     assert!(out.status.success(), "{err}");
     let busybox = &p.a.layers[0].digest;
     assert_eq!(busybox, &p.b.layers[0].digest);
-    assert!(err.contains(&format!("{}: Already exists", &busybox[7..19])), "{err}");
+    assert!(
+        err.contains(&format!("{}: Already exists", &busybox[7..19])),
+        "{err}"
+    );
     // on disk: the shared layer's blob once, and unpacked once
     // (3 layers: busybox, a's file, b's file; 7 blobs: 2 manifests, 2
     // configs, 3 layer blobs)
     assert_eq!(n.layers().len(), 3, "{:?}", n.layers());
-    assert_eq!(n.layers().iter().filter(|l| **l == p.a.diff_ids[0][7..]).count(), 1);
+    assert_eq!(
+        n.layers()
+            .iter()
+            .filter(|l| **l == p.a.diff_ids[0][7..])
+            .count(),
+        1
+    );
     assert_eq!(n.blobs().len(), 7, "{:?}", n.blobs());
     assert_eq!(n.names().len(), 2);
     let df = n.ok(&["system", "df"]);
-    assert!(df.lines().nth(1).unwrap().starts_with("Images       2"), "{df}");
+    assert!(
+        df.lines().nth(1).unwrap().starts_with("Images       2"),
+        "{df}"
+    );
     n.assert_consistent();
 }
 
@@ -111,7 +148,11 @@ fn two_pull_processes_of_one_image_both_succeed_with_one_copy() {
         .collect();
     for c in children {
         let out = c.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     assert_eq!(n.images().len(), 1);
     assert_eq!(n.layers().len(), 2);

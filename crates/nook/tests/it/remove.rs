@@ -26,13 +26,16 @@ fn rmi_frees_only_what_no_other_image_uses() {
     // its last tag: deleted, with its own layer and blobs, not the shared ones
     let out = n.ok(&["rmi", "mine:1"]);
     assert!(out.starts_with("Untagged: mine:1\n"), "{out}");
-    assert!(out.contains(&format!("Deleted: {}", p.a.config.digest)), "{out}");
+    assert!(
+        out.contains(&format!("Deleted: {}", p.a.config.digest)),
+        "{out}"
+    );
     assert_eq!(n.layers().len(), 2, "busybox and b's layer stay");
     assert!(n.layers().contains(&p.b.diff_ids[0][7..]));
     assert_eq!(n.blobs().len(), 4, "b's manifest, config and layers stay");
     n.assert_consistent();
-    let err = String::from_utf8(n.run(&["pull", &b]).stderr).unwrap();
-    assert!(err.contains("Image is up to date"), "{err}");
+    let out = String::from_utf8(n.run(&["pull", &b]).stdout).unwrap();
+    assert!(out.contains("Image is up to date"), "{out}");
 
     // an id tagged in two repositories: refused without -f
     n.ok(&["tag", &b, "other/b:2"]);
@@ -40,7 +43,10 @@ fn rmi_frees_only_what_no_other_image_uses() {
     let err = n.fails(&["rmi", &id]);
     assert!(err.contains("must be forced"), "{err}");
     let out = n.ok(&["rmi", "-f", &id[..6]]);
-    assert!(out.contains(&format!("Deleted: {}", p.b.config.digest)), "{out}");
+    assert!(
+        out.contains(&format!("Deleted: {}", p.b.config.digest)),
+        "{out}"
+    );
     assert!(n.images().is_empty());
     assert!(n.layers().is_empty() && n.blobs().is_empty());
     n.assert_consistent();
@@ -67,7 +73,9 @@ fn prune_removes_untagged_images_and_leftovers() {
     // the tag moved: the first image is left untagged
     let rows = n.images();
     assert_eq!(rows.len(), 2);
-    assert!(rows.iter().any(|r| r["Tag"] == "<none>" && r["ID"] == short(first.trim())));
+    assert!(rows
+        .iter()
+        .any(|r| r["Tag"] == "<none>" && r["ID"] == short(first.trim())));
     // a partial download some killed pull left
     std::fs::write(n.root.join("ingest/sha256-00.partial"), b"x").unwrap();
 
