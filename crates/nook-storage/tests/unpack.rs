@@ -356,6 +356,57 @@ fn dotdot_path_is_refused() {
     assert_eq!(std::fs::read(s.t.join("canary")).unwrap(), b"ORIGINAL");
 }
 
+/// Counts what is read through it.
+struct Counted<R> {
+    inner: R,
+    read: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R: std::io::Read> std::io::Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_refused_layer_is_not_read_to_its_end() {
+    // A hostile entry, then a 4 GiB file: the refusal stops the reading
+    // (the stream is read on the caller's thread, the entries made on
+    // another) within a few MiB.
+    use std::io::Read;
+    let s = Scene::new("stop");
+    let mut l = Layer::new();
+    l.file("../../canary", b"PWNED", 0o644);
+    let mut head = l.finish();
+    head.truncate(head.len() - 1024); // no end-of-archive blocks
+    let mut h = tar::Header::new_ustar();
+    h.set_path("big").unwrap();
+    h.set_size(4 << 30);
+    h.set_mode(0o644);
+    h.set_cksum();
+    head.extend_from_slice(h.as_bytes());
+    let read = std::rc::Rc::new(std::cell::Cell::new(0));
+    let src = Counted {
+        inner: std::io::Cursor::new(head).chain(std::io::repeat(0).take(4 << 30)),
+        read: read.clone(),
+    };
+    let e = unpack(
+        src,
+        &s.dest,
+        &UnpackRequest::default(),
+        &UnpackOptions::default(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        r#"layer (unnamed): entry "../../canary": path leaves the layer"#
+    );
+    assert!(read.get() < 16 << 20, "{} bytes read", read.get());
+    assert!(!s.dest.exists());
+}
+
 #[test]
 fn absolute_path_is_refused() {
     let s = Scene::new("abs");
