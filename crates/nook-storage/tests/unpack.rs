@@ -185,6 +185,69 @@ fn a_plain_layer_unpacks_as_it_says() {
 }
 
 #[test]
+fn blank_numeric_fields_are_zero_and_pax_ids_count() {
+    let t = TestDir::new("numeric");
+    let mut l = Layer::new();
+    // Mode, uid, gid and mtime left blank (NULs, spaces), as some layer
+    // writers do: read as 0, as Docker's unpacker reads them.
+    let mut h = tar::Header::new_ustar();
+    h.as_old_mut().name[..5].copy_from_slice(b"blank");
+    h.set_entry_type(EntryType::Regular);
+    h.set_size(1);
+    let o = h.as_old_mut();
+    o.mode = [0; 8];
+    o.uid = [b' '; 8];
+    o.gid = *b"      \0 ";
+    o.mtime = [0; 12];
+    h.set_cksum();
+    l.header(&h, b"x");
+    // Ids over the 21 bits of ustar's octal fields come in PAX records.
+    l.pax(&[("uid", b"3000000"), ("gid", b"3000001")])
+        .file("big-ids", b"y", 0o640);
+    let tar = l.finish();
+    let d = t.join("layer");
+    let up = unpack(
+        &tar[..],
+        &d,
+        &UnpackRequest::default(),
+        &UnpackOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(up.entries, 2);
+    let m = std::fs::symlink_metadata(d.join("blank")).unwrap();
+    assert_eq!(
+        (m.mode() & 0o7777, m.uid(), m.gid(), m.mtime()),
+        (0, 0, 0, 0)
+    );
+    assert_eq!(std::fs::read(d.join("blank")).unwrap(), b"x");
+    let m = std::fs::symlink_metadata(d.join("big-ids")).unwrap();
+    assert_eq!(
+        (m.uid(), m.gid(), m.mode() & 0o7777),
+        (3_000_000, 3_000_001, 0o640)
+    );
+    // A field that is not blank and not a number is still refused.
+    let mut h = tar::Header::new_ustar();
+    h.as_old_mut().name[..3].copy_from_slice(b"bad");
+    h.set_entry_type(EntryType::Regular);
+    h.set_size(0);
+    h.as_old_mut().uid = *b"12x4567\0";
+    h.set_cksum();
+    let mut l = Layer::new();
+    l.header(&h, b"");
+    let e = unpack(
+        &l.finish()[..],
+        &t.join("bad"),
+        &UnpackRequest::default(),
+        &UnpackOptions::default(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        r#"layer (unnamed): entry "bad": bad header: numeric field was not a number: 12x4567 when getting uid for bad"#
+    );
+}
+
+#[test]
 fn compressed_layers_and_the_diff_id() {
     let t = TestDir::new("compressed");
     let mut l = Layer::new();
