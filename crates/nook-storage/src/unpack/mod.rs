@@ -415,7 +415,12 @@ fn unpack_into<R: Read>(
             media_type: req.media_type.unwrap_or("none").to_string(),
         },
     })?;
-    let (producer, consumer) = pipe::pipe();
+    // Decompressing costs more than making the files: the consumer hashes.
+    let hash_on = match compression {
+        Compression::Uncompressed => pipe::HashOn::Producer,
+        Compression::Gzip | Compression::Zstd => pipe::HashOn::Consumer,
+    };
+    let (producer, consumer) = pipe::pipe(hash_on);
     let root = root.as_fd();
     let (made, produced) = std::thread::scope(|s| {
         let making = std::thread::Builder::new()
@@ -433,12 +438,18 @@ fn unpack_into<R: Read>(
             .unwrap_or_else(|p| std::panic::resume_unwind(p));
         Ok((made, produced))
     })?;
-    let (entries, warnings) = made?;
+    let Made {
+        entries,
+        warnings,
+        hash,
+    } = made?;
     // extract_all read the stream to its end without an error, so the
-    // whole stream was handed over.
-    let pipe::Produced::Whole(diff_id, tar_size) = produced else {
-        return Err(stream_err(io::ErrorKind::UnexpectedEof.into()));
-    };
+    // whole stream was handed over and hashed on one side.
+    let (diff_id, tar_size) = match produced {
+        pipe::Produced::Whole(h) => h.or(hash),
+        pipe::Produced::ReadFailed | pipe::Produced::HungUp => None,
+    }
+    .ok_or_else(|| stream_err(io::ErrorKind::UnexpectedEof.into()))?;
     if let Some(want) = req.expected_diff_id {
         if *want != diff_id {
             return Err(UnpackError::DiffIdMismatch {
@@ -461,15 +472,23 @@ fn unpack_into<R: Read>(
 /// deep trees of a hostile layer are removed recursively).
 const EXTRACT_STACK: usize = 8 << 20;
 
+/// What [`extract_all`] made.
+struct Made {
+    /// The number of tar entries.
+    entries: u64,
+    warnings: Vec<Warning>,
+    /// The stream's sha256 and length, when the consumer hashed it.
+    hash: Option<(Digest, u64)>,
+}
+
 /// Make every entry of the tar stream `src` in `root`, then read the rest
 /// of the stream (the diff id covers the padding after the end marker).
-/// The number of entries and the warnings.
 fn extract_all(
     src: pipe::Consumer,
     root: BorrowedFd<'_>,
     opts: &UnpackOptions,
     layer: &str,
-) -> Result<(u64, Vec<Warning>), UnpackError> {
+) -> Result<Made, UnpackError> {
     let stream_err = |source: io::Error| UnpackError::Stream {
         layer: layer.to_string(),
         source,
@@ -494,8 +513,13 @@ fn extract_all(
         entry,
         error,
     })?;
-    io::copy(&mut archive.into_inner(), &mut io::sink()).map_err(stream_err)?;
-    Ok((entries, warnings))
+    let mut rest = archive.into_inner();
+    io::copy(&mut rest, &mut io::sink()).map_err(stream_err)?;
+    Ok(Made {
+        entries,
+        warnings,
+        hash: rest.finish(),
+    })
 }
 
 /// Input buffer: large reads, few syscalls.

@@ -1,11 +1,11 @@
 //! The hand-over between the two threads of an unpack: the caller's thread
-//! reads, decompresses and hashes the layer stream (the [`Producer`]) while
-//! a second thread makes the entries from it (the [`Consumer`], a `Read`).
-//! The stream is cut into large chunks, each hashed (for the diff id) and
-//! sent over a bounded channel; spent chunks come back to be refilled, so
-//! the steady state allocates nothing.  A consumer that gives up (a
-//! refused entry) stops the producer after at most one more read of the
-//! source.
+//! reads and decompresses the layer stream (the [`Producer`]) while a
+//! second thread makes the entries from it (the [`Consumer`], a `Read`).
+//! The stream is cut into large chunks sent over a bounded channel; spent
+//! chunks come back to be refilled, so the steady state allocates nothing.
+//! Each chunk is hashed (for the diff id) by the side with less else to do
+//! ([`HashOn`]).  A consumer that gives up (a refused entry) stops the
+//! producer after at most one more read of the source.
 
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,11 +21,42 @@ const CHUNK: usize = 1 << 20;
 /// Chunks in flight.
 const DEPTH: usize = 4;
 
-/// The producer's half: reads a source to its end, hashing everything.
+/// Which side hashes the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum HashOn {
+    /// The producer: it only reads (an uncompressed stream).
+    Producer,
+    /// The consumer: the producer decompresses, the heavier work.
+    Consumer,
+}
+
+/// A running sha256 and length.
+#[derive(Default)]
+struct Hashing {
+    hasher: Sha256,
+    count: u64,
+}
+
+impl Hashing {
+    fn update(&mut self, data: &[u8]) {
+        self.hasher.update(data);
+        self.count += data.len() as u64;
+    }
+
+    fn finish(self) -> (Digest, u64) {
+        (
+            Digest::from_bytes(self.hasher.finalize().into()),
+            self.count,
+        )
+    }
+}
+
+/// The producer's half: reads a source to its end.
 pub(super) struct Producer {
     tx: SyncSender<io::Result<Vec<u8>>>,
     spent: Receiver<Vec<u8>>,
     gone: Arc<AtomicBool>,
+    hash: Option<Hashing>,
 }
 
 /// The consumer's half: a `Read` over the chunks.
@@ -33,6 +64,7 @@ pub(super) struct Consumer {
     rx: Receiver<io::Result<Vec<u8>>>,
     spent: SyncSender<Vec<u8>>,
     gone: Arc<AtomicBool>,
+    hash: Option<Hashing>,
     cur: Vec<u8>,
     pos: usize,
 }
@@ -40,8 +72,9 @@ pub(super) struct Consumer {
 /// What the producer made of its source.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Produced {
-    /// The whole stream was handed over: its sha256 and length.
-    Whole(Digest, u64),
+    /// The whole stream was handed over, with its sha256 and length when
+    /// the producer hashed it.
+    Whole(Option<(Digest, u64)>),
     /// Reading failed; the error went to the consumer.
     ReadFailed,
     /// The consumer hung up before the end (it failed itself).
@@ -49,20 +82,23 @@ pub(super) enum Produced {
 }
 
 /// A connected producer and consumer.
-pub(super) fn pipe() -> (Producer, Consumer) {
+pub(super) fn pipe(hash_on: HashOn) -> (Producer, Consumer) {
     let (tx, rx) = sync_channel(DEPTH);
     let (stx, srx) = sync_channel(DEPTH + 2);
     let gone = Arc::new(AtomicBool::new(false));
+    let hash = |on| (hash_on == on).then(Hashing::default);
     (
         Producer {
             tx,
             spent: srx,
             gone: gone.clone(),
+            hash: hash(HashOn::Producer),
         },
         Consumer {
             rx,
             spent: stx,
             gone,
+            hash: hash(HashOn::Consumer),
             cur: Vec::new(),
             pos: 0,
         },
@@ -72,9 +108,7 @@ pub(super) fn pipe() -> (Producer, Consumer) {
 impl Producer {
     /// Read `src` to its end, sending every chunk, until the consumer
     /// hangs up.
-    pub(super) fn run(self, mut src: impl Read) -> Produced {
-        let mut hasher = Sha256::new();
-        let mut count = 0u64;
+    pub(super) fn run(mut self, mut src: impl Read) -> Produced {
         loop {
             let mut buf = self.spent.try_recv().unwrap_or_default();
             buf.resize(CHUNK, 0);
@@ -87,11 +121,12 @@ impl Producer {
                 }
             };
             if n == 0 {
-                return Produced::Whole(Digest::from_bytes(hasher.finalize().into()), count);
+                return Produced::Whole(self.hash.take().map(Hashing::finish));
             }
             buf.truncate(n);
-            hasher.update(&buf);
-            count += n as u64;
+            if let Some(h) = &mut self.hash {
+                h.update(&buf);
+            }
             if self.tx.send(Ok(buf)).is_err() {
                 return Produced::HungUp;
             }
@@ -122,6 +157,9 @@ impl Read for Consumer {
         while self.pos == self.cur.len() {
             match self.rx.recv() {
                 Ok(Ok(next)) => {
+                    if let Some(h) = &mut self.hash {
+                        h.update(&next);
+                    }
                     let old = std::mem::replace(&mut self.cur, next);
                     let _ = self.spent.try_send(old);
                     self.pos = 0;
@@ -135,6 +173,14 @@ impl Read for Consumer {
         out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
+    }
+}
+
+impl Consumer {
+    /// The sha256 and length of everything received, when the consumer
+    /// hashed (call it once the stream is read to its end).
+    pub(super) fn finish(mut self) -> Option<(Digest, u64)> {
+        self.hash.take().map(Hashing::finish)
     }
 }
 
@@ -180,35 +226,42 @@ mod tests {
     #[test]
     fn hands_over_everything_and_hashes_it() {
         let data: Vec<u8> = (0..3 * CHUNK + 12345).map(|i| (i % 251) as u8).collect();
-        let (p, mut c) = pipe();
-        let (got, produced) = std::thread::scope(|s| {
-            let h = s.spawn(move || {
-                let mut got = Vec::new();
-                let mut small = [0u8; 700];
-                // Small reads across chunk boundaries.
-                loop {
-                    let n = c.read(&mut small).unwrap();
-                    if n == 0 {
-                        break;
+        let want = Some((Digest::of(&data), data.len() as u64));
+        for on in [HashOn::Producer, HashOn::Consumer] {
+            let (p, mut c) = pipe(on);
+            let (got, produced) = std::thread::scope(|s| {
+                let h = s.spawn(move || {
+                    let mut got = Vec::new();
+                    let mut small = [0u8; 700];
+                    // Small reads across chunk boundaries.
+                    loop {
+                        let n = c.read(&mut small).unwrap();
+                        if n == 0 {
+                            break;
+                        }
+                        got.extend_from_slice(&small[..n]);
                     }
-                    got.extend_from_slice(&small[..n]);
-                }
-                got
+                    (got, c.finish())
+                });
+                let produced = p.run(source(&data));
+                (h.join().unwrap(), produced)
             });
-            let produced = p.run(source(&data));
-            (h.join().unwrap(), produced)
-        });
-        assert!(got == data);
-        assert_eq!(
-            produced,
-            Produced::Whole(Digest::of(&data), data.len() as u64)
-        );
+            assert!(got.0 == data);
+            match on {
+                HashOn::Producer => {
+                    assert_eq!((produced, got.1), (Produced::Whole(want), None))
+                }
+                HashOn::Consumer => {
+                    assert_eq!((produced, got.1), (Produced::Whole(None), want))
+                }
+            }
+        }
     }
 
     #[test]
     fn a_read_error_reaches_the_consumer() {
         let data = vec![1u8; 3 * CHUNK];
-        let (p, mut c) = pipe();
+        let (p, mut c) = pipe(HashOn::Consumer);
         let (err, produced) = std::thread::scope(|s| {
             let h = s.spawn(move || {
                 let mut sink = Vec::new();
@@ -228,14 +281,14 @@ mod tests {
     #[test]
     fn a_hung_up_consumer_stops_the_producer_at_once() {
         let data = vec![0u8; 20 * CHUNK];
-        let (p, c) = pipe();
+        let (p, c) = pipe(HashOn::Producer);
         drop(c);
         let mut src = source(&data);
         assert_eq!(p.run(&mut src), Produced::HungUp);
         assert_eq!(src.read, 0, "read after the consumer hung up");
         // Hanging up mid-stream: the producer stops within a read or a
         // chunk, not at the end of the source.
-        let (p, mut c) = pipe();
+        let (p, mut c) = pipe(HashOn::Producer);
         let mut src = source(&data);
         std::thread::scope(|s| {
             s.spawn(move || {
