@@ -16,7 +16,7 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -573,17 +573,42 @@ impl Cgroup {
 
     /// Move `pid` into the leaf of every directory (the v2 one too unless
     /// `skip_v2`, for a process already cloned into it).
+    ///
+    /// Each write of a pid takes the kernel's global threadgroup lock (see
+    /// [`SelfJoin`]): a process the runtime has just forked joins its v1
+    /// cgroups itself instead, and the runtime calls [`Cgroup::add_pid_v2`].
     pub fn add_pid(&self, pid: i32, skip_v2: bool) -> Result<()> {
         let s = pid.to_string();
         for (k, d) in &self.v1 {
             let f = self.procs_dir_of(d).join("cgroup.procs");
             crate::write(k, &f, s.as_bytes())?;
         }
-        if let (Some(d), false) = (&self.v2, skip_v2) {
-            let f = self.procs_dir_of(d).join("cgroup.procs");
-            crate::write("cgroup", &f, s.as_bytes())?;
+        if !skip_v2 {
+            self.add_pid_v2(pid)?;
         }
         Ok(())
+    }
+
+    /// Move `pid` into the leaf of the v2 directory, if there is one.
+    pub fn add_pid_v2(&self, pid: i32) -> Result<()> {
+        if let Some(d) = &self.v2 {
+            let f = self.procs_dir_of(d).join("cgroup.procs");
+            crate::write("cgroup", &f, pid.to_string().as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Open the v1 `tasks` files of the leaf for a process about to be
+    /// forked to move itself into this cgroup (see [`SelfJoin`]).
+    pub fn self_join(&self) -> Result<SelfJoin> {
+        let mut files = Vec::with_capacity(self.v1.len());
+        for (k, d) in &self.v1 {
+            let p = self.procs_dir_of(d).join("tasks");
+            let fd = nook_sys::fd::openat(None, &p, libc::O_WRONLY, 0)
+                .map_err(|e| io_err(k, "open", &p, e))?;
+            files.push((k.clone(), p, fd));
+        }
+        Ok(SelfJoin { files })
     }
 
     /// The directory used to list processes (and the hierarchy it is in).
@@ -696,6 +721,46 @@ impl Cgroup {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+}
+
+/// A cgroup's v1 `tasks` files, opened by the runtime before it forks a
+/// container process, which then joins with [`SelfJoin::join`] as its first
+/// step.
+///
+/// Why the process moves itself: the kernel moves a process whose pid is
+/// written to `cgroup.procs` (or `tasks`) under the global
+/// `cgroup_threadgroup_rwsem` taken for writing, and taking it waits for a
+/// full RCU grace period (`rcu_sync_enter` → `synchronize_rcu`, 4-15 ms on
+/// a busy host) unless some other cgroup migration on the machine took it a
+/// few milliseconds before.  Whether a `create` paid that depended on what
+/// ran just before it, not on nook.  A thread that writes "0" to `tasks`
+/// moves only itself, and the kernel skips that lock for it
+/// (`cgroup_procs_write_start`: locked only for `pid || threadgroup`); for
+/// a freshly forked single-threaded process that moves the whole process.
+#[derive(Debug)]
+pub struct SelfJoin {
+    files: Vec<(String, PathBuf, OwnedFd)>,
+}
+
+impl SelfJoin {
+    /// Move the calling thread into every hierarchy.  The caller must be
+    /// single-threaded, or only this thread moves.
+    pub fn join(&self) -> Result<()> {
+        for (k, p, fd) in &self.files {
+            nook_sys::fd::write_all(fd.as_raw_fd(), b"0").map_err(|e| io_err(k, "write", p, e))?;
+        }
+        Ok(())
+    }
+
+    /// How many hierarchies it joins.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Whether it joins none.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
     }
 }
 

@@ -105,6 +105,19 @@ fn under(mountpoint: &Path, root: &Path, cg: &Path) -> PathBuf {
 }
 
 impl Layout {
+    /// The same layout with `root` (a cgroup path, `/nook`) in place of the
+    /// caller's own cgroup: relative cgroup paths resolve below it.
+    pub fn with_root(mut self, root: &Path) -> Layout {
+        let root = Path::new("/").join(nook_sys::path::clean_relative(root));
+        for h in &mut self.v1 {
+            h.own = root.clone();
+        }
+        if let Some(m) = &mut self.v2 {
+            m.own = root;
+        }
+        self
+    }
+
     /// Read the layout of the running system.
     pub fn detect() -> Result<Layout> {
         let mi = std::fs::read_to_string("/proc/self/mountinfo")

@@ -13,15 +13,19 @@
 //!   program attached to the cgroup.
 //! - [`cgroup`]: one container's cgroup across hierarchies: create, apply,
 //!   join (or `CLONE_INTO_CGROUP`), freeze, list, kill, remove.
+//! - [`driver`]: the [`CgroupDriver`] that places and makes cgroups
+//!   ([`CgroupFs`]: the cgroup file system directly).
 //! - [`stats`]: usage counters in runc's `events --stats` shape.
 
 pub mod cgroup;
 pub mod devices;
+pub mod driver;
 pub mod layout;
 pub mod resources;
 pub mod stats;
 
-pub use cgroup::{Cgroup, CgroupSpec, FreezerState};
+pub use cgroup::{Cgroup, CgroupSpec, FreezerState, SelfJoin};
+pub use driver::{CgroupDriver, CgroupFs};
 pub use layout::Layout;
 
 use std::path::{Path, PathBuf};

@@ -120,7 +120,7 @@ fn json_path_at(doc: &[u8], end: usize) -> String {
 
 /// A bundle read from disk.
 #[derive(Debug, Clone)]
-pub struct Bundle {
+pub(crate) struct Bundle {
     /// Absolute bundle directory.
     pub dir: PathBuf,
     /// The raw bytes of config.json (kept in the container's state).
@@ -184,18 +184,16 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], name: &Path) -> 
             } else {
                 format!(" ({path})")
             };
-            Err(Error::Config(format!(
-                "{}: line {}, column {}{at}: {msg}",
-                name.display(),
-                e.line(),
-                e.column()
-            )))
+            Err(Error::InvalidConfig {
+                path: Some(name.to_path_buf()),
+                reason: format!("line {}, column {}{at}: {msg}", e.line(), e.column()),
+            })
         }
     }
 }
 
 /// Read and check the bundle at `dir` (relative to the current directory).
-pub fn load_bundle(dir: &Path) -> Result<Bundle> {
+pub(crate) fn load_bundle(dir: &Path) -> Result<Bundle> {
     let dir = if dir.is_absolute() {
         dir.to_path_buf()
     } else {
@@ -206,7 +204,7 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle> {
     let dir = nook_sys::path::clean_relative(&dir);
     let dir = Path::new("/").join(dir);
     if !dir.is_dir() {
-        return Err(Error::Config(format!(
+        return Err(Error::config(format!(
             "bundle {} does not exist or is not a directory",
             dir.display()
         )));
@@ -214,14 +212,14 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle> {
     let cfg = dir.join("config.json");
     let raw = std::fs::read(&cfg).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            Error::Config(format!("bundle {}: config.json not found", dir.display()))
+            Error::config(format!("bundle {}: config.json not found", dir.display()))
         } else {
             Error::io("read", cfg.clone())(e)
         }
     })?;
     let spec: Spec = parse_json(&raw, &cfg)?;
     let root = spec.root().as_ref().ok_or_else(|| {
-        Error::Config(format!(
+        Error::config(format!(
             "{}: root is missing (root.path names the container's file system)",
             cfg.display()
         ))
@@ -233,14 +231,13 @@ pub fn load_bundle(dir: &Path) -> Result<Bundle> {
         dir.join(rp)
     };
     let rootfs = std::fs::canonicalize(&rootfs)
-        .map_err(|_| Error::Config(format!("root.path {} does not exist", rootfs.display())))?;
+        .map_err(|_| Error::config(format!("root.path {} does not exist", rootfs.display())))?;
     if !rootfs.is_dir() {
-        return Err(Error::Config(format!(
+        return Err(Error::config(format!(
             "root.path {} is not a directory",
             rootfs.display()
         )));
     }
-    validate(&spec)?;
     Ok(Bundle {
         dir,
         raw,
@@ -292,7 +289,7 @@ pub(crate) fn id_maps(spec: &Spec) -> (Vec<IdMap>, Vec<IdMap>) {
 
 /// Semantic checks of a configuration (what the JSON schema cannot say).
 pub fn validate(spec: &Spec) -> Result<()> {
-    let cfg = |m: String| Err(Error::Config(m));
+    let cfg = |m: String| Err(Error::config(m));
     // A container without `process` can be created (everything else is
     // set up), but not started: the runtime-spec makes `start` the error.
     let default_process = oci_spec::runtime::Process::default();

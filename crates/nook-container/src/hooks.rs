@@ -6,6 +6,10 @@
 //! createContainer or startContainer hook is an error that stops the
 //! lifecycle ([`run`]); a failing poststart or poststop hook is a warning,
 //! and the remaining hooks and the lifecycle go on ([`run_all`]).
+//!
+//! Beside these command hooks, a caller of the library can give
+//! [`LifecycleHooks`]: code run in-process at createRuntime and poststop
+//! time (the engine sets up and tears down a container's network there).
 
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
@@ -21,7 +25,7 @@ use crate::error::{Error, Result};
 /// The state document hooks receive (runtime-spec "State").
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct HookState<'a> {
+struct HookState<'a> {
     /// Spec version.
     pub oci_version: &'a str,
     /// Container id.
@@ -35,6 +39,76 @@ pub struct HookState<'a> {
     /// Annotations.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub annotations: std::collections::BTreeMap<String, String>,
+}
+
+/// The state a hook gets on stdin, for container `id` in `status` whose
+/// first process is `pid` (as the hook sees it).
+pub(crate) fn state_json(
+    id: &str,
+    status: &str,
+    pid: i32,
+    bundle: &std::path::Path,
+    spec: &oci_spec::runtime::Spec,
+) -> Vec<u8> {
+    let annotations = spec
+        .annotations()
+        .as_ref()
+        .map(|a| a.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    serde_json::to_vec(&HookState {
+        oci_version: crate::state::OCI_VERSION,
+        id,
+        status,
+        pid,
+        bundle,
+        annotations,
+    })
+    .unwrap_or_default()
+}
+
+/// What an in-process hook is told about the container.
+#[derive(Debug, Clone, Copy)]
+pub struct HookContext<'a> {
+    /// Container id.
+    pub id: &'a str,
+    /// Pid of its first process in the caller's pid namespace (0 once it
+    /// is gone, at poststop).
+    pub pid: i32,
+    /// Its configuration.
+    pub spec: &'a oci_spec::runtime::Spec,
+}
+
+impl HookContext<'_> {
+    /// The container's network namespace, as a path to open or bind-mount
+    /// (only while its first process lives).
+    pub fn netns_path(&self) -> Option<std::path::PathBuf> {
+        (self.pid > 0).then(|| format!("/proc/{}/ns/net", self.pid).into())
+    }
+}
+
+/// The error an in-process hook returns.
+pub type HookError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Code the caller runs in-process at points of every container's life,
+/// beside the OCI command hooks of its configuration.
+pub trait LifecycleHooks: Send + Sync + std::fmt::Debug {
+    /// A short name for messages.
+    fn name(&self) -> &str;
+
+    /// The container's namespaces exist and its process waits, before its
+    /// root is pivoted (createRuntime time, after the command hooks of that
+    /// phase).  An error fails `create`.
+    fn create_runtime(&self, ctx: &HookContext<'_>) -> std::result::Result<(), HookError> {
+        let _ = ctx;
+        Ok(())
+    }
+
+    /// The container was deleted, or its `create` failed (poststop time).
+    /// An error is a warning.
+    fn poststop(&self, ctx: &HookContext<'_>) -> std::result::Result<(), HookError> {
+        let _ = ctx;
+        Ok(())
+    }
 }
 
 /// Run every hook of a phase in order; the first failure stops them and is
@@ -60,8 +134,12 @@ pub fn run_all(phase: &str, hooks: &[Hook], state: &[u8]) -> Vec<Error> {
     errors
 }
 
-fn failed(phase: &str, i: usize, h: &Hook, e: String) -> Error {
-    Error::Hook(format!("{phase} hook #{i} ({}): {e}", h.path().display()))
+fn failed(phase: &str, i: usize, h: &Hook, reason: String) -> Error {
+    Error::Hook {
+        phase: phase.to_string(),
+        which: format!("#{i} ({})", h.path().display()),
+        reason,
+    }
 }
 
 fn run_one(h: &Hook, state: &[u8]) -> std::result::Result<(), String> {

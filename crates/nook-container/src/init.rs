@@ -6,8 +6,9 @@
 //! ```text
 //! runtime                                   container process
 //!   clone3(namespaces, CLONE_INTO_CGROUP) ──▶ wait for Go
-//!   uid/gid maps, v1 cgroups, oom score
-//!   Go ─────────────────────────────────────▶ join namespaces, sysctl,
+//!   uid/gid maps, oom score
+//!   Go ─────────────────────────────────────▶ join v1 cgroups (itself),
+//!                                             join namespaces, sysctl,
 //!                                             hostname, mounts, /dev, console
 //!   run prestart/createRuntime hooks ◀────── Hooks
 //!   HooksDone ──────────────────────────────▶ createContainer hooks,
@@ -25,9 +26,11 @@
 //! nsexec); otherwise a single `clone3` does everything.  Any failure is
 //! sent to the runtime as text, so the user sees the real cause.
 
+use std::cell::Cell;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
+use nook_cgroups::SelfJoin;
 use nook_namespaces::{NsKind, NsPlan, OpenNs};
 use nook_rootfs::{CgroupMounts, RootfsSpec};
 use nook_security::caps::CapSets;
@@ -43,7 +46,7 @@ use crate::hooks;
 
 /// Messages between the runtime and the container process.
 #[derive(Debug, Serialize, Deserialize)]
-pub enum Msg {
+pub(crate) enum Msg {
     /// runtime → child: ids mapped, cgroups joined; go on.
     Go,
     /// first stage → runtime: the user namespace exists, write its maps.
@@ -56,7 +59,7 @@ pub enum Msg {
     HooksDone,
     /// child → runtime: here is the seccomp notify fd.
     Seccomp,
-    /// child → runtime: here is the pty master (foreground `run`).
+    /// child → runtime: here is the pty master.
     Console,
     /// child → runtime: set up, waiting for `start`.
     Ready,
@@ -66,7 +69,7 @@ pub enum Msg {
 
 /// Everything the container process needs, prepared by the runtime before
 /// the fork (the child sees it through the copied address space).
-pub struct InitPlan<'a> {
+pub(crate) struct InitPlan<'a> {
     /// Container id.
     pub id: &'a str,
     /// Configuration.
@@ -83,12 +86,17 @@ pub struct InitPlan<'a> {
     pub late_cgroupns: bool,
     /// Where the container's cgroups are (for cgroup mounts).
     pub cgroups: CgroupMounts,
+    /// The v1 cgroups the process moves itself into once told to go.
+    pub cgroup_join: &'a SelfJoin,
     /// Compiled seccomp filter.
     pub seccomp: Option<Compiled>,
     /// Capabilities.
     pub caps: Option<CapSets>,
-    /// Connected console socket, when the pty master goes to a client.
-    pub console_socket: Option<OwnedFd>,
+    /// The connected console socket the pty master goes to (else it goes
+    /// to the runtime over the channel).
+    pub console_socket: Option<BorrowedFd<'a>>,
+    /// Descriptors that become stdin, stdout, stderr.
+    pub stdio: [Option<RawFd>; 3],
     /// `--no-pivot`.
     pub no_pivot: bool,
     /// `--no-new-keyring`.
@@ -101,8 +109,10 @@ pub struct InitPlan<'a> {
     pub host_proc: OwnedFd,
     /// Descriptors of the runtime the child must close first.
     pub close_in_child: Vec<RawFd>,
-    /// The runtime's signal mask before it blocked signals.
+    /// The signal mask the program starts with.
     pub sigmask: libc::sigset_t,
+    /// Stop for the runtime's hooks (prestart, createRuntime, in-process).
+    pub pause_for_hooks: bool,
 }
 
 fn ns_err(e: nook_namespaces::NsError) -> Error {
@@ -110,7 +120,8 @@ fn ns_err(e: nook_namespaces::NsError) -> Error {
 }
 
 /// Entry point of the forked process; never returns.
-pub fn child_main(plan: &InitPlan<'_>, ch: Channel, two_stage: bool) -> ! {
+pub(crate) fn child_main(plan: &InitPlan<'_>, ch: &Channel, two_stage: bool) -> ! {
+    crate::spawn::in_child();
     for fd in &plan.close_in_child {
         // SAFETY: closing our copy of the runtime's descriptors.
         unsafe { libc::close(*fd) };
@@ -118,19 +129,28 @@ pub fn child_main(plan: &InitPlan<'_>, ch: Channel, two_stage: bool) -> ! {
     // If the runtime dies during setup, so do we.
     // SAFETY: plain prctl.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
-    let r = if two_stage {
-        first_stage(plan, &ch)
-    } else {
-        single(plan, &ch)
-    };
+    let ready = std::cell::Cell::new(false);
+    let r = install_stdio(&plan.stdio).and_then(|_| {
+        if two_stage {
+            first_stage(plan, ch, &ready)
+        } else {
+            single(plan, ch, &ready)
+        }
+    });
+    fail(plan.id, ch, &ready, r)
+}
+
+/// Report why set-up ended — to the runtime while it listens, else where
+/// the container's output goes — and leave.
+fn fail(id: &str, ch: &Channel, ready: &Cell<bool>, r: Result<()>) -> ! {
     let e = match r {
-        Ok(()) => Error::Init("internal: init returned".into()),
+        Ok(()) => Error::Setup("internal: init returned".into()),
         Err(e) => e,
     };
-    if READY.load(std::sync::atomic::Ordering::SeqCst) {
-        // The runtime stopped listening after Ready: say it where the
-        // container's output goes.
-        eprintln!("nook: container {}: {e}", plan.id);
+    if ready.get() {
+        // Raw write: std's stderr lock may be a copy of a held one.
+        let line = format!("nook: container {id}: {e}\n");
+        let _ = nook_sys::fd::write_all(2, line.as_bytes());
     } else {
         let _ = ch.send(&Msg::Error(e.to_string()), &[]);
     }
@@ -138,42 +158,36 @@ pub fn child_main(plan: &InitPlan<'_>, ch: Channel, two_stage: bool) -> ! {
     unsafe { libc::_exit(1) }
 }
 
-static READY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-static ORIGINAL_SIGMASK: std::sync::Mutex<Option<SigMask>> = std::sync::Mutex::new(None);
-
-#[derive(Clone, Copy)]
-struct SigMask(libc::sigset_t);
-
-// SAFETY: a sigset_t is plain data.
-unsafe impl Send for SigMask {}
-
-/// Record the signal mask the runtime had before it blocked signals for
-/// itself (`run`); the container's process starts with that one.
-pub fn set_original_sigmask(m: libc::sigset_t) {
-    if let Ok(mut g) = ORIGINAL_SIGMASK.lock() {
-        *g = Some(SigMask(m));
+/// Make the given descriptors stdin, stdout and stderr.  Each is first
+/// moved above 2, so that one of them sitting at another's target number is
+/// not overwritten before it is used.
+pub(crate) fn install_stdio(stdio: &[Option<RawFd>; 3]) -> Result<()> {
+    let mut high = [None; 3];
+    for (i, fd) in stdio.iter().enumerate() {
+        if let Some(fd) = fd {
+            // SAFETY: duplicating a descriptor we hold, to >= 3.
+            let d = unsafe { libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, 3) };
+            if d < 0 {
+                return Err(Error::sys("take the stdio descriptors")(Errno::last()));
+            }
+            high[i] = Some(d);
+        }
     }
-}
-
-/// The signal mask the container's process gets.
-pub fn original_sigmask() -> libc::sigset_t {
-    if let Some(m) = ORIGINAL_SIGMASK.lock().ok().and_then(|g| *g) {
-        return m.0;
+    for (target, fd) in high.iter().enumerate() {
+        if let Some(fd) = fd {
+            nook_sys::fd::dup2(*fd, target as RawFd).map_err(Error::sys("install stdio"))?;
+            // SAFETY: our temporary duplicate.
+            unsafe { libc::close(*fd) };
+        }
     }
-    // SAFETY: reading the current mask.
-    unsafe {
-        let mut s: libc::sigset_t = std::mem::zeroed();
-        libc::sigprocmask(libc::SIG_SETMASK, std::ptr::null(), &mut s);
-        s
-    }
+    Ok(())
 }
 
 fn recv_go(ch: &Channel) -> Result<()> {
     match ch.recv::<Msg>() {
         Ok((Msg::Go, _)) => Ok(()),
-        Ok((m, _)) => Err(Error::Init(format!("internal: expected Go, got {m:?}"))),
-        Err(e) => Err(Error::Init(format!("runtime went away: {e}"))),
+        Ok((m, _)) => Err(Error::Setup(format!("internal: expected Go, got {m:?}"))),
+        Err(e) => Err(Error::Setup(format!("runtime went away: {e}"))),
     }
 }
 
@@ -195,8 +209,9 @@ fn become_ns_root() -> Result<()> {
 }
 
 /// Single `clone3`: namespaces exist already; join the rest and set up.
-fn single(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
+fn single(plan: &InitPlan<'_>, ch: &Channel, ready: &Cell<bool>) -> Result<()> {
     recv_go(ch)?;
+    plan.cgroup_join.join()?;
     if plan.ns.is_new(NsKind::User) {
         become_ns_root()?;
     }
@@ -204,12 +219,14 @@ fn single(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
     if plan.late_cgroupns {
         nook_namespaces::unshare(&[NsKind::Cgroup]).map_err(ns_err)?;
     }
-    setup(plan, ch)
+    setup(plan, ch, ready)
 }
 
 /// Two stages: join and create namespaces here, then fork the init.
-fn first_stage(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
+fn first_stage(plan: &InitPlan<'_>, ch: &Channel, ready: &Cell<bool>) -> Result<()> {
     recv_go(ch)?;
+    // The init forked below inherits the cgroups.
+    plan.cgroup_join.join()?;
     nook_namespaces::enter(plan.joins, |_| true).map_err(ns_err)?;
     if plan.ns.is_new(NsKind::User) {
         nook_namespaces::unshare(&[NsKind::User]).map_err(ns_err)?;
@@ -239,19 +256,13 @@ fn first_stage(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
         flags: libc::CLONE_PARENT as u64,
         ..Default::default()
     };
-    // SAFETY: this process is single-threaded.
+    // SAFETY: this process is single-threaded (forked by spawn()).
     match unsafe { fork_with(&opts) }.map_err(Error::sys("fork the container's init"))? {
         Forked::Child => {
             // SAFETY: as in child_main.
             unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
-            let r = setup(plan, ch);
-            let e = match r {
-                Ok(()) => Error::Init("internal: init returned".into()),
-                Err(e) => e,
-            };
-            let _ = ch.send(&Msg::Error(e.to_string()), &[]);
-            // SAFETY: leave without exit handlers.
-            unsafe { libc::_exit(1) }
+            let r = setup(plan, ch, ready);
+            fail(plan.id, ch, ready, r)
         }
         Forked::Parent { pid, .. } => {
             tell(ch, &Msg::Pid(pid), &[])?;
@@ -287,13 +298,13 @@ fn open_console(
         0,
     )
     .map_err(|e| {
-        Error::Init(format!(
+        Error::Setup(format!(
             "terminal: open /dev/ptmx in the container (is /dev/pts mounted?): {e}"
         ))
     })?;
     let slave = open_pty_peer(&master, process)?;
     nook_rootfs::setup_console(prep, slave.as_fd())?;
-    hand_over_master(&master, plan.console_socket.as_ref().map(|s| s.as_fd()), ch)?;
+    hand_over_master(&master, plan.console_socket, ch)?;
     Ok(Some(Console { slave }))
 }
 
@@ -379,22 +390,22 @@ pub(crate) fn attach_terminal(slave: OwnedFd) -> Result<()> {
 
 /// Tell the runtime the container is set up.  From here on the container
 /// outlives `create`: it no longer dies with the runtime.
-fn report_ready(ch: &Channel) -> Result<()> {
+fn report_ready(ch: &Channel, ready: &Cell<bool>) -> Result<()> {
     // SAFETY: plain prctl.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
     tell(ch, &Msg::Ready, &[])?;
-    READY.store(true, std::sync::atomic::Ordering::SeqCst);
+    ready.set(true);
     Ok(())
 }
 
 /// Send `m` (with `fds` attached) to the runtime.
 fn tell(ch: &Channel, m: &Msg, fds: &[std::os::fd::RawFd]) -> Result<()> {
-    ch.send(m, fds).map_err(|e| Error::Init(e.to_string()))
+    ch.send(m, fds).map_err(|e| Error::Setup(e.to_string()))
 }
 
 /// Send a pty master over a console socket the way runc does: the fd with
 /// `SCM_RIGHTS` and the pty's name as the data.
-pub fn send_pty(sock: BorrowedFd<'_>, master: &OwnedFd) -> Result<()> {
+pub(crate) fn send_pty(sock: BorrowedFd<'_>, master: &OwnedFd) -> Result<()> {
     nook_sys::fd::send_with_fds(sock, b"/dev/ptmx", &[master.as_raw_fd()])
         .map_err(Error::sys("send the pty master to the console socket"))
 }
@@ -413,27 +424,14 @@ fn join_session_keyring(id: &str) {
     unsafe { libc::syscall(libc::SYS_keyctl, 5, r, 0x3f1f_0000u32) };
 }
 
-fn hook_state(plan: &InitPlan<'_>, status: &str, pid: i32) -> Vec<u8> {
-    let annotations = plan
-        .spec
-        .annotations()
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
-    serde_json::to_vec(&hooks::HookState {
-        oci_version: crate::state::OCI_VERSION,
-        id: plan.id,
-        status,
-        pid,
-        bundle: plan.bundle,
-        annotations,
-    })
-    .unwrap_or_default()
+fn hook_state(plan: &InitPlan<'_>, status: &str) -> Vec<u8> {
+    // SAFETY: getpid cannot fail.
+    let pid = unsafe { libc::getpid() };
+    hooks::state_json(plan.id, status, pid, plan.bundle, plan.spec)
 }
 
 /// Everything from the namespaces being in place to `execve`.
-fn setup(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
+fn setup(plan: &InitPlan<'_>, ch: &Channel, ready: &Cell<bool>) -> Result<()> {
     let spec = plan.spec;
     let linux = spec.linux().clone().unwrap_or_default();
     if let Some(s) = linux.sysctl() {
@@ -474,49 +472,20 @@ fn setup(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
     if let Some(process) = spec.process() {
         nook_sys::path::mkdir_all_in_root(prep.root.as_fd(), process.cwd(), 0o755).map_err(
             |e| {
-                Error::Init(format!(
+                Error::Setup(format!(
                     "create process.cwd {} in the container: {e}",
                     process.cwd().display()
                 ))
             },
         )?;
     }
-    let hooks_cfg = spec.hooks().clone().unwrap_or_default();
-    let runtime_hooks = hooks_cfg.prestart().as_ref().is_some_and(|h| !h.is_empty())
-        || hooks_cfg
-            .create_runtime()
-            .as_ref()
-            .is_some_and(|h| !h.is_empty());
-    if runtime_hooks {
-        tell(ch, &Msg::Hooks, &[])?;
-        match ch.recv::<Msg>() {
-            Ok((Msg::HooksDone, _)) => {}
-            Ok((m, _)) => {
-                return Err(Error::Init(format!(
-                    "internal: expected HooksDone, got {m:?}"
-                )))
-            }
-            Err(e) => return Err(Error::Init(format!("runtime went away: {e}"))),
-        }
-    }
-    if let Some(h) = hooks_cfg
-        .create_container()
-        .as_ref()
-        .filter(|h| !h.is_empty())
-    {
-        // SAFETY: getpid cannot fail.
-        hooks::run(
-            "createContainer",
-            h,
-            &hook_state(plan, "created", unsafe { libc::getpid() }),
-        )?;
-    }
+    run_create_hooks(plan, ch)?;
     nook_rootfs::protect(&rspec, &prep)?;
     nook_rootfs::pivot(&rspec, prep)?;
     let Some(process) = spec.process() else {
         // Nothing to run: the container exists, `start` refuses it, and
         // `delete` ends this process.
-        report_ready(ch)?;
+        report_ready(ch, ready)?;
         loop {
             // SAFETY: waits for a signal (SIGKILL from delete).
             unsafe { libc::pause() };
@@ -525,6 +494,43 @@ fn setup(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
     if let Some(c) = console {
         attach_terminal(c.slave)?;
     }
+    run_program(plan, ch, ready, process, linux.personality().as_ref())
+}
+
+/// The runtime's hooks (prestart, createRuntime, in-process ones: the
+/// runtime runs them while this process waits), then createContainer.
+fn run_create_hooks(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
+    if plan.pause_for_hooks {
+        tell(ch, &Msg::Hooks, &[])?;
+        match ch.recv::<Msg>() {
+            Ok((Msg::HooksDone, _)) => {}
+            Ok((m, _)) => {
+                return Err(Error::Setup(format!(
+                    "internal: expected HooksDone, got {m:?}"
+                )))
+            }
+            Err(e) => return Err(Error::Setup(format!("runtime went away: {e}"))),
+        }
+    }
+    let hooks_cfg = plan.spec.hooks().as_ref();
+    if let Some(h) = hooks_cfg
+        .and_then(|h| h.create_container().as_ref())
+        .filter(|h| !h.is_empty())
+    {
+        hooks::run("createContainer", h, &hook_state(plan, "created"))?;
+    }
+    Ok(())
+}
+
+/// From a pivoted root to `execve`: the working directory, confinement,
+/// Ready, the wait for `start`, startContainer hooks.
+fn run_program(
+    plan: &InitPlan<'_>,
+    ch: &Channel,
+    ready: &Cell<bool>,
+    process: &oci_spec::runtime::Process,
+    personality: Option<&oci_spec::runtime::LinuxPersonality>,
+) -> Result<()> {
     // Nothing of the host but what the rest of set-up needs (the channel,
     // the exec FIFO and the host's /proc to reopen it) stays open while the
     // working directory is resolved.
@@ -538,25 +544,22 @@ fn setup(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
     enter_cwd(process.cwd())?;
     let conf = Confinement {
         process,
-        personality: linux.personality().as_ref(),
+        personality,
         caps: plan.caps.as_ref(),
         seccomp: plan.seccomp.as_ref(),
         preserve_fds: plan.preserve_fds,
     };
-    let ready = confine(&conf, ch)?;
-    report_ready(ch)?;
+    let program = confine(&conf, ch)?;
+    report_ready(ch, ready)?;
     let fifo = wait_for_start(plan)?;
-    if let Some(h) = hooks_cfg
-        .start_container()
+    if let Some(h) = plan
+        .spec
+        .hooks()
         .as_ref()
+        .and_then(|h| h.start_container().as_ref())
         .filter(|h| !h.is_empty())
     {
-        // SAFETY: getpid cannot fail.
-        if let Err(e) = hooks::run(
-            "startContainer",
-            h,
-            &hook_state(plan, "created", unsafe { libc::getpid() }),
-        ) {
+        if let Err(e) = hooks::run("startContainer", h, &hook_state(plan, "created")) {
             // `start` is reading the FIFO: it reports this as its error.
             let _ = nook_sys::fd::write_all(fifo.as_raw_fd(), format!("F{e}").as_bytes());
             // SAFETY: the container fails to start.
@@ -565,13 +568,13 @@ fn setup(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
     }
     reset_signals(&plan.sigmask);
     let e = nook_security::exe::exec(
-        ready.trampoline.as_ref(),
-        &ready.program,
-        &ready.args,
-        &ready.env,
+        program.trampoline.as_ref(),
+        &program.program,
+        &program.args,
+        &program.env,
     );
     // After start nobody listens on the channel; say it where the user sees.
-    eprintln!("nook: {e}");
+    let _ = nook_sys::fd::write_all(2, format!("nook: {e}\n").as_bytes());
     // SAFETY: exec failed; leave.
     unsafe { libc::_exit(127) }
 }
@@ -582,7 +585,7 @@ fn setup(plan: &InitPlan<'_>, ch: &Channel) -> Result<()> {
 /// that it is reachable from the root.
 pub(crate) fn enter_cwd(cwd: &Path) -> Result<()> {
     let refused = |why: String| {
-        Error::Config(format!(
+        Error::config(format!(
             "process.cwd {}: {why}; a working directory must be inside the container",
             cwd.display()
         ))
@@ -621,7 +624,7 @@ pub(crate) fn enter_cwd(cwd: &Path) -> Result<()> {
 }
 
 /// What a process needs to be confined the way the configuration says.
-pub struct Confinement<'a> {
+pub(crate) struct Confinement<'a> {
     /// The process section (user, rlimits, caps names, LSM labels, ...).
     pub process: &'a oci_spec::runtime::Process,
     /// `linux.personality`.
@@ -635,7 +638,7 @@ pub struct Confinement<'a> {
 }
 
 /// The program to execute once confined.
-pub struct ReadyToExec {
+pub(crate) struct ReadyToExec {
     /// Resolved path of the program.
     pub program: String,
     /// Its argv.
@@ -652,7 +655,7 @@ pub struct ReadyToExec {
 /// loading it needs CAP_SYS_ADMIN, else as late as possible), user and
 /// capabilities, and descriptors.  The seccomp notify fd, if any, goes to
 /// the runtime over `ch`.
-pub fn confine(c: &Confinement<'_>, ch: &Channel) -> Result<ReadyToExec> {
+pub(crate) fn confine(c: &Confinement<'_>, ch: &Channel) -> Result<ReadyToExec> {
     let process = c.process;
     if let Some(r) = process.rlimits() {
         nook_process::set_rlimits(r)?;
@@ -681,7 +684,7 @@ pub fn confine(c: &Confinement<'_>, ch: &Channel) -> Result<ReadyToExec> {
     nook_process::ensure_home(&mut env, process.user().uid());
     let args = process.args().clone().unwrap_or_default();
     if args.is_empty() {
-        return Err(Error::Config("process.args is empty".into()));
+        return Err(Error::config("process.args is empty"));
     }
     let program = nook_process::find_program(&args[0], &env)?;
     let trampoline = nook_security::exe::sealed_trampoline()?;
@@ -744,7 +747,7 @@ fn wait_for_start(plan: &InitPlan<'_>) -> Result<OwnedFd> {
 }
 
 /// Default dispositions and the given mask, as the program should start.
-pub fn reset_signals(mask: &libc::sigset_t) {
+pub(crate) fn reset_signals(mask: &libc::sigset_t) {
     // SAFETY: restoring default dispositions and the caller's mask.
     unsafe {
         for s in 1..32 {

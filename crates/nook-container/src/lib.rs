@@ -2,27 +2,55 @@
 //!
 //! `nook-runtime` (the OCI runtime CLI) is a thin shell over this crate, and
 //! the `nook` engine drives it in-process.  [`Runtime`] is the entry point:
-//! [`Runtime::create`] prepares a container and leaves its process waiting,
-//! [`Runtime::start`] runs the program, [`Runtime::state`], [`Runtime::kill`],
-//! [`Runtime::delete`] and friends do what the runtime-spec says.  The
-//! container's own process is driven by [`init`]; the rest of the work is
-//! delegated to the `nook-namespaces`, `nook-cgroups`, `nook-rootfs`,
-//! `nook-security` and `nook-process` crates.
+//!
+//! ```no_run
+//! use nook_container::{CreateRequest, Runtime, Stdio};
+//! # fn main() -> nook_container::Result<()> {
+//! # let spec: oci_spec::runtime::Spec = Default::default();
+//! let rt = Runtime::new("/run/my-engine");
+//! let mut req = CreateRequest::new("web", spec, "/var/lib/my-engine/web/rootfs");
+//! req.stdio = Stdio::default(); // or pipes: Some(OwnedFd) per stream
+//! let child = rt.create(req)?;   // set up; the process waits
+//! rt.start("web")?;              // the program runs
+//! let status = child.wait()?;    // the caller's own child
+//! rt.delete("web", false)?;
+//! # let _ = status; Ok(()) }
+//! ```
+//!
+//! Requests are in memory ([`CreateRequest`], [`ExecRequest`]: a parsed
+//! configuration, stdio descriptors, where a pty master goes); results are
+//! typed ([`Child`] with a pidfd, [`ContainerState`], [`Stats`]); errors
+//! are an [`Error`] a caller can match.  Nothing here changes the calling
+//! process: no signal mask, no subreaper, no namespace entered, no
+//! `waitpid(-1)`; it may be called from any thread (see `spawn.rs` for how
+//! forking stays sound in a multi-threaded caller).  Extension points: a
+//! [`nook_cgroups::CgroupDriver`] and in-process [`LifecycleHooks`].
+//!
+//! The work is delegated to `nook-namespaces`, `nook-cgroups`,
+//! `nook-rootfs`, `nook-security` and `nook-process`; the container's own
+//! process, from the fork to `execve`, is `init.rs`.
 
 pub mod config;
-pub mod container;
-pub mod error;
-pub mod exec;
-pub mod features;
-pub mod hooks;
-pub mod init;
-pub mod resources;
-pub mod run;
-pub mod spec;
-pub mod state;
+mod control;
+mod create;
+mod error;
+mod exec;
+mod hooks;
+mod init;
+mod process;
+mod query;
+mod request;
+mod resources;
+mod runtime;
+mod spawn;
+mod start;
+mod state;
 
-pub use container::{CreateOpts, Created, Report, Runtime};
-pub use error::{Error, Result};
-pub use exec::{ExecArgs, ExecOpts, ExecProcess};
-pub use run::RunOpts;
-pub use state::Status;
+pub use error::{Error, Op, Result};
+pub use hooks::{HookContext, HookError, LifecycleHooks};
+pub use nook_cgroups::stats::Stats;
+pub use process::{wait, Child, ExitStatus};
+pub use query::ContainerState;
+pub use request::{Console, CreateRequest, ExecRequest, Stdio};
+pub use runtime::Runtime;
+pub use state::{rfc3339, rfc3339_now, Status, OCI_VERSION};

@@ -21,7 +21,7 @@ pub const OCI_VERSION: &str = "1.2.0";
 /// Persisted facts about a container.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct State {
+pub(crate) struct State {
     /// Spec version.
     pub oci_version: String,
     /// Container id.
@@ -63,8 +63,9 @@ fn yes() -> bool {
     true
 }
 
-/// A container's status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A container's status (runtime-spec names, lower-case in JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Status {
     /// `create` is still running.
     Creating,
@@ -162,7 +163,7 @@ impl Root {
         match std::fs::create_dir(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(Error::Exists(id.to_string()))
+                return Err(Error::Exists { id: id.to_string() })
             }
             Err(e) => return Err(Error::io("create state directory", dir)(e)),
         }
@@ -176,7 +177,7 @@ impl Root {
         crate::config::validate_id(id)?;
         let dir = self.path_of(id);
         if !dir.is_dir() {
-            return Err(Error::NotFound(id.to_string()));
+            return Err(Error::NotFound { id: id.to_string() });
         }
         let cd = ContainerDir::open_dir(id, dir)?;
         flock(
@@ -196,7 +197,7 @@ impl Root {
         crate::config::validate_id(id)?;
         let dir = self.path_of(id);
         if !dir.is_dir() {
-            return Err(Error::NotFound(id.to_string()));
+            return Err(Error::NotFound { id: id.to_string() });
         }
         let cd = ContainerDir::open_dir(id, dir)?;
         match flock(&cd.lock, libc::LOCK_SH | libc::LOCK_NB) {
@@ -253,7 +254,10 @@ impl ContainerDir {
         match std::fs::read(self.state_path()) {
             Ok(b) => serde_json::from_slice(&b)
                 .map(Some)
-                .map_err(|e| Error::Config(format!("{}: {e}", self.state_path().display()))),
+                .map_err(|e| Error::InvalidConfig {
+                    path: Some(self.state_path()),
+                    reason: e.to_string(),
+                }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::io("read", self.state_path())(e)),
         }
@@ -261,7 +265,7 @@ impl ContainerDir {
 
     /// Write `state.json` atomically.
     pub fn write_state(&self, s: &State) -> Result<()> {
-        let data = serde_json::to_vec(s).map_err(|e| Error::Config(e.to_string()))?;
+        let data = serde_json::to_vec(s).map_err(|e| Error::config(e.to_string()))?;
         write_atomic(&self.state_path(), &data)
     }
 
@@ -270,6 +274,12 @@ impl ContainerDir {
         let p = self.config_path();
         let b = std::fs::read(&p).map_err(Error::io("read", p.clone()))?;
         crate::config::parse_json(&b, &p)
+    }
+
+    /// Whether the saved config.json has hooks.  Parsing the whole config
+    /// only pays off when it has; a scan of the saved bytes decides.
+    pub fn config_has_hooks(&self) -> bool {
+        std::fs::read(self.config_path()).is_ok_and(|b| b.windows(7).any(|w| w == b"\"hooks\""))
     }
 
     /// Remove the directory and everything in it.
@@ -339,13 +349,16 @@ mod tests {
         let d = std::env::temp_dir().join(format!("nook-state-test-{}", std::process::id()));
         let root = Root::new(&d);
         let c = root.create("c1").unwrap();
-        assert!(matches!(root.create("c1"), Err(Error::Exists(_))));
+        assert!(matches!(root.create("c1"), Err(Error::Exists { .. })));
         assert!(root.peek("c1").unwrap().is_none(), "create holds the lock");
         drop(c);
         let c = root.peek("c1").unwrap().unwrap();
         assert!(c.read_state().unwrap().is_none());
         assert_eq!(root.ids(), vec!["c1".to_string()]);
-        assert!(matches!(root.open("nope", false), Err(Error::NotFound(_))));
+        assert!(matches!(
+            root.open("nope", false),
+            Err(Error::NotFound { .. })
+        ));
         assert!(matches!(
             root.open("../x", false),
             Err(Error::InvalidId { .. })

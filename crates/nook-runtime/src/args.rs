@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 
-use nook_container::{CreateOpts, ExecArgs, ExecOpts, ExecProcess};
+use crate::opts::{CreateOpts, ExecArgs, ExecOpts, ExecProcess};
 
 /// What the command line asks for.
 #[derive(Debug)]

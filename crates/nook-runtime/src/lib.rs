@@ -3,13 +3,21 @@
 //! `--log`, as runc writes it) and exit status 1.
 
 pub mod args;
+pub mod commands;
+pub mod features;
 pub mod log;
+pub mod opts;
+pub mod run;
+pub mod spec;
+pub mod units;
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use nook_container::{CreateOpts, Error, RunOpts, Runtime};
+use commands::RunOpts;
+use nook_container::{Error, Runtime};
+use opts::CreateOpts;
 
 pub use args::{Cli, Cmd, UpdateArgs};
 
@@ -31,7 +39,7 @@ fn check_preserved(n: u32) -> Result<(), Error> {
     for fd in 3..3 + n as i32 {
         // SAFETY: F_GETFD only queries.
         if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
-            return Err(Error::Input(format!(
+            return Err(Error::InvalidInput(format!(
                 "--preserve-fds {n}: descriptor {fd} is not open"
             )));
         }
@@ -65,7 +73,7 @@ fn listen_fds() -> u32 {
 }
 
 fn print_json(v: &impl serde::Serialize) -> Result<(), Error> {
-    let mut s = serde_json::to_string_pretty(v).map_err(|e| Error::Input(e.to_string()))?;
+    let mut s = serde_json::to_string_pretty(v).map_err(|e| Error::InvalidInput(e.to_string()))?;
     s.push('\n');
     let _ = std::io::stdout().write_all(s.as_bytes());
     Ok(())
@@ -98,15 +106,13 @@ fn table(rows: &[Vec<String>]) -> String {
 /// Run one command; the returned code is the process exit status.
 pub fn dispatch(cli: &Cli) -> Result<i32, Error> {
     if cli.systemd_cgroup && matches!(cli.cmd, Cmd::Create(_) | Cmd::Run { .. }) {
-        return Err(Error::Input(
+        return Err(Error::InvalidInput(
             "--systemd-cgroup: nook drives cgroupfs directly and has no systemd cgroup driver; configure your manager for cgroupfs".into(),
         ));
     }
     let rt = Runtime::new(cli.root.clone().unwrap_or_else(default_root));
     match &cli.cmd {
-        Cmd::Create(c) => {
-            rt.create(&create_opts(c, false))?;
-        }
+        Cmd::Create(c) => commands::create(&rt, &create_opts(c, false))?,
         Cmd::Start { id } => rt.start(id)?,
         Cmd::Run {
             c,
@@ -119,13 +125,13 @@ pub fn dispatch(cli: &Cli) -> Result<i32, Error> {
                 keep: *keep,
                 no_subreaper: *no_subreaper,
             };
-            return rt.run(&create_opts(c, !detach), ro);
+            return commands::run(&rt, &create_opts(c, !detach), ro);
         }
-        Cmd::Exec(e) => return rt.exec(e),
+        Cmd::Exec(e) => return commands::exec(&rt, e),
         Cmd::State { id } => print_json(&rt.state(id)?)?,
         Cmd::Kill { all, id, signal } => {
             let sig = match signal {
-                Some(s) => nook_sys::signal::parse(s).map_err(Error::Input)?,
+                Some(s) => nook_sys::signal::parse(s).map_err(Error::InvalidInput)?,
                 None => libc::SIGTERM,
             };
             rt.kill(id, sig, *all)?;
@@ -150,7 +156,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32, Error> {
                     rows.push(vec![
                         r.id.clone(),
                         r.pid.to_string(),
-                        r.status.clone(),
+                        r.status.to_string(),
                         r.bundle.display().to_string(),
                         r.created.clone(),
                         r.owner.clone(),
@@ -165,11 +171,13 @@ pub fn dispatch(cli: &Cli) -> Result<i32, Error> {
             interval,
             id,
         } => {
-            let iv = nook_container::resources::parse_duration(interval)?;
+            let iv = units::parse_duration(interval)?;
             if iv.is_zero() {
-                return Err(Error::Input("--interval must be greater than zero".into()));
+                return Err(Error::InvalidInput(
+                    "--interval must be greater than zero".into(),
+                ));
             }
-            rt.events(id, iv, *stats, &mut std::io::stdout())?;
+            commands::events(&rt, id, iv, *stats, &mut std::io::stdout())?;
         }
         Cmd::Pause { id } => rt.pause(id)?,
         Cmd::Resume { id } => rt.resume(id)?,
@@ -181,20 +189,19 @@ pub fn dispatch(cli: &Cli) -> Result<i32, Error> {
         Cmd::Spec { bundle, rootless } => {
             let p = bundle.join("config.json");
             if p.exists() {
-                return Err(Error::Input(format!(
+                return Err(Error::InvalidInput(format!(
                     "{} exists already; remove it first",
                     p.display()
                 )));
             }
             let mut s =
-                serde_json::to_string_pretty(&nook_container::spec::default_spec(*rootless))
-                    .unwrap_or_default();
+                serde_json::to_string_pretty(&spec::default_spec(*rootless)).unwrap_or_default();
             s.push('\n');
             std::fs::write(&p, s).map_err(Error::io("write", p.clone()))?;
         }
-        Cmd::Features => print_json(&nook_container::features::features())?,
+        Cmd::Features => print_json(&features::features())?,
         Cmd::Checkpoint | Cmd::Restore => {
-            return Err(Error::Input(
+            return Err(Error::InvalidInput(
                 "checkpoint/restore is not supported by nook (no CRIU integration)".into(),
             ))
         }
@@ -203,9 +210,9 @@ pub fn dispatch(cli: &Cli) -> Result<i32, Error> {
 }
 
 fn update_resources(u: &UpdateArgs) -> Result<oci_spec::runtime::LinuxResources, Error> {
-    use nook_container::resources::parse_size;
+    use units::parse_size;
     if u.l3_cache_schema.is_some() || u.mem_bw_schema.is_some() {
-        return Err(Error::Input(
+        return Err(Error::InvalidInput(
             "Intel RDT (--l3-cache-schema, --mem-bw-schema) is not supported by nook".into(),
         ));
     }
@@ -224,8 +231,8 @@ fn update_resources(u: &UpdateArgs) -> Result<oci_spec::runtime::LinuxResources,
         None => serde_json::json!({}),
     };
     if !v.is_object() {
-        return Err(Error::Config(
-            "--resources: expected a JSON object (linux.resources)".into(),
+        return Err(Error::config(
+            "--resources: expected a JSON object (linux.resources)",
         ));
     }
     let mut set = |section: &str, key: &str, val: serde_json::Value| {
@@ -277,7 +284,7 @@ fn update_resources(u: &UpdateArgs) -> Result<oci_spec::runtime::LinuxResources,
     if let Some(x) = u.blkio_weight {
         set("blockIO", "weight", x.into());
     }
-    serde_json::from_value(v).map_err(|e| Error::Config(format!("resources: {e}")))
+    serde_json::from_value(v).map_err(|e| Error::config(format!("resources: {e}")))
 }
 
 fn ps(rt: &Runtime, format: &str, id: &str, args: &[String]) -> Result<(), Error> {
@@ -293,9 +300,9 @@ fn ps(rt: &Runtime, format: &str, id: &str, args: &[String]) -> Result<(), Error
     let out = std::process::Command::new("ps")
         .args(&args)
         .output()
-        .map_err(|e| Error::Input(format!("run ps: {e}")))?;
+        .map_err(|e| Error::InvalidInput(format!("run ps: {e}")))?;
     if !out.status.success() {
-        return Err(Error::Input(format!(
+        return Err(Error::InvalidInput(format!(
             "ps {}: {}",
             args.join(" "),
             String::from_utf8_lossy(&out.stderr).trim()
@@ -309,7 +316,7 @@ fn ps(rt: &Runtime, format: &str, id: &str, args: &[String]) -> Result<(), Error
     let col = header
         .split_whitespace()
         .position(|h| h == "PID")
-        .ok_or_else(|| Error::Input("ps output has no PID column".into()))?;
+        .ok_or_else(|| Error::InvalidInput("ps output has no PID column".into()))?;
     let mut s = format!("{header}\n");
     for l in lines {
         if l.split_whitespace()
@@ -361,7 +368,7 @@ pub fn main() -> i32 {
                 std::io::stdout(),
                 "nook-runtime version {}\nspec: {}",
                 env!("CARGO_PKG_VERSION"),
-                nook_container::state::OCI_VERSION
+                nook_container::OCI_VERSION
             );
             return 0;
         }

@@ -64,7 +64,7 @@ impl Logger {
 
     /// Write one line at `level`.
     pub fn line(&self, level: &Level, msg: &str) {
-        let time = nook_container::state::rfc3339_now();
+        let time = nook_container::rfc3339_now();
         let line = if self.json {
             let mut s = serde_json::json!({"level": level_name(level), "msg": msg, "time": time})
                 .to_string();

@@ -325,6 +325,13 @@ pub fn send_to_listener(
         .map_err(|e| err(format!("send the notify fd to {}: {e}", path.display())))
 }
 
+/// The version of the libseccomp nook is linked with (`2.5.4`), or empty.
+pub fn libseccomp_version() -> String {
+    libseccomp::ScmpVersion::current()
+        .map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro))
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

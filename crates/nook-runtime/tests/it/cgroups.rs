@@ -575,3 +575,119 @@ fn network_class_id_needs_net_cls() {
     );
     assert!(env.leftover_cgroups(&id).is_empty());
 }
+
+/// A private ftrace instance recording the kernel's cgroup migrations (the
+/// `cgroup:cgroup_attach_task` event: which task wrote, which task moved);
+/// `None` where tracefs is not mounted.
+struct AttachTrace(PathBuf);
+
+impl AttachTrace {
+    fn start(tag: &str) -> Option<AttachTrace> {
+        let base = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
+            .iter()
+            .map(Path::new)
+            .find(|p| p.join("instances").is_dir())?;
+        let dir = base
+            .join("instances")
+            .join(format!("nook-it-{tag}-{}", std::process::id()));
+        std::fs::create_dir(&dir).ok()?;
+        let t = AttachTrace(dir);
+        std::fs::write(t.0.join("events/cgroup/cgroup_attach_task/enable"), "1").ok()?;
+        Some(t)
+    }
+
+    /// (writer pid, moved pid, hierarchy id) of every migration into a
+    /// cgroup whose path contains `needle` (hierarchy 0 is cgroup v2).
+    fn moves(&self, needle: &str) -> Vec<(i32, i32, i32)> {
+        let text = std::fs::read_to_string(self.0.join("trace")).unwrap();
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                // "  comm-PID  [CPU] flags  TIME: cgroup_attach_task: k=v ..."
+                let (head, ev) = l.split_once(" cgroup_attach_task: ")?;
+                let field = |k: &str| ev.split_whitespace().find_map(|f| f.strip_prefix(k));
+                if !field("dst_path=")?.contains(needle) {
+                    return None;
+                }
+                let task = head.trim_start().split(" [").next()?.trim_end();
+                Some((
+                    task.rsplit_once('-')?.1.parse().ok()?,
+                    field("pid=")?.parse().ok()?,
+                    field("dst_root=")?.parse().ok()?,
+                ))
+            })
+            .collect()
+    }
+}
+
+impl Drop for AttachTrace {
+    fn drop(&mut self) {
+        let _ = std::fs::write(self.0.join("events/cgroup/cgroup_attach_task/enable"), "0");
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// The container's process moves itself into its v1 cgroups (its one
+/// thread writes "0" to `tasks`); the runtime never writes its pid to
+/// `cgroup.procs`.  A pid written there is moved under the kernel's global
+/// threadgroup lock, whose write side waits for an RCU grace period unless
+/// another migration on the machine happened just before: `run` then cost
+/// 5-15 ms more or not depending on what the caller ran before it.
+#[test]
+fn the_container_process_joins_its_v1_cgroups_itself() {
+    if pure_v2() {
+        return; // CLONE_INTO_CGROUP: no migration at all
+    }
+    let Some(trace) = AttachTrace::start("selfjoin") else {
+        eprintln!("no tracefs instances: skipped");
+        return;
+    };
+    let env = Env::new("selfjoin");
+    let b = env.bundle("b", &config(&["true"]));
+    let id = env.id("selfjoin");
+    ok(&env.run(&id, &b));
+    let moves = trace.moves(&id);
+    let v1: Vec<_> = moves.iter().filter(|m| m.2 != 0).collect();
+    assert!(
+        !v1.is_empty(),
+        "no migration into the v1 cgroups of {id} was traced: {moves:?}"
+    );
+    for (writer, moved, root) in v1 {
+        assert_eq!(
+            writer, moved,
+            "hierarchy {root}: process {moved} was moved by process {writer}, not by itself"
+        );
+    }
+}
+
+/// As for `run`: a process `exec`ed into a running container moves itself
+/// into the container's v1 cgroups.
+#[test]
+fn an_exec_process_joins_the_v1_cgroups_itself() {
+    if pure_v2() {
+        return;
+    }
+    let env = Env::new("selfjoinx");
+    let b = env.bundle("b", &config(&["sleep", "30"]));
+    let id = env.id("selfjoinx");
+    ok(&env.nook(&["run", "-d", "--bundle", b.to_str().unwrap(), &id]));
+    let init = env.state(&id)["pid"].as_i64().unwrap() as i32;
+    let Some(trace) = AttachTrace::start("selfjoinx") else {
+        eprintln!("no tracefs instances: skipped");
+        return;
+    };
+    ok(&env.nook(&["exec", &id, "true"]));
+    let moves = trace.moves(&id);
+    let v1: Vec<_> = moves.iter().filter(|m| m.2 != 0).collect();
+    assert!(
+        v1.iter().any(|m| m.1 != init),
+        "no migration of the exec'd process into the v1 cgroups of {id} was traced: {moves:?}"
+    );
+    for (writer, moved, root) in v1 {
+        assert_eq!(
+            writer, moved,
+            "hierarchy {root}: process {moved} was moved by process {writer}, not by itself"
+        );
+    }
+    ok(&env.nook(&["delete", "--force", &id]));
+}

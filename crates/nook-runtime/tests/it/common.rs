@@ -44,7 +44,7 @@ pub fn busybox_rootfs(dir: &Path) {
 
 /// The default configuration with `args`, no terminal.
 pub fn config(args: &[&str]) -> Value {
-    let mut c = nook_container::spec::default_spec(false);
+    let mut c = nook_runtime::spec::default_spec(false);
     c["process"]["terminal"] = Value::Bool(false);
     c["process"]["args"] = args.iter().map(|a| Value::String(a.to_string())).collect();
     c

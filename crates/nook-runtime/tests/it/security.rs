@@ -684,7 +684,7 @@ fn limit_file(env: &Env, id: &str, ctl: &str, v1: &str, v2: &str) -> PathBuf {
 #[test]
 fn a_container_cannot_lift_its_own_cgroup_limits() {
     let env = Env::new("cglift");
-    let mut c = config(&["sh", "-c", "probe raise-limits; sleep 60"]);
+    let mut c = config(&["sh", "-c", "probe raise-limits; sleep 3600"]);
     c["linux"].as_object_mut().unwrap().remove("seccomp");
     c["root"]["readonly"] = false.into();
     c["linux"]["resources"]["memory"] = json!({"limit": 32 << 20, "swap": 32 << 20});
@@ -773,7 +773,7 @@ fn a_working_directory_through_proc_self_fd_never_reaches_the_host() {
     let hostdir = std::fs::File::open(&host).unwrap();
     let leak_fd = hostdir.as_raw_fd();
     let attack = "pwd; cat secret; echo pwned > pwned";
-    let c = config(&["sh", "-c", "sleep 60"]);
+    let c = config(&["sh", "-c", "sleep 3600"]);
     let b = env.bundle("b", &c);
     let id = env.id("cwdfd");
     ok(&env.nook(&["run", "-d", "--bundle", b.to_str().unwrap(), &id]));

@@ -10,7 +10,7 @@ pub fn features() -> Value {
         nook_security::caps::NAMES[..=nook_security::caps::last_cap() as usize].to_vec();
     json!({
         "ociVersionMin": "1.0.0",
-        "ociVersionMax": crate::state::OCI_VERSION,
+        "ociVersionMax": nook_container::OCI_VERSION,
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
         "mountOptions": nook_rootfs::options::KNOWN,
         "linux": {
@@ -38,13 +38,7 @@ pub fn features() -> Value {
         },
         "annotations": {
             "org.nook.version": env!("CARGO_PKG_VERSION"),
-            "org.nook.libseccomp.version": libseccomp_version()
+            "org.nook.libseccomp.version": nook_security::seccomp::libseccomp_version()
         }
     })
-}
-
-fn libseccomp_version() -> String {
-    libseccomp::ScmpVersion::current()
-        .map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro))
-        .unwrap_or_default()
 }

@@ -1,13 +1,16 @@
-//! `run`: create + start, and — unless detached — stay with the container
-//! like a shell stays with a job: forward signals to it, relay its terminal,
-//! reap it, delete it, and hand back its exit code (128+N for signal N).
+//! Staying with a container or an exec'd process in the foreground, as a
+//! shell stays with a job (`run` without `--detach`, `exec` without
+//! `--detach`): the runtime becomes a child subreaper, blocks signals and
+//! takes them from a signalfd to forward them, relays the terminal, reaps,
+//! and hands back the exit code (128+N for signal N).  This is the command
+//! line's business: the library changes nothing of its caller.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 
+use nook_container::Error;
 use nook_sys::Errno;
 
-use crate::container::{CreateOpts, Runtime};
-use crate::error::{Error, Result};
+type Result<T> = std::result::Result<T, Error>;
 
 /// Signals blocked while `run` waits: delivered through a signalfd.
 fn all_signals() -> libc::sigset_t {
@@ -70,82 +73,28 @@ fn copy_winsize(from: i32, to: i32) {
     }
 }
 
-/// The exit code of a wait status, shell style.
-pub fn exit_code(status: i32) -> i32 {
-    if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else if libc::WIFSIGNALED(status) {
-        128 + libc::WTERMSIG(status)
-    } else {
-        255
-    }
-}
-
-/// Options of `run` beyond those of `create`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RunOpts {
-    /// Return once started.
-    pub detach: bool,
-    /// Keep the container after it exits.
-    pub keep: bool,
-    /// Do not become a child subreaper.
-    pub no_subreaper: bool,
-}
-
-impl Runtime {
-    /// Create and start a container; unless detached, wait for it, delete
-    /// it and return its exit code.
-    pub fn run(&self, opts: &CreateOpts, ro: RunOpts) -> Result<i32> {
-        if ro.detach {
-            self.create(opts)?;
-            if let Err(e) = self.start(&opts.id) {
-                let _ = self.delete(&opts.id, true);
-                return Err(e);
-            }
-            return Ok(0);
-        }
-        if !ro.no_subreaper {
-            // SAFETY: plain prctl.
-            unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-        }
-        let sfd = block_signals()?;
-        let mut fg = opts.clone();
-        fg.foreground = true;
-        let created = self.create(&fg)?;
-        if let Err(e) = self.start(&opts.id) {
-            let _ = self.delete(&opts.id, true);
-            return Err(e);
-        }
-        let status = wait_loop(created.pid, sfd, created.pty_master);
-        let code = match status {
-            Ok(s) => exit_code(s),
-            Err(e) => {
-                let _ = self.delete(&opts.id, true);
-                return Err(e);
-            }
-        };
-        if !ro.keep {
-            self.delete(&opts.id, true)?;
-        }
-        Ok(code)
-    }
-}
-
-/// Block (nearly) every signal and return a signalfd that receives them;
-/// the mask from before is what container processes start with.
-pub fn block_signals() -> Result<OwnedFd> {
+/// Block (nearly) every signal and return a signalfd that receives them,
+/// and the mask from before (what container processes start with).
+pub fn block_signals() -> Result<(OwnedFd, libc::sigset_t)> {
     let set = all_signals();
+    // SAFETY: a zeroed sigset for the old mask.
     let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
     // SAFETY: blocking signals so they queue for the signalfd.
     unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, &mut old) };
-    crate::init::set_original_sigmask(old);
     // SAFETY: a signalfd for the blocked set.
     let sfd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC) };
     if sfd < 0 {
         return Err(Error::sys("signalfd")(Errno::last()));
     }
-    // SAFETY: fresh fd.
-    Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(sfd) })
+    // SAFETY: a fresh descriptor from signalfd, owned here.
+    Ok((unsafe { std::os::fd::FromRawFd::from_raw_fd(sfd) }, old))
+}
+
+/// Become a child subreaper: processes the container leaves behind are
+/// reparented to us and reaped in [`wait_loop`].
+pub fn become_subreaper() {
+    // SAFETY: plain prctl.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
 }
 
 /// Wait for `pid` to exit, forwarding signals to it and relaying its
@@ -258,6 +207,6 @@ pub fn wait_loop(pid: i32, sfd: OwnedFd, pty: Option<OwnedFd>) -> Result<i32> {
     }
     match status {
         Some(s) => Ok(s),
-        None => Err(Error::Init("lost track of the container's process".into())),
+        None => Err(Error::Setup("lost track of the container's process".into())),
     }
 }

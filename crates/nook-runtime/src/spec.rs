@@ -139,7 +139,7 @@ pub fn default_spec(rootless: bool) -> Value {
     }
     linux["namespaces"] = Value::Array(namespaces);
     json!({
-        "ociVersion": crate::state::OCI_VERSION,
+        "ociVersion": nook_container::OCI_VERSION,
         "process": {
             "terminal": true,
             "user": {"uid": 0, "gid": 0},
@@ -166,7 +166,7 @@ mod tests {
         for rootless in [false, true] {
             let v = default_spec(rootless);
             let s: oci_spec::runtime::Spec = serde_json::from_value(v).unwrap();
-            crate::config::validate(&s).unwrap();
+            nook_container::config::validate(&s).unwrap();
             nook_security::seccomp::compile(
                 s.linux().as_ref().unwrap().seccomp().as_ref().unwrap(),
             )
