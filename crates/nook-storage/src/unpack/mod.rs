@@ -66,9 +66,8 @@ impl Compression {
                 Some(Compression::Gzip)
             }
             "application/vnd.oci.image.layer.v1.tar+zstd"
-            | "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd" => {
-                Some(Compression::Zstd)
-            }
+            | "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd"
+            | "application/vnd.docker.image.rootfs.diff.tar.zstd" => Some(Compression::Zstd),
             _ => None,
         }
     }
@@ -549,4 +548,46 @@ fn open_stream<'r, R: Read + 'r>(
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(src).map_err(Some)?),
     };
     Ok((c, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Compression;
+
+    #[test]
+    fn media_types() {
+        for (mt, c) in [
+            (
+                "application/vnd.oci.image.layer.v1.tar",
+                Compression::Uncompressed,
+            ),
+            (
+                "application/vnd.docker.image.rootfs.diff.tar",
+                Compression::Uncompressed,
+            ),
+            (
+                "application/vnd.oci.image.layer.v1.tar+gzip",
+                Compression::Gzip,
+            ),
+            (
+                "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                Compression::Gzip,
+            ),
+            (
+                "application/vnd.oci.image.layer.v1.tar+zstd",
+                Compression::Zstd,
+            ),
+            // containers/image writes zstd layers into Docker manifests too
+            (
+                "application/vnd.docker.image.rootfs.diff.tar.zstd",
+                Compression::Zstd,
+            ),
+        ] {
+            assert_eq!(Compression::from_media_type(mt), Some(c), "{mt}");
+        }
+        assert_eq!(
+            Compression::from_media_type("application/vnd.oci.image.config.v1+json"),
+            None
+        );
+    }
 }
