@@ -397,6 +397,30 @@ impl Store {
         Ok(())
     }
 
+    /// Remove every layer whose chain id is not in `keep` (the chain ids of
+    /// every layer of the images the caller keeps, all of them: a layer's
+    /// ancestors are separate entries) and that no container's root file
+    /// system uses.  The chain ids removed.  A layer unpacked for an image
+    /// the caller has not recorded yet (a pull in progress) must be in
+    /// `keep` too.
+    pub fn remove_unused(&self, keep: &[Digest]) -> Result<Vec<Digest>, StoreError> {
+        let keep: std::collections::HashSet<&Digest> = keep.iter().collect();
+        let mut removed = Vec::new();
+        for layer in self.list()? {
+            if keep.contains(&layer.chain_id) {
+                continue;
+            }
+            match self.remove(&layer.chain_id) {
+                Ok(()) => removed.push(layer.chain_id),
+                // In use, or removed meanwhile by someone else: it stays
+                // (or is gone) either way.
+                Err(StoreError::LayerInUse { .. } | StoreError::LayerNotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(removed)
+    }
+
     /// Remove what interrupted unpacks and removals left in `tmp/` (what a
     /// live process holds locked stays).  The paths removed.
     pub fn cleanup(&self) -> Result<Vec<PathBuf>, StoreError> {

@@ -331,6 +331,41 @@ fn a_layer_in_use_is_not_removed() {
 }
 
 #[test]
+fn layers_no_image_or_container_uses_are_removed() {
+    let t = TestDir::new("store-unused");
+    let store = Store::open(&t.join("store")).unwrap();
+    let (a, b, c) = (layer(1, 1), layer(2, 1), layer(3, 1));
+    let ca = store
+        .unpack(None, &req(None), &a[..])
+        .unwrap()
+        .layer
+        .chain_id;
+    let cb = store
+        .unpack(Some(&ca), &req(None), &b[..])
+        .unwrap()
+        .layer
+        .chain_id;
+    let cc = store
+        .unpack(None, &req(None), &c[..])
+        .unwrap()
+        .layer
+        .chain_id;
+    let r = store.prepare_rootfs("uses-ab", &[cb, ca]).unwrap();
+    // a and b are a container's, c an image's: all stay.
+    assert_eq!(store.remove_unused(&[cc]).unwrap(), vec![]);
+    assert_eq!(store.list().unwrap().len(), 3);
+    r.remove(&store).unwrap();
+    let mut gone = store.remove_unused(&[cc]).unwrap();
+    gone.sort();
+    let mut want = vec![ca, cb];
+    want.sort();
+    assert_eq!(gone, want);
+    assert!(store.exists(&cc) && !store.exists(&ca) && !store.exists(&cb));
+    assert_eq!(store.remove_unused(&[]).unwrap(), vec![cc]);
+    assert!(store.list().unwrap().is_empty() && tmp_entries(&store).is_empty());
+}
+
+#[test]
 fn a_layer_is_never_removed_from_under_a_new_root_file_system() {
     // prepare_rootfs and remove race: either the root file system is made
     // and the layer stays (in use), or the layer goes and prepare_rootfs
