@@ -2,6 +2,11 @@
 //! uncompressed tar stream) and chain ids (OCI image-spec: the chain id of
 //! layer N is `sha256(chain_id(N-1) + " " + diff_id(N))`, of the first
 //! layer its diff id).
+//!
+//! [`Digest`] is 32 bytes (`Copy`, a cheap map key); it converts to and
+//! from `oci_spec::image::Digest`, the type nook-image hands out, with
+//! `TryFrom` (only sha256 fits) and `From`.  (No `==` across the two:
+//! it would leave `digest == vec![]`-style comparisons without a type.)
 
 use std::fmt;
 use std::str::FromStr;
@@ -94,6 +99,39 @@ impl fmt::Debug for Digest {
     }
 }
 
+impl TryFrom<&oci_spec::image::Digest> for Digest {
+    type Error = DigestError;
+
+    /// The same sha256 digest; any other algorithm is an error.
+    fn try_from(d: &oci_spec::image::Digest) -> Result<Self, DigestError> {
+        let bad = || DigestError(d.to_string());
+        if *d.algorithm() != oci_spec::image::DigestAlgorithm::Sha256 {
+            return Err(bad());
+        }
+        Digest::from_hex(d.digest()).map_err(|_| bad())
+    }
+}
+
+impl TryFrom<oci_spec::image::Digest> for Digest {
+    type Error = DigestError;
+
+    /// The same sha256 digest; any other algorithm is an error.
+    fn try_from(d: oci_spec::image::Digest) -> Result<Self, DigestError> {
+        Digest::try_from(&d)
+    }
+}
+
+impl From<Digest> for oci_spec::image::Digest {
+    /// The same digest, as oci-spec spells it.
+    fn from(d: Digest) -> Self {
+        let sha: oci_spec::image::Sha256Digest = d
+            .hex()
+            .parse()
+            .expect("64 lowercase hex digits are a sha256 digest");
+        sha.into()
+    }
+}
+
 /// The chain id of a layer with diff id `diff_id` on top of the layer whose
 /// chain id is `parent` (`None` for an image's first layer).
 pub fn chain_id(parent: Option<&Digest>, diff_id: &Digest) -> Digest {
@@ -133,6 +171,21 @@ mod tests {
         let upper = s.to_uppercase().replace("SHA256", "sha256");
         let e = upper.parse::<Digest>().unwrap_err();
         assert!(e.to_string().contains("E3B0C442"), "{e}");
+    }
+
+    #[test]
+    fn converts_with_oci_spec_digests() {
+        let hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let oci: oci_spec::image::Digest = format!("sha256:{hex}").parse().unwrap();
+        let d = Digest::try_from(&oci).unwrap();
+        assert_eq!(d, Digest::of(b""));
+        assert_eq!(oci_spec::image::Digest::from(d), oci);
+        let other: oci_spec::image::Digest = format!("sha512:{hex}{hex}").parse().unwrap();
+        let e = Digest::try_from(other.clone()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("digest \"sha512:{hex}{hex}\": not sha256:<64 lowercase hex digits>")
+        );
     }
 
     #[test]

@@ -181,7 +181,7 @@ impl Drop for TmpDir {
 }
 
 /// A held `flock` on a chain id's lock file.
-struct ChainLock(#[allow(dead_code)] OwnedFd);
+pub(crate) struct ChainLock(#[allow(dead_code)] OwnedFd);
 
 impl Store {
     /// Open (creating if need be) the store under `root`, unpacking with
@@ -303,7 +303,7 @@ impl Store {
     ) -> Result<Unpack, StoreError> {
         if let Some(diff) = req.expected_diff_id {
             let chain = chain_id(parent, diff);
-            let _lock = self.lock(&chain)?;
+            let _lock = self.lock(&chain, libc::LOCK_EX)?;
             if self.exists(&chain) {
                 return self.existing(&chain);
             }
@@ -314,7 +314,7 @@ impl Store {
         let tmp = self.tmp_dir()?;
         let up = unpack::unpack(reader, &tmp.path.join("diff"), req, &self.opts)?;
         let chain = chain_id(parent, &up.diff_id);
-        let _lock = self.lock(&chain)?;
+        let _lock = self.lock(&chain, libc::LOCK_EX)?;
         if self.exists(&chain) {
             return self.existing(&chain);
         }
@@ -376,10 +376,10 @@ impl Store {
     }
 
     /// Remove the layer `chain` (refused while a container's root file
-    /// system uses it).  It disappears at once (renamed into `tmp/`), then
-    /// is deleted.
+    /// system uses it or is being put on it).  It disappears at once
+    /// (renamed into `tmp/`), then is deleted.
     pub fn remove(&self, chain: &Digest) -> Result<(), StoreError> {
-        let _lock = self.lock(chain)?;
+        let _lock = self.lock(chain, libc::LOCK_EX)?;
         if !self.exists(chain) {
             return Err(StoreError::LayerNotFound(*chain));
         }
@@ -395,6 +395,30 @@ impl Store {
         std::fs::rename(&from, &to).map_err(io_err("remove", &from))?;
         drop(tmp);
         Ok(())
+    }
+
+    /// Remove every layer whose chain id is not in `keep` (the chain ids of
+    /// every layer of the images the caller keeps, all of them: a layer's
+    /// ancestors are separate entries) and that no container's root file
+    /// system uses.  The chain ids removed.  A layer unpacked for an image
+    /// the caller has not recorded yet (a pull in progress) must be in
+    /// `keep` too.
+    pub fn remove_unused(&self, keep: &[Digest]) -> Result<Vec<Digest>, StoreError> {
+        let keep: std::collections::HashSet<&Digest> = keep.iter().collect();
+        let mut removed = Vec::new();
+        for layer in self.list()? {
+            if keep.contains(&layer.chain_id) {
+                continue;
+            }
+            match self.remove(&layer.chain_id) {
+                Ok(()) => removed.push(layer.chain_id),
+                // In use, or removed meanwhile by someone else: it stays
+                // (or is gone) either way.
+                Err(StoreError::LayerInUse { .. } | StoreError::LayerNotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(removed)
     }
 
     /// Remove what interrupted unpacks and removals left in `tmp/` (what a
@@ -462,8 +486,10 @@ impl Store {
         }
     }
 
-    /// Wait for and hold the lock of `chain`.
-    fn lock(&self, chain: &Digest) -> Result<ChainLock, StoreError> {
+    /// Wait for and hold the lock of `chain`: exclusive (`LOCK_EX`) to
+    /// unpack or remove the layer, shared (`LOCK_SH`) while a root file
+    /// system is put on it.
+    pub(crate) fn lock(&self, chain: &Digest, op: i32) -> Result<ChainLock, StoreError> {
         let p = self.root.join("locks").join(chain.hex());
         let fd = nook_sys::fd::openat(
             None,
@@ -472,7 +498,7 @@ impl Store {
             0o600,
         )
         .map_err(errno_err("open", &p))?;
-        sys::flock(fd.as_fd(), libc::LOCK_EX).map_err(errno_err("lock", &p))?;
+        sys::flock(fd.as_fd(), op).map_err(errno_err("lock", &p))?;
         Ok(ChainLock(fd))
     }
 

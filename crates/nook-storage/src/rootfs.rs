@@ -73,7 +73,12 @@ impl Store {
     /// (chain ids, top first: the image's last layer first), unmounted.
     pub fn prepare_rootfs(&self, id: &str, lowers: &[Digest]) -> Result<Rootfs, StoreError> {
         let dir = self.container_dir(id)?;
+        // Shared locks on the layers until the root file system is in
+        // place: a concurrent remove() either goes first (then the layer
+        // is missing here) or sees this container using it.
+        let mut _locks = Vec::with_capacity(lowers.len());
         for l in lowers {
+            _locks.push(self.lock(l, libc::LOCK_SH)?);
             if !self.exists(l) {
                 return Err(StoreError::LayerNotFound(*l));
             }

@@ -205,24 +205,6 @@ pub(crate) fn lsetxattr(path: &Path, name: &CStr, value: &[u8]) -> Result<()> {
     })
 }
 
-/// `fgetxattr(fd, name)` into `buf`; the value's length.
-pub(crate) fn fgetxattr(fd: BorrowedFd<'_>, name: &CStr, buf: &mut [u8]) -> Result<usize> {
-    // SAFETY: valid descriptor, name and output buffer.
-    let n = unsafe {
-        libc::fgetxattr(
-            fd.as_raw_fd(),
-            name.as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
-    if n < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(n as usize)
-    }
-}
-
 /// `renameat2(odir, oname, ndir, nname, RENAME_NOREPLACE)`.
 pub(crate) fn rename_noreplace(
     odir: BorrowedFd<'_>,

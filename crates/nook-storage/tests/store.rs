@@ -118,10 +118,27 @@ fn store_child() {
     let diff: Option<Digest> = std::env::var("NOOK_STORAGE_CHILD_DIFF")
         .ok()
         .map(|d| d.parse().unwrap());
-    let up = store
-        .unpack(None, &req(diff.as_ref()), std::io::stdin().lock())
-        .unwrap();
-    println!("CREATED={}", up.created);
+    let mut read = 0u64;
+    let stdin = Counting {
+        inner: std::io::stdin().lock(),
+        read: &mut read,
+    };
+    let up = store.unpack(None, &req(diff.as_ref()), stdin).unwrap();
+    println!("CREATED={} READ={read}", up.created);
+}
+
+/// Counts the bytes read through it.
+struct Counting<'a, R> {
+    inner: R,
+    read: &'a mut u64,
+}
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        *self.read += n as u64;
+        Ok(n)
+    }
 }
 
 fn child(root: &Path, diff: Option<&Digest>) -> std::process::Child {
@@ -181,6 +198,16 @@ fn two_processes_unpacking_one_layer_make_one_copy() {
         .collect();
         let created = outs.iter().filter(|o| o.contains("CREATED=true")).count();
         assert_eq!(created, 1, "{outs:?}");
+        if known {
+            // The second waited for the first's lock, found the layer and
+            // read nothing.
+            let winner = format!("CREATED=true READ={}", tar.len());
+            assert!(outs.iter().any(|o| o.contains(&winner)), "{outs:?}");
+            assert!(
+                outs.iter().any(|o| o.contains("CREATED=false READ=0\n")),
+                "{outs:?}"
+            );
+        }
         assert_eq!(store.list().unwrap().len(), 1);
         assert!(tmp_entries(&store).is_empty());
         store.remove(&diff).unwrap();
@@ -301,4 +328,74 @@ fn a_layer_in_use_is_not_removed() {
     r.remove(&store).unwrap();
     store.remove(&diff).unwrap();
     assert!(store.list().unwrap().is_empty());
+}
+
+#[test]
+fn layers_no_image_or_container_uses_are_removed() {
+    let t = TestDir::new("store-unused");
+    let store = Store::open(&t.join("store")).unwrap();
+    let (a, b, c) = (layer(1, 1), layer(2, 1), layer(3, 1));
+    let ca = store
+        .unpack(None, &req(None), &a[..])
+        .unwrap()
+        .layer
+        .chain_id;
+    let cb = store
+        .unpack(Some(&ca), &req(None), &b[..])
+        .unwrap()
+        .layer
+        .chain_id;
+    let cc = store
+        .unpack(None, &req(None), &c[..])
+        .unwrap()
+        .layer
+        .chain_id;
+    let r = store.prepare_rootfs("uses-ab", &[cb, ca]).unwrap();
+    // a and b are a container's, c an image's: all stay.
+    assert_eq!(store.remove_unused(&[cc]).unwrap(), vec![]);
+    assert_eq!(store.list().unwrap().len(), 3);
+    r.remove(&store).unwrap();
+    let mut gone = store.remove_unused(&[cc]).unwrap();
+    gone.sort();
+    let mut want = vec![ca, cb];
+    want.sort();
+    assert_eq!(gone, want);
+    assert!(store.exists(&cc) && !store.exists(&ca) && !store.exists(&cb));
+    assert_eq!(store.remove_unused(&[]).unwrap(), vec![cc]);
+    assert!(store.list().unwrap().is_empty() && tmp_entries(&store).is_empty());
+}
+
+#[test]
+fn a_layer_is_never_removed_from_under_a_new_root_file_system() {
+    // prepare_rootfs and remove race: either the root file system is made
+    // and the layer stays (in use), or the layer goes and prepare_rootfs
+    // says it is missing; never both.
+    let t = TestDir::new("store-race");
+    let store = Store::open(&t.join("store")).unwrap();
+    let tar = layer(4, 1);
+    let diff = Digest::of(&tar);
+    for i in 0..100 {
+        if !store.exists(&diff) {
+            store.unpack(None, &req(Some(&diff)), &tar[..]).unwrap();
+        }
+        let id = format!("race{i}");
+        let go = std::sync::Barrier::new(2);
+        let (made, removed) = std::thread::scope(|s| {
+            let p = s.spawn(|| {
+                go.wait();
+                store.prepare_rootfs(&id, &[diff])
+            });
+            go.wait();
+            let removed = store.remove(&diff);
+            (p.join().unwrap(), removed)
+        });
+        match (made, removed) {
+            (Ok(r), Err(StoreError::LayerInUse { .. })) => {
+                assert!(store.exists(&diff));
+                r.remove(&store).unwrap();
+            }
+            (Err(StoreError::LayerNotFound(_)), Ok(())) => {}
+            (m, r) => panic!("round {i}: prepare_rootfs {m:?}, remove {r:?}"),
+        }
+    }
 }

@@ -185,6 +185,69 @@ fn a_plain_layer_unpacks_as_it_says() {
 }
 
 #[test]
+fn blank_numeric_fields_are_zero_and_pax_ids_count() {
+    let t = TestDir::new("numeric");
+    let mut l = Layer::new();
+    // Mode, uid, gid and mtime left blank (NULs, spaces), as some layer
+    // writers do: read as 0, as Docker's unpacker reads them.
+    let mut h = tar::Header::new_ustar();
+    h.as_old_mut().name[..5].copy_from_slice(b"blank");
+    h.set_entry_type(EntryType::Regular);
+    h.set_size(1);
+    let o = h.as_old_mut();
+    o.mode = [0; 8];
+    o.uid = [b' '; 8];
+    o.gid = *b"      \0 ";
+    o.mtime = [0; 12];
+    h.set_cksum();
+    l.header(&h, b"x");
+    // Ids over the 21 bits of ustar's octal fields come in PAX records.
+    l.pax(&[("uid", b"3000000"), ("gid", b"3000001")])
+        .file("big-ids", b"y", 0o640);
+    let tar = l.finish();
+    let d = t.join("layer");
+    let up = unpack(
+        &tar[..],
+        &d,
+        &UnpackRequest::default(),
+        &UnpackOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(up.entries, 2);
+    let m = std::fs::symlink_metadata(d.join("blank")).unwrap();
+    assert_eq!(
+        (m.mode() & 0o7777, m.uid(), m.gid(), m.mtime()),
+        (0, 0, 0, 0)
+    );
+    assert_eq!(std::fs::read(d.join("blank")).unwrap(), b"x");
+    let m = std::fs::symlink_metadata(d.join("big-ids")).unwrap();
+    assert_eq!(
+        (m.uid(), m.gid(), m.mode() & 0o7777),
+        (3_000_000, 3_000_001, 0o640)
+    );
+    // A field that is not blank and not a number is still refused.
+    let mut h = tar::Header::new_ustar();
+    h.as_old_mut().name[..3].copy_from_slice(b"bad");
+    h.set_entry_type(EntryType::Regular);
+    h.set_size(0);
+    h.as_old_mut().uid = *b"12x4567\0";
+    h.set_cksum();
+    let mut l = Layer::new();
+    l.header(&h, b"");
+    let e = unpack(
+        &l.finish()[..],
+        &t.join("bad"),
+        &UnpackRequest::default(),
+        &UnpackOptions::default(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        r#"layer (unnamed): entry "bad": bad header: numeric field was not a number: 12x4567 when getting uid for bad"#
+    );
+}
+
+#[test]
 fn compressed_layers_and_the_diff_id() {
     let t = TestDir::new("compressed");
     let mut l = Layer::new();
@@ -354,6 +417,57 @@ fn dotdot_path_is_refused() {
     let e = s.refused(&l.finish(), &UnpackOptions::default());
     assert_eq!(e, r#"layer L: entry "../../canary": path leaves the layer"#);
     assert_eq!(std::fs::read(s.t.join("canary")).unwrap(), b"ORIGINAL");
+}
+
+/// Counts what is read through it.
+struct Counted<R> {
+    inner: R,
+    read: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R: std::io::Read> std::io::Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_refused_layer_is_not_read_to_its_end() {
+    // A hostile entry, then a 4 GiB file: the refusal stops the reading
+    // (the stream is read on the caller's thread, the entries made on
+    // another) within a few MiB.
+    use std::io::Read;
+    let s = Scene::new("stop");
+    let mut l = Layer::new();
+    l.file("../../canary", b"PWNED", 0o644);
+    let mut head = l.finish();
+    head.truncate(head.len() - 1024); // no end-of-archive blocks
+    let mut h = tar::Header::new_ustar();
+    h.set_path("big").unwrap();
+    h.set_size(4 << 30);
+    h.set_mode(0o644);
+    h.set_cksum();
+    head.extend_from_slice(h.as_bytes());
+    let read = std::rc::Rc::new(std::cell::Cell::new(0));
+    let src = Counted {
+        inner: std::io::Cursor::new(head).chain(std::io::repeat(0).take(4 << 30)),
+        read: read.clone(),
+    };
+    let e = unpack(
+        src,
+        &s.dest,
+        &UnpackRequest::default(),
+        &UnpackOptions::default(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        r#"layer (unnamed): entry "../../canary": path leaves the layer"#
+    );
+    assert!(read.get() < 16 << 20, "{} bytes read", read.get());
+    assert!(!s.dest.exists());
 }
 
 #[test]

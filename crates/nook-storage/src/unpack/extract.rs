@@ -560,16 +560,16 @@ impl<'a> Extractor<'a> {
     }
 }
 
-/// The entry's mode, owner, mtime (PAX's, to the nanosecond, when given)
-/// and xattrs (PAX `SCHILY.xattr.*`).
+/// The entry's mode, owner and mtime (PAX's, when given: ids over 21 bits,
+/// times to the nanosecond) and xattrs (PAX `SCHILY.xattr.*`).
 fn meta<R: Read>(e: &mut tar::Entry<'_, R>) -> Result<Meta, EntryError> {
     let h = e.header();
     let bad = |x: std::io::Error| EntryError::BadHeader(x.to_string());
-    let mode = h.mode().map_err(bad)? & 0o7777;
-    let id = |v: u64| u32::try_from(v).map_err(|_| EntryError::IdOutOfRange(v));
-    let uid = id(h.uid().map_err(bad)?)?;
-    let gid = id(h.gid().map_err(bad)?)?;
-    let secs = h.mtime().map_err(bad)?;
+    let old = h.as_old();
+    let mode = num_field(h.mode().map(u64::from), &old.mode)? as u32 & 0o7777;
+    let mut uid = num_field(h.uid(), &old.uid)?;
+    let mut gid = num_field(h.gid(), &old.gid)?;
+    let secs = num_field(h.mtime(), &old.mtime)?;
     let mut mtime = libc::timespec {
         tv_sec: secs.min(i64::MAX as u64) as libc::time_t,
         tv_nsec: 0,
@@ -579,22 +579,48 @@ fn meta<R: Read>(e: &mut tar::Entry<'_, R>) -> Result<Meta, EntryError> {
         for ext in pax {
             let ext = ext.map_err(bad)?;
             let key = ext.key_bytes();
+            let value = ext.value_bytes();
             if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
-                xattrs.push((cstring(name)?, ext.value_bytes().to_vec()));
+                xattrs.push((cstring(name)?, value.to_vec()));
             } else if key == b"mtime" {
-                if let Some(t) = parse_pax_time(ext.value_bytes()) {
+                if let Some(t) = parse_pax_time(value) {
                     mtime = t;
                 }
+            } else if key == b"uid" {
+                uid = parse_pax_id(value)?;
+            } else if key == b"gid" {
+                gid = parse_pax_id(value)?;
             }
         }
     }
+    let id = |v: u64| u32::try_from(v).map_err(|_| EntryError::IdOutOfRange(v));
     Ok(Meta {
         mode,
-        uid,
-        gid,
+        uid: id(uid)?,
+        gid: id(gid)?,
         mtime,
         xattrs,
     })
+}
+
+/// A numeric header field as the tar crate parsed it (`r`) from its bytes
+/// (`raw`): one that is empty (only NULs and spaces) is 0, as Go's
+/// archive/tar reads it (Docker's and containerd's unpackers; GNU tar
+/// agrees for NULs), where the tar crate refuses it.
+fn num_field(r: std::io::Result<u64>, raw: &[u8]) -> Result<u64, EntryError> {
+    match r {
+        Err(_) if raw.iter().all(|&b| b == 0 || b == b' ') => Ok(0),
+        r => r.map_err(|x| EntryError::BadHeader(x.to_string())),
+    }
+}
+
+/// A PAX `uid` or `gid` record: decimal.
+fn parse_pax_id(v: &[u8]) -> Result<u64, EntryError> {
+    std::str::from_utf8(v)
+        .ok()
+        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| EntryError::BadHeader(format!("PAX id {:?}", String::from_utf8_lossy(v))))
 }
 
 /// A PAX time, `SECONDS[.FRACTION]`; negative times are left to the header.
@@ -616,7 +642,7 @@ fn parse_pax_time(v: &[u8]) -> Option<libc::timespec> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_pax_time;
+    use super::*;
 
     #[test]
     fn pax_times() {
@@ -629,5 +655,33 @@ mod tests {
         assert!(parse_pax_time(b"-5.0").is_none());
         assert!(parse_pax_time(b"x").is_none());
         assert!(parse_pax_time(b"1.2x").is_none());
+    }
+
+    #[test]
+    fn pax_ids() {
+        assert_eq!(parse_pax_id(b"4294967295").unwrap(), u32::MAX as u64);
+        assert_eq!(parse_pax_id(b"0").unwrap(), 0);
+        for bad in [
+            &b""[..],
+            b"-1",
+            b"+5",
+            b" 5",
+            b"5x",
+            b"99999999999999999999999",
+        ] {
+            let e = parse_pax_id(bad).unwrap_err();
+            assert!(matches!(e, EntryError::BadHeader(_)), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn empty_numeric_fields_are_zero() {
+        let bad = || Err(std::io::Error::other("numeric field was not a number"));
+        assert_eq!(num_field(bad(), &[0; 8]).unwrap(), 0);
+        assert_eq!(num_field(bad(), b"       \0").unwrap(), 0);
+        assert_eq!(num_field(bad(), b"        ").unwrap(), 0);
+        let e = num_field(bad(), b"0000x12\0").unwrap_err();
+        assert_eq!(e.to_string(), "bad header: numeric field was not a number");
+        assert_eq!(num_field(Ok(0o644), b"0000644\0").unwrap(), 0o644);
     }
 }

@@ -21,16 +21,21 @@
 //!   [`DevicePolicy`].
 //!
 //! On any error the directory is removed; nothing is written outside it.
+//!
+//! Two threads share the work (see `pipe`): the caller's reads, decompresses
+//! and hashes the stream, a second one (scoped to the call) makes the
+//! entries, so that hashing and decompression overlap the file system's
+//! work.
 
 mod extract;
 pub(crate) mod paths;
+mod pipe;
 
 use std::io::{self, BufReader, Read};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nook_sys::Errno;
-use sha2::{Digest as _, Sha256};
 
 use crate::digest::Digest;
 use extract::Extractor;
@@ -61,9 +66,8 @@ impl Compression {
                 Some(Compression::Gzip)
             }
             "application/vnd.oci.image.layer.v1.tar+zstd"
-            | "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd" => {
-                Some(Compression::Zstd)
-            }
+            | "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd"
+            | "application/vnd.docker.image.rootfs.diff.tar.zstd" => Some(Compression::Zstd),
             _ => None,
         }
     }
@@ -323,6 +327,14 @@ pub enum UnpackError {
         /// The media type given, or `none`.
         media_type: String,
     },
+    /// The thread that makes the entries could not be started.
+    #[error("layer {layer}: starting the unpack thread: {source}")]
+    Thread {
+        /// The layer.
+        layer: String,
+        /// The error.
+        source: io::Error,
+    },
     /// The destination directory could not be made or finished.
     #[error("layer {layer}: {op} {}: {errno}", path.display())]
     Dest {
@@ -338,7 +350,9 @@ pub enum UnpackError {
 }
 
 /// Unpack the layer read from `reader` into `dest`, a directory that must
-/// not exist yet (its parent must).  On error `dest` is removed.
+/// not exist yet (its parent must).  `reader` is read, decompressed and
+/// hashed on the calling thread while a second thread (scoped to this
+/// call) makes the entries.  On error `dest` is removed.
 pub fn unpack<R: Read>(
     reader: R,
     dest: &Path,
@@ -379,7 +393,9 @@ fn create_dest(dest: &Path) -> Result<OwnedFd, (&'static str, Errno)> {
     Ok(fd)
 }
 
-/// The unpack proper, into the opened `root`.
+/// The unpack proper, into the opened `root`: this thread reads,
+/// decompresses and hashes the stream while a second one, scoped to this
+/// call, makes the entries.
 fn unpack_into<R: Read>(
     reader: R,
     root: &OwnedFd,
@@ -398,8 +414,86 @@ fn unpack_into<R: Read>(
             media_type: req.media_type.unwrap_or("none").to_string(),
         },
     })?;
-    let mut archive = tar::Archive::new(Hashing::new(stream));
-    let mut ex = Extractor::new(root.as_fd(), opts);
+    // Decompressing costs more than making the files: the consumer hashes.
+    let hash_on = match compression {
+        Compression::Uncompressed => pipe::HashOn::Producer,
+        Compression::Gzip | Compression::Zstd => pipe::HashOn::Consumer,
+    };
+    let (producer, consumer) = pipe::pipe(hash_on);
+    let root = root.as_fd();
+    let (made, produced) = std::thread::scope(|s| {
+        let making = std::thread::Builder::new()
+            .name("nook-unpack".into())
+            .stack_size(EXTRACT_STACK)
+            .spawn_scoped(s, move || extract_all(consumer, root, opts, layer))
+            .map_err(|source| UnpackError::Thread {
+                layer: layer.to_string(),
+                source,
+            })?;
+        let produced = producer.run(stream);
+        // A panic there is a bug: pass it on rather than hide it.
+        let made = making
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        Ok((made, produced))
+    })?;
+    let Made {
+        entries,
+        warnings,
+        hash,
+    } = made?;
+    // extract_all read the stream to its end without an error, so the
+    // whole stream was handed over and hashed on one side.
+    let (diff_id, tar_size) = match produced {
+        pipe::Produced::Whole(h) => h.or(hash),
+        pipe::Produced::ReadFailed | pipe::Produced::HungUp => None,
+    }
+    .ok_or_else(|| stream_err(io::ErrorKind::UnexpectedEof.into()))?;
+    if let Some(want) = req.expected_diff_id {
+        if *want != diff_id {
+            return Err(UnpackError::DiffIdMismatch {
+                layer: layer.to_string(),
+                expected: *want,
+                actual: diff_id,
+            });
+        }
+    }
+    Ok(Unpacked {
+        diff_id,
+        tar_size,
+        compression,
+        entries,
+        warnings,
+    })
+}
+
+/// The stack of the thread that makes the entries (reserved, not touched:
+/// deep trees of a hostile layer are removed recursively).
+const EXTRACT_STACK: usize = 8 << 20;
+
+/// What [`extract_all`] made.
+struct Made {
+    /// The number of tar entries.
+    entries: u64,
+    warnings: Vec<Warning>,
+    /// The stream's sha256 and length, when the consumer hashed it.
+    hash: Option<(Digest, u64)>,
+}
+
+/// Make every entry of the tar stream `src` in `root`, then read the rest
+/// of the stream (the diff id covers the padding after the end marker).
+fn extract_all(
+    src: pipe::Consumer,
+    root: BorrowedFd<'_>,
+    opts: &UnpackOptions,
+    layer: &str,
+) -> Result<Made, UnpackError> {
+    let stream_err = |source: io::Error| UnpackError::Stream {
+        layer: layer.to_string(),
+        source,
+    };
+    let mut archive = tar::Archive::new(src);
+    let mut ex = Extractor::new(root, opts);
     let mut entries = 0u64;
     for e in archive.entries().map_err(stream_err)? {
         let mut e = e.map_err(stream_err)?;
@@ -418,25 +512,12 @@ fn unpack_into<R: Read>(
         entry,
         error,
     })?;
-    // The diff id covers the whole stream, padding after the end marker too.
     let mut rest = archive.into_inner();
     io::copy(&mut rest, &mut io::sink()).map_err(stream_err)?;
-    let (diff_id, tar_size) = rest.finish();
-    if let Some(want) = req.expected_diff_id {
-        if *want != diff_id {
-            return Err(UnpackError::DiffIdMismatch {
-                layer: layer.to_string(),
-                expected: *want,
-                actual: diff_id,
-            });
-        }
-    }
-    Ok(Unpacked {
-        diff_id,
-        tar_size,
-        compression,
+    Ok(Made {
         entries,
         warnings,
+        hash: rest.finish(),
     })
 }
 
@@ -461,48 +542,52 @@ fn open_stream<'r, R: Read + 'r>(
     let src = BufReader::with_capacity(READ_BUF, io::Cursor::new(head).chain(reader));
     let out: Box<dyn Read + 'r> = match c {
         Compression::Uncompressed => Box::new(src),
-        Compression::Gzip => Box::new(BufReader::with_capacity(
-            READ_BUF,
-            flate2::bufread::MultiGzDecoder::new(src),
-        )),
-        Compression::Zstd => Box::new(BufReader::with_capacity(
-            READ_BUF,
-            zstd::stream::read::Decoder::with_buffer(src).map_err(Some)?,
-        )),
+        // (The producer asks for whole chunks: no buffer needed after the
+        // decoder.)
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(src)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(src).map_err(Some)?),
     };
     Ok((c, out))
 }
 
-/// The uncompressed stream, hashed as the tar parser reads it.
-struct Hashing<R> {
-    inner: R,
-    hasher: Sha256,
-    count: u64,
-}
+#[cfg(test)]
+mod tests {
+    use super::Compression;
 
-impl<R: Read> Hashing<R> {
-    fn new(inner: R) -> Self {
-        Hashing {
-            inner,
-            hasher: Sha256::new(),
-            count: 0,
+    #[test]
+    fn media_types() {
+        for (mt, c) in [
+            (
+                "application/vnd.oci.image.layer.v1.tar",
+                Compression::Uncompressed,
+            ),
+            (
+                "application/vnd.docker.image.rootfs.diff.tar",
+                Compression::Uncompressed,
+            ),
+            (
+                "application/vnd.oci.image.layer.v1.tar+gzip",
+                Compression::Gzip,
+            ),
+            (
+                "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                Compression::Gzip,
+            ),
+            (
+                "application/vnd.oci.image.layer.v1.tar+zstd",
+                Compression::Zstd,
+            ),
+            // containers/image writes zstd layers into Docker manifests too
+            (
+                "application/vnd.docker.image.rootfs.diff.tar.zstd",
+                Compression::Zstd,
+            ),
+        ] {
+            assert_eq!(Compression::from_media_type(mt), Some(c), "{mt}");
         }
-    }
-
-    /// The digest and length of everything read.
-    fn finish(self) -> (Digest, u64) {
-        (
-            Digest::from_bytes(self.hasher.finalize().into()),
-            self.count,
-        )
-    }
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
+        assert_eq!(
+            Compression::from_media_type("application/vnd.oci.image.config.v1+json"),
+            None
+        );
     }
 }

@@ -118,7 +118,7 @@ impl Layer {
     }
 
     /// A PAX extended header with these records, for the next entry.
-    fn pax(&mut self, recs: &[(&str, &[u8])]) {
+    pub fn pax(&mut self, recs: &[(&str, &[u8])]) -> &mut Self {
         let mut data = Vec::new();
         for (k, v) in recs {
             // "LEN key=value\n", LEN counting itself.
@@ -138,6 +138,13 @@ impl Layer {
         h.set_mode(0o644);
         h.set_cksum();
         self.b.append(&h, &data[..]).unwrap();
+        self
+    }
+
+    /// An entry with this very header (its checksum is not touched).
+    pub fn header(&mut self, h: &Header, data: &[u8]) -> &mut Self {
+        self.b.append(h, data).unwrap();
+        self
     }
 
     /// Any entry: name and link target as raw bytes.
