@@ -26,7 +26,7 @@
 //! - [`info`]: inspect (Docker's JSON) and disk usage.
 //! - [`auth`]: login and logout.
 //! - [`progress`]: what a pull reports as it goes.
-//! - [`lock`]: `engine.lock`.
+//! - [`lock`]: the lock file between adding and freeing content.
 
 #![warn(missing_docs)]
 
@@ -147,14 +147,12 @@ impl Engine {
 
 /// A digest of nook-storage's type as nook-image's.
 pub(crate) fn to_image_digest(d: &nook_storage::Digest) -> Result<Digest> {
-    Digest::try_from(d.to_string()).map_err(|e| Error::invalid("digest", d, e))
+    Ok(Digest::from(*d))
 }
 
 /// A digest of nook-image's type as nook-storage's (sha256 only).
 pub(crate) fn to_storage_digest(d: &Digest) -> Result<nook_storage::Digest> {
-    d.to_string()
-        .parse()
-        .map_err(|e| Error::invalid("layer digest", d, e))
+    nook_storage::Digest::try_from(d).map_err(|e| Error::invalid("layer digest", d, e))
 }
 
 /// An image id as Docker shows it: 12 hex digits.

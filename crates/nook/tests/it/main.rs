@@ -24,11 +24,17 @@ pub struct Nook {
     pub root: PathBuf,
 }
 
-impl Nook {
-    pub fn new() -> Nook {
+impl Default for Nook {
+    fn default() -> Nook {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("root");
         Nook { dir, root }
+    }
+}
+
+impl Nook {
+    pub fn new() -> Nook {
+        Nook::default()
     }
 
     /// `nook ARGS` on this root, credentials in this test's own file.
