@@ -55,7 +55,7 @@ fn names_resolve_as_docker_reads_them() {
         .unwrap();
     for name in [
         "quay.io/org/app:2",
-        &id.to_string(),
+        id.as_ref(),
         &id.digest()[..12],
         &format!("sha256:{}", &id.digest()[..8]),
     ] {
@@ -74,7 +74,7 @@ fn names_resolve_as_docker_reads_them() {
         engine.resolve("docker.io/library/b:latest").unwrap().id,
         id2
     );
-    assert!(matches!(engine.resolve("sha256:"), Err(_)));
+    assert!(engine.resolve("sha256:").is_err());
     engine.tag("b", "c:1").unwrap();
     assert!(engine.tag("b", "c@sha256:0000").is_err());
     assert_eq!(engine.resolve("c:1").unwrap().id, id2);
