@@ -43,7 +43,7 @@ fn short(d: &Digest) -> String {
 
 fn bar_style() -> ProgressStyle {
     ProgressStyle::with_template(
-        "{prefix}: {msg:<11} [{bar:40}] {bytes:>9}/{total_bytes:<9} {bytes_per_sec}",
+        "{prefix}: {msg:<11} [{bar:40}] {decimal_bytes:>8}/{decimal_total_bytes:<8} {decimal_bytes_per_sec}",
     )
     .unwrap_or_else(|_| ProgressStyle::default_bar())
     .progress_chars("=> ")
