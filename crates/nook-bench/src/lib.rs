@@ -587,6 +587,7 @@ fn bench(opts: Options) -> Result<bool> {
         for rt in &b.runtimes {
             fs::create_dir(&rt.root)?;
         }
+        // SAFETY: utsname is plain data; all-zero is a valid value.
         let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
         // SAFETY: valid out-pointer.
         unsafe { libc::uname(&mut uts) };

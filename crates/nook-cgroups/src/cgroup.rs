@@ -744,6 +744,12 @@ pub struct SelfJoin {
 }
 
 impl SelfJoin {
+    /// The descriptors it holds (a forked child keeps them open).
+    pub fn fds(&self) -> impl Iterator<Item = std::os::fd::RawFd> + '_ {
+        use std::os::fd::AsRawFd;
+        self.files.iter().map(|(_, _, fd)| fd.as_raw_fd())
+    }
+
     /// Move the calling thread into every hierarchy.  The caller must be
     /// single-threaded, or only this thread moves.
     pub fn join(&self) -> Result<()> {

@@ -17,6 +17,8 @@
 //!   ([`CgroupFs`]: the cgroup file system directly).
 //! - [`stats`]: usage counters in runc's `events --stats` shape.
 
+#![warn(missing_docs)]
+
 pub mod cgroup;
 pub mod devices;
 pub mod driver;

@@ -289,81 +289,107 @@ pub(crate) fn id_maps(spec: &Spec) -> (Vec<IdMap>, Vec<IdMap>) {
 
 /// Semantic checks of a configuration (what the JSON schema cannot say).
 pub fn validate(spec: &Spec) -> Result<()> {
-    let cfg = |m: String| Err(Error::config(m));
     // A container without `process` can be created (everything else is
     // set up), but not started: the runtime-spec makes `start` the error.
     let default_process = oci_spec::runtime::Process::default();
     let process = spec.process().as_ref().unwrap_or(&default_process);
     if spec.process().is_some() {
         if process.args().as_ref().is_none_or(|a| a.is_empty()) {
-            return cfg("process.args must name the program to run".into());
+            return Err(Error::config("process.args must name the program to run"));
         }
         if !process.cwd().is_absolute() {
-            return cfg(format!(
+            return Err(Error::config(format!(
                 "process.cwd {:?} must be an absolute path",
                 process.cwd()
-            ));
+            )));
         }
     }
     let linux = spec.linux().clone().unwrap_or_default();
     let plan = NsPlan::from_spec(linux.namespaces().as_deref().unwrap_or(&[]))?;
+    validate_namespaces(spec, &linux, &plan)?;
+    validate_sysctl(&linux, &plan)?;
+    if let Some(p) = linux.rootfs_propagation() {
+        nook_rootfs::propagation_flags(p)?;
+    }
+    for m in spec.mounts().iter().flatten() {
+        if m.destination().as_os_str().is_empty() {
+            return Err(Error::config("mounts: a mount has an empty destination"));
+        }
+    }
+    validate_process(process)?;
+    nook_process::check_intel_rdt(linux.intel_rdt().is_some())?;
+    if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        return Err(Error::config(
+            "linux.netDevices is not supported by nook yet",
+        ));
+    }
+    Ok(())
+}
+
+/// Names, id maps and time offsets against the namespaces the config makes.
+fn validate_namespaces(spec: &Spec, linux: &oci_spec::runtime::Linux, plan: &NsPlan) -> Result<()> {
+    let cfg = |m: &str| Err(Error::config(m));
     if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !plan.contains(NsKind::Uts) {
         return cfg(
-            "hostname is set but there is no uts namespace: it would change the host's name".into(),
+            "hostname is set but there is no uts namespace: it would change the host's name",
         );
     }
     if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !plan.contains(NsKind::Uts) {
-        return cfg("domainname is set but there is no uts namespace: it would change the host's domain name".into());
+        return cfg("domainname is set but there is no uts namespace: it would change the host's domain name");
     }
     let has_maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
         || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
     if plan.is_new(NsKind::User) && !has_maps {
-        return cfg("a new user namespace needs linux.uidMappings and linux.gidMappings".into());
+        return cfg("a new user namespace needs linux.uidMappings and linux.gidMappings");
     }
     if has_maps && !plan.is_new(NsKind::User) {
-        return cfg(
-            "linux.uidMappings/gidMappings are set but no new user namespace is created".into(),
-        );
+        return cfg("linux.uidMappings/gidMappings are set but no new user namespace is created");
     }
     if plan.is_new(NsKind::User) {
         let (u, g) = id_maps(spec);
         nook_namespaces::idmap::validate("linux.uidMappings", &u)?;
         nook_namespaces::idmap::validate("linux.gidMappings", &g)?;
     }
-    if linux.time_offsets().as_ref().is_some_and(|t| !t.is_empty()) {
+    if let Some(t) = linux.time_offsets().as_ref().filter(|t| !t.is_empty()) {
         if !plan.is_new(NsKind::Time) {
-            return cfg("linux.timeOffsets need a new time namespace".into());
+            return cfg("linux.timeOffsets need a new time namespace");
         }
-        nook_namespaces::timens::format(linux.time_offsets().as_ref().unwrap())?;
+        nook_namespaces::timens::format(t)?;
     }
-    if let Some(sysctl) = linux.sysctl() {
-        for k in sysctl.keys() {
-            nook_process::sysctl_path(k)?;
-            match sysctl_ns(k) {
-                Some(ns) if plan.contains(ns) => {}
-                Some(ns) => {
-                    return cfg(format!(
-                        "linux.sysctl {k} needs the container's own {ns} namespace, else it would change the host"
-                    ))
-                }
-                None => return cfg(format!("linux.sysctl {k} is not namespaced: setting it would change the host")),
+    Ok(())
+}
+
+/// Every sysctl must be one the container's own namespaces scope.
+fn validate_sysctl(linux: &oci_spec::runtime::Linux, plan: &NsPlan) -> Result<()> {
+    for k in linux.sysctl().iter().flat_map(|s| s.keys()) {
+        nook_process::sysctl_path(k)?;
+        match sysctl_ns(k) {
+            Some(ns) if plan.contains(ns) => {}
+            Some(ns) => {
+                return Err(Error::config(format!(
+                    "linux.sysctl {k} needs the container's own {ns} namespace, else it would change the host"
+                )))
+            }
+            None => {
+                return Err(Error::config(format!(
+                    "linux.sysctl {k} is not namespaced: setting it would change the host"
+                )))
             }
         }
     }
-    if let Some(p) = linux.rootfs_propagation() {
-        nook_rootfs::propagation_flags(p)?;
-    }
-    for m in spec.mounts().iter().flatten() {
-        if m.destination().as_os_str().is_empty() {
-            return cfg("mounts: a mount has an empty destination".into());
-        }
-    }
+    Ok(())
+}
+
+/// Limits, capabilities and LSM labels of the process.
+fn validate_process(process: &oci_spec::runtime::Process) -> Result<()> {
     if let Some(r) = process.rlimits() {
         nook_process::validate_rlimits(r)?;
     }
     if let Some(v) = process.oom_score_adj() {
         if !(-1000..=1000).contains(&v) {
-            return cfg(format!("process.oomScoreAdj {v} is not in -1000..=1000"));
+            return Err(Error::config(format!(
+                "process.oomScoreAdj {v} is not in -1000..=1000"
+            )));
         }
     }
     if let Some(c) = process.capabilities() {
@@ -373,10 +399,6 @@ pub fn validate(spec: &Spec) -> Result<()> {
         process.apparmor_profile().as_deref(),
         process.selinux_label().as_deref(),
     )?;
-    nook_process::check_intel_rdt(linux.intel_rdt().is_some())?;
-    if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
-        return cfg("linux.netDevices is not supported by nook yet".into());
-    }
     Ok(())
 }
 

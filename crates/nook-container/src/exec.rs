@@ -95,7 +95,7 @@ impl Runtime {
         let spawned = spawn(&how, &mut |_| child.run())?;
         drop(child_ch);
         let pid = spawned.pid;
-        let r = (|| {
+        let ready = || {
             if !spawned.in_cgroup {
                 cgroup.add_pid_v2(pid)?;
             }
@@ -106,18 +106,8 @@ impl Runtime {
                 .send(&Msg::Go, &[])
                 .map_err(|e| Error::Setup(e.to_string()))?;
             self.serve_exec(&req.id, &linux, &parent_ch, pid)
-        })();
-        let pty_master = match r {
-            Ok(p) => p,
-            Err(e) => {
-                // SAFETY: our child, killed and reaped.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                    libc::waitpid(pid, std::ptr::null_mut(), libc::__WALL);
-                }
-                return Err(e);
-            }
         };
+        let pty_master = ready().inspect_err(|_| kill_and_reap(pid))?;
         let pidfd =
             nook_sys::pidfd::open(pid).map_err(Error::sys("open a pidfd for the process"))?;
         Ok(Child {
@@ -278,9 +268,19 @@ impl ExecChild<'_> {
     /// Entry point of the forked process; never returns.
     fn run(&self) -> ! {
         crate::spawn::in_child();
-        // SAFETY: our copy of the runtime's end of the channel.
-        unsafe { libc::close(self.close_first) };
-        let e = match self.setup() {
+        // Only what the process needs stays open: not the runtime's end of
+        // the channel, nor the caller's other descriptors (see init.rs).
+        let mut keep = vec![self.ch.as_raw_fd()];
+        keep.extend(self.console.map(|s| s.as_raw_fd()));
+        keep.extend(self.stdio.iter().flatten());
+        keep.extend(self.joins.iter().map(|n| n.fd.as_raw_fd()));
+        keep.extend(self.cgroup_join.fds());
+        keep.extend(self.chroot.map(|f| f.as_raw_fd()));
+        keep.extend(3..3 + self.conf.preserve_fds as RawFd);
+        keep.retain(|fd| *fd != self.close_first);
+        let closed = nook_sys::fd::close_all_except(&keep)
+            .map_err(Error::sys("close the caller's descriptors"));
+        let e = match closed.and_then(|_| self.setup()) {
             Ok(()) => Error::Setup("internal: exec returned".into()),
             Err(e) => e,
         };
@@ -359,5 +359,15 @@ impl ExecChild<'_> {
             &ready.env,
         )
         .into())
+    }
+}
+
+/// Kills and reaps a child whose exec failed half-way.
+fn kill_and_reap(pid: libc::pid_t) {
+    // SAFETY: `pid` is our own unreaped child, so the pid is not reused
+    // before waitpid; neither call touches memory.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, std::ptr::null_mut(), libc::__WALL);
     }
 }

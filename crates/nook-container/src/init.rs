@@ -122,9 +122,23 @@ fn ns_err(e: nook_namespaces::NsError) -> Error {
 /// Entry point of the forked process; never returns.
 pub(crate) fn child_main(plan: &InitPlan<'_>, ch: &Channel, two_stage: bool) -> ! {
     crate::spawn::in_child();
-    for fd in &plan.close_in_child {
-        // SAFETY: closing our copy of the runtime's descriptors.
-        unsafe { libc::close(*fd) };
+    // Descriptors the caller had open when it forked us (its other
+    // containers' locks, pipes, sockets) are not ours to hold: a lock held
+    // here would make another container look "creating".
+    let mut keep = vec![
+        ch.as_raw_fd(),
+        plan.fifo.as_raw_fd(),
+        plan.host_proc.as_raw_fd(),
+    ];
+    keep.extend(plan.console_socket.map(|s| s.as_raw_fd()));
+    keep.extend(plan.stdio.iter().flatten());
+    keep.extend(plan.joins.iter().map(|n| n.fd.as_raw_fd()));
+    keep.extend(plan.cgroup_join.fds());
+    keep.extend(3..3 + plan.preserve_fds as RawFd);
+    keep.retain(|fd| !plan.close_in_child.contains(fd));
+    if let Err(e) = nook_sys::fd::close_all_except(&keep) {
+        let r = Err(Error::sys("close the caller's descriptors")(e));
+        fail(plan.id, ch, &Cell::new(false), r)
     }
     // If the runtime dies during setup, so do we.
     // SAFETY: plain prctl.

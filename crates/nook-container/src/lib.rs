@@ -30,6 +30,8 @@
 //! `nook-rootfs`, `nook-security` and `nook-process`; the container's own
 //! process, from the fork to `execve`, is `init.rs`.
 
+#![warn(missing_docs)]
+
 pub mod config;
 mod control;
 mod create;

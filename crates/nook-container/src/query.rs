@@ -86,12 +86,14 @@ fn bare(id: &str, status: Status) -> ContainerState {
 impl Runtime {
     /// The state of one container (`creating` while its `create` runs).
     pub fn state(&self, id: &str) -> Result<ContainerState> {
-        let Some(cd) = self.root.peek(id)? else {
-            return Ok(bare(id, Status::Creating));
-        };
+        let (cd, busy) = self.root.peek(id)?;
+        // state.json is written atomically once create is done: it is read
+        // whoever holds the lock (an operation on the container, or a
+        // process forked while a create held it).
         match cd.read_state()? {
             Some(st) => Ok(report(&cd, &st)),
-            // No state and no create holding the lock: a create that died.
+            // No state yet: create is running, or it died (no lock left).
+            None if busy => Ok(bare(id, Status::Creating)),
             None => Ok(bare(id, Status::Stopped)),
         }
     }

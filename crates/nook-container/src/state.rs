@@ -192,8 +192,9 @@ impl Root {
         Ok(cd)
     }
 
-    /// Open without waiting for a lock; `Ok(None)` when `create` holds it.
-    pub fn peek(&self, id: &str) -> Result<Option<ContainerDir>> {
+    /// Open without waiting for a lock; with `true` when another holds
+    /// it exclusively (a `create` that has not finished, or an operation).
+    pub fn peek(&self, id: &str) -> Result<(ContainerDir, bool)> {
         crate::config::validate_id(id)?;
         let dir = self.path_of(id);
         if !dir.is_dir() {
@@ -201,8 +202,8 @@ impl Root {
         }
         let cd = ContainerDir::open_dir(id, dir)?;
         match flock(&cd.lock, libc::LOCK_SH | libc::LOCK_NB) {
-            Ok(()) => Ok(Some(cd)),
-            Err(nook_sys::Errno::EWOULDBLOCK) => Ok(None),
+            Ok(()) => Ok((cd, false)),
+            Err(nook_sys::Errno::EWOULDBLOCK) => Ok((cd, true)),
             Err(e) => Err(Error::sys("lock the container's state")(e)),
         }
     }
@@ -350,9 +351,10 @@ mod tests {
         let root = Root::new(&d);
         let c = root.create("c1").unwrap();
         assert!(matches!(root.create("c1"), Err(Error::Exists { .. })));
-        assert!(root.peek("c1").unwrap().is_none(), "create holds the lock");
+        assert!(root.peek("c1").unwrap().1, "create holds the lock");
         drop(c);
-        let c = root.peek("c1").unwrap().unwrap();
+        let (c, busy) = root.peek("c1").unwrap();
+        assert!(!busy);
         assert!(c.read_state().unwrap().is_none());
         assert_eq!(root.ids(), vec!["c1".to_string()]);
         assert!(matches!(

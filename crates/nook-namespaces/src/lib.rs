@@ -8,6 +8,8 @@
 //! time offsets ([`timens`]).  Creating namespaces with `clone3` itself is
 //! done by the container crate with the flags [`NsPlan::clone_flags`] gives.
 
+#![warn(missing_docs)]
+
 pub mod idmap;
 pub mod timens;
 

@@ -3,6 +3,8 @@
 //! name, sysctls, resource limits, user and groups, umask, scheduler, I/O
 //! priority, personality, and finding the program to run.
 
+#![warn(missing_docs)]
+
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::path::{Path, PathBuf};

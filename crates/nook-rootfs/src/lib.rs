@@ -18,6 +18,8 @@
 // to u64 that are no-ops on x86_64 are not no-ops everywhere.
 #![allow(clippy::unnecessary_cast)]
 
+#![warn(missing_docs)]
+
 pub mod copyup;
 pub mod devices;
 pub mod mount;

@@ -2,6 +2,8 @@
 //! [`nook_container::Runtime`].  Errors become one line on stderr (and in
 //! `--log`, as runc writes it) and exit status 1.
 
+#![warn(missing_docs)]
+
 pub mod args;
 pub mod commands;
 pub mod features;

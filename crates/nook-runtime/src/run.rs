@@ -151,6 +151,7 @@ pub fn wait_loop(pid: i32, sfd: OwnedFd, pty: Option<OwnedFd>) -> Result<i32> {
                 continue;
             }
             if p.fd == sfd.as_raw_fd() {
+                // SAFETY: signalfd_siginfo is plain data; all-zero is a valid value.
                 let mut si: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
                 // SAFETY: reading one siginfo.
                 let n = unsafe {

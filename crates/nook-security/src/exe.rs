@@ -246,9 +246,11 @@ mod tests {
             }
             let a: Vec<String> = args[1..].iter().map(|s| s.to_string()).collect();
             let _ = exec(Some(&t), args[0], &a, &["X=1".to_string()]);
+            // SAFETY: the forked test child leaves without running the parent's destructors.
             unsafe { libc::_exit(99) };
         }
         let mut st = 0;
+        // SAFETY: waits for our own child; `st` is a valid out-pointer.
         unsafe { libc::waitpid(pid, &mut st, 0) };
         let s = std::fs::read_to_string(&out).unwrap_or_default();
         let _ = std::fs::remove_file(&out);

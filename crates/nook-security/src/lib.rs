@@ -10,6 +10,8 @@
 //!   runtime's (writable) binary (CVE-2019-5736);
 //! - [`lsm`]: AppArmor profiles and SELinux labels.
 
+#![warn(missing_docs)]
+
 pub mod caps;
 pub mod exe;
 pub mod lsm;

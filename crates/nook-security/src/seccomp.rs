@@ -391,11 +391,14 @@ mod tests {
             if load(&c).is_err() {
                 unsafe { libc::_exit(1) };
             }
+            // SAFETY: a plain syscall without arguments.
             let r = unsafe { libc::syscall(libc::SYS_getppid) };
             let e = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+            // SAFETY: the forked test child leaves without running the parent's destructors.
             unsafe { libc::_exit(if r == -1 && e == 77 { 0 } else { 2 }) };
         }
         let mut st = 0;
+        // SAFETY: waits for our own child; `st` is a valid out-pointer.
         unsafe { libc::waitpid(pid, &mut st, 0) };
         assert!(
             libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0,

@@ -6,6 +6,8 @@
 //! runtime process and the container process it forked talk over.  Nothing here
 //! knows about the OCI spec.
 
+#![warn(missing_docs)]
+
 pub mod channel;
 pub mod clone;
 pub mod fd;

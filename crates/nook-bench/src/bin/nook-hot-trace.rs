@@ -61,11 +61,13 @@ fn main() {
         }
     }
     let mut status = 0;
+    // SAFETY: waits for our own child; `status` is a valid out-pointer.
     unsafe { libc::waitpid(child, &mut status, 0) };
     let opts = libc::PTRACE_O_TRACECLONE
         | libc::PTRACE_O_TRACEFORK
         | libc::PTRACE_O_TRACEVFORK
         | libc::PTRACE_O_TRACEEXEC;
+    // SAFETY: ptrace on our stopped tracee with plain integer options.
     unsafe { libc::ptrace(libc::PTRACE_SETOPTIONS, child, 0, opts) };
     // tid -> executable ranges of our binary in it (empty: not tracing it)
     let mut maps: HashMap<i32, Vec<(u64, u64, u64)>> = HashMap::new();
@@ -74,9 +76,11 @@ fn main() {
     execs.insert(child, 0);
     let mut seen: HashSet<u64> = HashSet::new();
     let mut steps: u64 = 0;
+    // SAFETY: resumes our stopped tracee.
     unsafe { libc::ptrace(libc::PTRACE_SINGLESTEP, child, 0, 0) };
     let mut rc = 0;
     loop {
+        // SAFETY: `status` is a valid out-pointer.
         let tid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL) };
         if tid < 0 {
             break;
@@ -107,6 +111,7 @@ fn main() {
             if *n > 1 || !maps.contains_key(&tid) {
                 // it became another program: let it go
                 maps.remove(&tid);
+                // SAFETY: detaches a stopped tracee and wakes it; no memory is passed.
                 unsafe {
                     libc::ptrace(libc::PTRACE_DETACH, tid, 0, 0);
                     // a stop queued while it was traced must not keep it
@@ -120,6 +125,7 @@ fn main() {
             || event == libc::PTRACE_EVENT_VFORK
         {
             let mut new: libc::c_ulong = 0;
+            // SAFETY: the event message is written to a c_ulong we own.
             unsafe { libc::ptrace(libc::PTRACE_GETEVENTMSG, tid, 0, &mut new) };
             let m = maps.get(&tid).cloned().unwrap_or_default();
             maps.insert(new as i32, m);
@@ -134,7 +140,9 @@ fn main() {
         }
         if let Some(m) = maps.get(&tid) {
             if !m.is_empty() {
+                // SAFETY: user_regs_struct is plain data; all-zero is a valid value.
                 let mut regs: libc::user_regs_struct = unsafe { std::mem::zeroed() };
+                // SAFETY: PTRACE_GETREGS writes a user_regs_struct into `regs`, which we own.
                 unsafe { libc::ptrace(libc::PTRACE_GETREGS, tid, 0, &mut regs) };
                 let rip = regs.rip;
                 if let Some((a, _, off)) = m.iter().find(|(a, b, _)| rip >= *a && rip < *b) {
@@ -147,16 +155,20 @@ fn main() {
             execs.entry(tid).or_insert(1);
             e.insert(Vec::new());
         }
+        // SAFETY: resumes our stopped tracee, passing on a signal number.
         unsafe { libc::ptrace(libc::PTRACE_SINGLESTEP, tid, 0, inject as libc::c_long) };
     }
     // processes still traced (a container's init waiting for `start`) are
     // detached when the tracer exits; wake any that a queued stop holds
     let left: Vec<i32> = maps.keys().copied().filter(|t| *t != child).collect();
+    // SAFETY: the tracer is single-threaded; the child only sleeps, signals and _exits.
     if !left.is_empty() && unsafe { libc::fork() } == 0 {
         std::thread::sleep(std::time::Duration::from_millis(100));
         for t in left {
+            // SAFETY: kill with a pid and a signal number.
             unsafe { libc::kill(t, libc::SIGCONT) };
         }
+        // SAFETY: leaves without running the parent's destructors.
         unsafe { libc::_exit(0) };
     }
     let mut f = std::fs::OpenOptions::new()
