@@ -8,6 +8,8 @@
 //! - [`render`]: sizes, ages, tables, `--format` templates.
 //! - [`progress`]: a pull's progress display.
 
+#![warn(missing_docs)]
+
 pub mod cli;
 pub mod commands;
 pub mod progress;
