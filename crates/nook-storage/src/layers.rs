@@ -4,7 +4,8 @@
 //! ```text
 //! ROOT/layers/<chain id hex>/diff         the unpacked layer (read-only by convention)
 //! ROOT/layers/<chain id hex>/layer.json   its chain id, diff id, parent chain id, tar size
-//! ROOT/locks/<chain id hex>               flock(2)ed while that layer is unpacked or removed
+//! ROOT/locks/<chain id hex>               flock(2)ed: exclusively to unpack or remove that layer,
+//!                                         shared while a root file system is put on it
 //! ROOT/tmp/<random>/                      work in progress, flock(2)ed by its owner
 //! ROOT/containers/<id>/                   root file systems (see `rootfs`)
 //! ```
@@ -17,7 +18,10 @@
 //! id the loser of the rename discards its copy.  A killed unpack leaves
 //! only its `tmp/` directory, unlocked, which [`Store::cleanup`] removes.
 //! Layers do not depend on their parent on disk: an image's layers may be
-//! unpacked in parallel.  Lock files are kept (removing one while another
+//! unpacked in parallel.  The store does not know images: [`Store::remove`]
+//! refuses a layer under a container's root file system, and
+//! [`Store::remove_unused`] removes what neither the caller's images nor a
+//! container use.  Lock files are kept (removing one while another
 //! process waits on it would let two holders in).
 
 use std::ffi::CString;

@@ -1,6 +1,6 @@
 //! Unpacking single layers: what a good layer becomes on disk, and one
 //! test per hostile layer.  Each hostile test unpacks into `T/a/b/layer`,
-//! where `../..` lands on `T`, and with a decoy `/etc` at `T/decoy/etc`
+//! where `../../..` lands on `T`, and with a decoy `/etc` at `T/decoy/etc`
 //! that absolute symlinks point at; it asserts the exact one-line error,
 //! that the layer directory is gone, and that nothing outside it changed.
 //! Runs as root.
@@ -85,9 +85,10 @@ impl Scene {
     }
 }
 
-#[test]
-fn a_plain_layer_unpacks_as_it_says() {
-    let t = TestDir::new("plain");
+/// Every kind of entry, with set-user-ID and set-group-ID bits, owners,
+/// xattrs (a file capability), a read-only directory filled after it is
+/// made, and a path that `..` normalises.
+fn plain_layer() -> Vec<u8> {
     let mut l = Layer::new();
     l.dir("./", 0o755)
         .dir("ro/", 0o555)
@@ -121,7 +122,13 @@ fn a_plain_layer_unpacks_as_it_says() {
                 ("user.nook", b"hello"),
             ],
         );
-    let tar = l.finish();
+    l.finish()
+}
+
+#[test]
+fn a_plain_layer_unpacks_as_it_says() {
+    let t = TestDir::new("plain");
+    let tar = plain_layer();
     let d = t.join("layer");
     let up = unpack(
         &tar[..],
@@ -413,9 +420,12 @@ fn dotdot_path_is_refused() {
     let s = Scene::new("dotdot");
     let mut l = Layer::new();
     l.file("ok", b"fine", 0o644)
-        .file("../../canary", b"PWNED", 0o644);
+        .file("../../../canary", b"PWNED", 0o644);
     let e = s.refused(&l.finish(), &UnpackOptions::default());
-    assert_eq!(e, r#"layer L: entry "../../canary": path leaves the layer"#);
+    assert_eq!(
+        e,
+        r#"layer L: entry "../../../canary": path leaves the layer"#
+    );
     assert_eq!(std::fs::read(s.t.join("canary")).unwrap(), b"ORIGINAL");
 }
 
@@ -441,7 +451,7 @@ fn a_refused_layer_is_not_read_to_its_end() {
     use std::io::Read;
     let s = Scene::new("stop");
     let mut l = Layer::new();
-    l.file("../../canary", b"PWNED", 0o644);
+    l.file("../../../canary", b"PWNED", 0o644);
     let mut head = l.finish();
     head.truncate(head.len() - 1024); // no end-of-archive blocks
     let mut h = tar::Header::new_ustar();
@@ -464,7 +474,7 @@ fn a_refused_layer_is_not_read_to_its_end() {
     .unwrap_err();
     assert_eq!(
         e.to_string(),
-        r#"layer (unnamed): entry "../../canary": path leaves the layer"#
+        r#"layer (unnamed): entry "../../../canary": path leaves the layer"#
     );
     assert!(read.get() < 16 << 20, "{} bytes read", read.get());
     assert!(!s.dest.exists());
@@ -525,11 +535,11 @@ fn symlink_to_dotdot_is_not_followed() {
 fn hardlink_out_of_the_layer_is_refused() {
     let s = Scene::new("hardout");
     let mut l = Layer::new();
-    l.hardlink("h", "../../canary");
+    l.hardlink("h", "../../../canary");
     let e = s.refused(&l.finish(), &UnpackOptions::default());
     assert_eq!(
         e,
-        r#"layer L: entry "h": hard link target "../../canary" leaves the layer"#
+        r#"layer L: entry "h": hard link target "../../../canary" leaves the layer"#
     );
     let target = format!("{}/etc/passwd", s.decoy());
     let mut l = Layer::new();
@@ -554,7 +564,7 @@ fn hardlink_through_a_symlink_is_refused() {
         r#"layer L: entry "h": hard link target "s/passwd" goes through a symlink"#
     );
     let mut l = Layer::new();
-    l.symlink("up", "..").hardlink("h", "up/canary");
+    l.symlink("up", "../../..").hardlink("h", "up/canary");
     let e = s.refused(&l.finish(), &UnpackOptions::default());
     assert_eq!(
         e,
