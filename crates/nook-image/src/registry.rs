@@ -193,6 +193,44 @@ impl Client {
         self.endpoint(registry).map(drop)
     }
 
+    /// Check `creds` against `registry` as `docker login` does: a basic-auth
+    /// registry must accept them on `/v2/`, a token server must give a
+    /// token for them; a registry that asks for no credentials accepts any.
+    /// An [`Error::Auth`] when they are refused.
+    pub fn check_credentials(&self, registry: &str, creds: &Credentials) -> Result<()> {
+        let ep = self.endpoint(registry)?;
+        let challenge = ep
+            .challenge
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        match challenge {
+            None => Ok(()),
+            Some(Challenge::Basic) => {
+                let url = format!("{}/v2/", ep.base);
+                let resp = self
+                    .agent_for(&ep)
+                    .get(&url)
+                    .header("Authorization", format!("Basic {}", creds.encoded()))
+                    .call()
+                    .map_err(transport(&url))?;
+                match resp.status().as_u16() {
+                    200..=299 => Ok(()),
+                    s @ (401 | 403) => Err(Error::Auth {
+                        registry: registry.to_string(),
+                        message: format!("the registry refused the credentials: HTTP {s}"),
+                    }),
+                    s => Err(http_error(&url, s, resp)),
+                }
+            }
+            Some(Challenge::Bearer { realm, service, .. }) => {
+                let service = service.unwrap_or_default();
+                self.fetch_token(registry, &realm, &service, "", Some(creds))
+                    .map(drop)
+            }
+        }
+    }
+
     fn endpoint(&self, registry: &str) -> Result<Arc<Endpoint>> {
         if let Some(ep) = self
             .endpoints
@@ -329,14 +367,23 @@ impl Client {
                 "token realm {realm:?} is not an https URL"
             )));
         }
-        let mut url = format!(
-            "{realm}{}scope={}",
-            if realm.contains('?') { '&' } else { '?' },
-            encode(scope)
-        );
-        if !service.is_empty() {
-            url = format!("{url}&service={}", encode(service));
+        // no scope: a login check (the token server only checks the
+        // credentials)
+        let mut query = Vec::new();
+        if !scope.is_empty() {
+            query.push(format!("scope={}", encode(scope)));
         }
+        if !service.is_empty() {
+            query.push(format!("service={}", encode(service)));
+        }
+        if let (true, Some(c)) = (scope.is_empty(), creds) {
+            query.push(format!("account={}", encode(&c.username)));
+        }
+        let sep = if realm.contains('?') { '&' } else { '?' };
+        let url = match query.is_empty() {
+            true => realm.to_string(),
+            false => format!("{realm}{sep}{}", query.join("&")),
+        };
         let mut req = self.agent.get(&url);
         if let Some(c) = creds {
             req = req.header("Authorization", format!("Basic {}", c.encoded()));

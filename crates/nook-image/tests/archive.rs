@@ -2,7 +2,7 @@
 //! skopeo writes (docker-archive) nook reads, and nook reads back what it
 //! wrote and OCI layout directories.
 
-mod common;
+use nook_testkit as common;
 
 use common::layout::{self, busybox_layer, file_layer, Built, Comp, Layout};
 use common::*;
@@ -65,26 +65,6 @@ fn pulled_with(second: Comp) -> Pulled1 {
         pulled,
         name,
     }
-}
-
-/// podman with its storage in `dir` (vfs: no mounts to clean up).
-fn podman(dir: &tempfile::TempDir) -> Command {
-    need("podman", "podman");
-    let mut c = Command::new("podman");
-    c.arg("--root").arg(dir.path().join("root"));
-    c.arg("--runroot").arg(dir.path().join("runroot"));
-    c.arg("--tmpdir").arg(dir.path().join("tmp"));
-    c.arg("--network-config-dir")
-        .arg(dir.path().join("networks"));
-    c.args([
-        "--storage-driver",
-        "vfs",
-        "--cgroup-manager",
-        "cgroupfs",
-        "--events-backend",
-        "none",
-    ]);
-    c
 }
 
 fn skopeo_inspect(args: &[&str], image: &str) -> serde_json::Value {

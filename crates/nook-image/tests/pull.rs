@@ -4,7 +4,7 @@
 //! cut short and resumed, bearer-token and basic authentication, and
 //! concurrent pulls of one image into one store.
 
-mod common;
+use nook_testkit as common;
 
 use common::layout::{self, busybox_layer, file_layer, Built, Comp, Layout};
 use common::proxy::{Proxy, Reply, Req};
@@ -408,65 +408,9 @@ fn auth_file(dir: &tempfile::TempDir, host: &str, user: &str, pass: &str) -> Aut
     cfg
 }
 
-/// A token server and registry front: `/token` gives `T-<scope>` for the
-/// credentials nook:secret; `/v2/...` wants `Bearer T-repository:<repo>:pull`.
+/// The token server fixture in front of `reg`, for nook:secret.
 fn token_proxy(reg: &Registry) -> Proxy {
-    let port = std::sync::Arc::new(std::sync::atomic::AtomicU16::new(0));
-    let p = port.clone();
-    let proxy = Proxy::start(reg.port, move |r| {
-        let realm = format!(
-            "http://127.0.0.1:{}/token",
-            p.load(std::sync::atomic::Ordering::SeqCst)
-        );
-        if let Some(q) = r.path.strip_prefix("/token?") {
-            let basic = format!(
-                "Basic {}",
-                Credentials {
-                    username: "nook".into(),
-                    password: "secret".into()
-                }
-                .encoded()
-            );
-            if r.header("Authorization") != Some(basic.as_str()) {
-                return Reply::Respond(401, vec![], b"{}".to_vec());
-            }
-            let scope = q
-                .split('&')
-                .find_map(|kv| kv.strip_prefix("scope="))
-                .unwrap_or("");
-            let scope = scope.replace("%3A", ":").replace("%2F", "/");
-            let body =
-                serde_json::json!({"token": format!("T-{scope}"), "expires_in": 300}).to_string();
-            return Reply::Respond(
-                200,
-                vec![("Content-Type".into(), "application/json".into())],
-                body.into_bytes(),
-            );
-        }
-        let repo = r
-            .path
-            .strip_prefix("/v2/")
-            .and_then(|p| p.split("/manifests/").next())
-            .and_then(|p| p.split("/blobs/").next());
-        let want = match repo {
-            Some(repo) if !repo.is_empty() => format!("Bearer T-repository:{repo}:pull"),
-            _ => "Bearer ".to_string(),
-        };
-        let ok = r
-            .header("Authorization")
-            .is_some_and(|a| a.starts_with(&want));
-        if ok {
-            return Reply::Forward;
-        }
-        let challenge = format!(r#"Bearer realm="{realm}",service="fixture""#);
-        Reply::Respond(
-            401,
-            vec![("WWW-Authenticate".into(), challenge)],
-            br#"{"errors":[{"code":"UNAUTHORIZED","message":"token wanted"}]}"#.to_vec(),
-        )
-    });
-    port.store(proxy.port, std::sync::atomic::Ordering::SeqCst);
-    proxy
+    common::proxy::token_proxy(reg.port, "nook", "secret")
 }
 
 #[test]

@@ -1,11 +1,11 @@
-//! Fixtures for nook-image's integration tests: Debian's reference
-//! registry on 127.0.0.1 with a temporary storage directory, OCI layouts
-//! built here from /bin/busybox and pushed with skopeo, and a small HTTP
-//! proxy that can corrupt, cut or authenticate what the registry serves.
-//! Every fixture is a Drop guard that stops its processes and removes its
-//! directories.  A missing tool fails the test, naming its package.
-
-#![allow(dead_code)]
+//! nook-testkit: fixtures shared by the integration tests of nook-image
+//! and the nook engine and command line (a dev-dependency, never
+//! published): Debian's reference registry on 127.0.0.1 with a temporary
+//! storage directory, OCI layouts built here from /bin/busybox and pushed
+//! with skopeo, and a small HTTP proxy that can corrupt, cut, slow down or
+//! authenticate what the registry serves.  Every fixture is a Drop guard
+//! that stops its processes and removes its directories.  A missing tool
+//! fails the test, naming its package.
 
 pub mod layout;
 pub mod proxy;
@@ -154,6 +154,26 @@ pub fn skopeo_copy(src: &str, dest: &str, extra: &[&str]) {
         ])
         .args(extra)
         .args([src, dest]));
+}
+
+/// podman with its storage in `dir` (vfs: no mounts to clean up).
+pub fn podman(dir: &tempfile::TempDir) -> Command {
+    need("podman", "podman");
+    let mut c = Command::new("podman");
+    c.arg("--root").arg(dir.path().join("root"));
+    c.arg("--runroot").arg(dir.path().join("runroot"));
+    c.arg("--tmpdir").arg(dir.path().join("tmp"));
+    c.arg("--network-config-dir")
+        .arg(dir.path().join("networks"));
+    c.args([
+        "--storage-driver",
+        "vfs",
+        "--cgroup-manager",
+        "cgroupfs",
+        "--events-backend",
+        "none",
+    ]);
+    c
 }
 
 /// A fresh store in a temporary directory.

@@ -35,6 +35,9 @@ pub enum Reply {
     Cut(usize),
     /// Answer with this status, headers and body.
     Respond(u16, Vec<(String, String)>, Vec<u8>),
+    /// Pass it on, and send the answer's body slowly: this many bytes,
+    /// then a pause, until it is all sent.
+    Slow(usize, std::time::Duration),
 }
 
 type Handler = dyn Fn(&Req) -> Reply + Send + Sync;
@@ -145,6 +148,9 @@ fn serve(mut conn: TcpStream, upstream: u16, log: &Mutex<Vec<Req>>, handler: &Ha
             match reply {
                 Reply::Corrupt(at) if at < body.len() => body[at] ^= 0xff,
                 Reply::Cut(n) => return send(&mut conn, &status_line, &headers, &body, Some(n)),
+                Reply::Slow(chunk, pause) => {
+                    return send_slowly(&mut conn, &status_line, &headers, &body, chunk, pause)
+                }
                 _ => {}
             }
             (status_line, headers, body, None)
@@ -182,13 +188,25 @@ fn forward(req: &Req, upstream: u16) -> (String, Vec<(String, String)>, Vec<u8>)
     (status_line, headers, all[split + 4..].to_vec())
 }
 
-fn send(
+fn send_slowly(
     conn: &mut TcpStream,
     status_line: &str,
     headers: &[(String, String)],
     body: &[u8],
-    cut: Option<usize>,
+    chunk: usize,
+    pause: std::time::Duration,
 ) {
+    send_head(conn, status_line, headers, body.len());
+    for part in body.chunks(chunk.max(1)) {
+        if conn.write_all(part).and_then(|_| conn.flush()).is_err() {
+            return;
+        }
+        std::thread::sleep(pause);
+    }
+    let _ = conn.shutdown(Shutdown::Both);
+}
+
+fn send_head(conn: &mut TcpStream, status_line: &str, headers: &[(String, String)], len: usize) {
     let mut out = format!("{status_line}\r\n");
     let mut has_length = false;
     for (k, v) in headers {
@@ -197,12 +215,84 @@ fn send(
         out += &format!("{k}: {v}\r\n");
     }
     if !has_length {
-        out += &format!("Content-Length: {}\r\n", body.len());
+        out += &format!("Content-Length: {len}\r\n");
     }
     out += "Connection: close\r\n\r\n";
     let _ = conn.write_all(out.as_bytes());
+}
+
+fn send(
+    conn: &mut TcpStream,
+    status_line: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    cut: Option<usize>,
+) {
+    send_head(conn, status_line, headers, body.len());
     let n = cut.unwrap_or(body.len()).min(body.len());
     let _ = conn.write_all(&body[..n]);
     let _ = conn.flush();
     let _ = conn.shutdown(Shutdown::Both);
+}
+
+/// A token server and registry front for the registry on 127.0.0.1:`upstream`:
+/// `/token` gives `T-<scope>` for the credentials `user`:`password`;
+/// `/v2/...` wants `Bearer T-repository:<repo>:pull`.
+pub fn token_proxy(upstream: u16, user: &str, password: &str) -> Proxy {
+    let basic = format!(
+        "Basic {}",
+        nook_image::Credentials {
+            username: user.into(),
+            password: password.into(),
+        }
+        .encoded()
+    );
+    let port = std::sync::Arc::new(std::sync::atomic::AtomicU16::new(0));
+    let p = port.clone();
+    let proxy = Proxy::start(upstream, move |r| {
+        let realm = format!(
+            "http://127.0.0.1:{}/token",
+            p.load(std::sync::atomic::Ordering::SeqCst)
+        );
+        if let Some(q) = r.path.strip_prefix("/token?") {
+            if r.header("Authorization") != Some(basic.as_str()) {
+                return Reply::Respond(401, vec![], b"{}".to_vec());
+            }
+            let scope = q
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("scope="))
+                .unwrap_or("");
+            let scope = scope.replace("%3A", ":").replace("%2F", "/");
+            let body =
+                serde_json::json!({"token": format!("T-{scope}"), "expires_in": 300}).to_string();
+            return Reply::Respond(
+                200,
+                vec![("Content-Type".into(), "application/json".into())],
+                body.into_bytes(),
+            );
+        }
+        let repo = r
+            .path
+            .strip_prefix("/v2/")
+            .and_then(|p| p.split("/manifests/").next())
+            .and_then(|p| p.split("/blobs/").next());
+        let want = match repo {
+            Some(repo) if !repo.is_empty() => format!("Bearer T-repository:{repo}:pull"),
+            _ => "Bearer ".to_string(),
+        };
+        let ok = r
+            .header("Authorization")
+            .is_some_and(|a| a.starts_with(&want));
+        if ok {
+            return Reply::Forward;
+        }
+        let challenge = format!(r#"Bearer realm="{realm}",service="fixture""#);
+        Reply::Respond(
+            401,
+            vec![("WWW-Authenticate".into(), challenge)],
+            br#"{"errors":[{"code":"UNAUTHORIZED","message":"token wanted"}]}"#.to_vec(),
+        )
+    });
+    port.store(proxy.port, std::sync::atomic::Ordering::SeqCst);
+    proxy
 }

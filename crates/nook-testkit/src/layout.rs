@@ -25,21 +25,32 @@ impl Comp {
     }
 }
 
+/// A ustar header with its numeric fields (owner, time) filled, as every
+/// real tar writer fills them.
+pub fn header() -> tar::Header {
+    let mut h = tar::Header::new_ustar();
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    h.set_mode(0o644);
+    h
+}
+
 /// A tar holding /bin/busybox and bin/sh linking to it.
 pub fn busybox_layer() -> Vec<u8> {
     super::need("/bin/busybox", "busybox-static");
     let data = std::fs::read("/bin/busybox").unwrap();
     let mut b = tar::Builder::new(Vec::new());
-    let mut h = tar::Header::new_ustar();
+    let mut h = header();
     h.set_entry_type(tar::EntryType::Directory);
     h.set_mode(0o755);
     h.set_size(0);
     b.append_data(&mut h, "bin/", std::io::empty()).unwrap();
-    let mut h = tar::Header::new_ustar();
+    let mut h = header();
     h.set_mode(0o755);
     h.set_size(data.len() as u64);
     b.append_data(&mut h, "bin/busybox", &data[..]).unwrap();
-    let mut h = tar::Header::new_ustar();
+    let mut h = header();
     h.set_entry_type(tar::EntryType::Symlink);
     h.set_size(0);
     b.append_link(&mut h, "bin/sh", "busybox").unwrap();
@@ -49,7 +60,7 @@ pub fn busybox_layer() -> Vec<u8> {
 /// A tar holding one file.
 pub fn file_layer(path: &str, content: &[u8]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
-    let mut h = tar::Header::new_ustar();
+    let mut h = header();
     h.set_mode(0o644);
     h.set_size(content.len() as u64);
     b.append_data(&mut h, path, content).unwrap();

@@ -1,0 +1,94 @@
+//! The engine's errors: those of the crates it drives, passed through as
+//! they are (each already one line naming what was wrong), and its own.
+
+use std::path::PathBuf;
+
+/// Everything an engine operation can fail with; each renders as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Getting, checking or keeping image content (references, registries,
+    /// blobs, archives).
+    #[error(transparent)]
+    Image(#[from] nook_image::Error),
+    /// Unpacking layers or the layer store.
+    #[error(transparent)]
+    Storage(#[from] nook_storage::StoreError),
+    /// The metadata store.
+    #[error(transparent)]
+    State(#[from] nook_state::Error),
+    /// A file-system operation of the engine's own.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// On which path.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// No image by that name or id.
+    #[error("no such image: {0}")]
+    NoSuchImage(String),
+    /// An id prefix that more than one image has.
+    #[error("image id prefix {prefix:?} is ambiguous: {count} images have it")]
+    Ambiguous {
+        /// The prefix given.
+        prefix: String,
+        /// How many images have it.
+        count: usize,
+    },
+    /// `rmi ID` of an image tagged in several repositories, without force.
+    #[error(
+        "unable to delete {id} (must be forced): image is referenced in multiple repositories"
+    )]
+    MultipleRepositories {
+        /// The image, short id.
+        id: String,
+    },
+    /// `rmi` of an image a container uses, without force.
+    #[error("unable to delete {id} (must be forced): image is in use by container {container}")]
+    InUse {
+        /// The image, short id.
+        id: String,
+        /// A container using it.
+        container: String,
+    },
+    /// A value the caller gave that cannot be used.
+    #[error("invalid {what} {value:?}: {reason}")]
+    Invalid {
+        /// What it is.
+        what: &'static str,
+        /// The value.
+        value: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Error {
+    /// An [`Error::Io`] for `op` on `path`.
+    pub(crate) fn io(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { op, path, source }
+    }
+
+    /// An [`Error::Invalid`].
+    pub(crate) fn invalid(
+        what: &'static str,
+        value: impl ToString,
+        reason: impl ToString,
+    ) -> Error {
+        Error::Invalid {
+            what,
+            value: value.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// This crate's result.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

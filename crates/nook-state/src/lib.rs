@@ -1,0 +1,207 @@
+//! nook-state: the engine's metadata store, one SQLite database
+//! (`<root>/nook.db`) shared by every `nook` process.
+//!
+//! It owns what the engine knows *about* its content, never the content:
+//! which images exist (id = config digest, manifest, size, dates, layers'
+//! diff ids and chain ids), which names point at them (tags, repository
+//! digests), and which blobs and unpacked layers each image uses, so that
+//! removing an image frees exactly what no other image uses.  Blobs live in
+//! nook-image's store, unpacked layers in nook-storage's; the engine writes
+//! a row only once everything it names is on disk, and removes rows before
+//! the files they name.
+//!
+//! - [`schema`]: the versioned schema and its migrations (issue 14 adds
+//!   containers as the next migration).
+//! - [`images`]: images, tags and repository digests: record, look up,
+//!   remove, and what is still referenced.
+//!
+//! Every change is one transaction (`BEGIN IMMEDIATE`, so two writers queue
+//! on the database lock instead of failing an upgrade); the database runs
+//! in WAL mode with a busy timeout, so readers never block writers and
+//! concurrent `nook` processes wait for each other rather than fail.
+
+#![warn(missing_docs)]
+
+pub mod images;
+pub mod schema;
+
+pub use images::{BlobRef, Freed, ImageRecord, LayerRecord, NewImage, Recorded, RepoDigest, Tag};
+pub use oci_spec::image::Digest;
+
+use rusqlite::{Connection, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// How long a process waits for another's write transaction.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Everything that can go wrong with the metadata store; each renders as
+/// one line naming what was wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database file could not be opened or set up.
+    #[error("state database {path}: {source}")]
+    Open {
+        /// The database file.
+        path: PathBuf,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The file system does not allow WAL (e.g. no shared memory).
+    #[error("state database {path}: journal mode stays {mode}, WAL is needed")]
+    NotWal {
+        /// The database file.
+        path: PathBuf,
+        /// The mode SQLite kept.
+        mode: String,
+    },
+    /// The database was made by a newer nook.
+    #[error("state database {path}: schema version {found} is newer than this nook's ({known})")]
+    TooNew {
+        /// The database file.
+        path: PathBuf,
+        /// Its schema version.
+        found: i64,
+        /// The newest this build knows.
+        known: i64,
+    },
+    /// A query or change that failed.
+    #[error("state database: {op}: {source}")]
+    Sql {
+        /// What was being done.
+        op: &'static str,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// An image id that is not recorded.
+    #[error("image {0}: not in the state database")]
+    ImageNotFound(Digest),
+    /// A value in the database that does not parse.
+    #[error("state database: bad {what} {value:?}")]
+    Corrupt {
+        /// What the value is.
+        what: &'static str,
+        /// The value.
+        value: String,
+    },
+}
+
+/// This crate's result.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+pub(crate) fn sql(op: &'static str) -> impl FnOnce(rusqlite::Error) -> Error {
+    move |source| Error::Sql { op, source }
+}
+
+/// The metadata store: one connection, shared by the caller's threads.
+#[derive(Debug)]
+pub struct State {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl State {
+    /// Open (creating and migrating when needed) the database at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<State> {
+        let path = path.as_ref().to_path_buf();
+        let mut conn = Connection::open(&path).map_err(|source| Error::Open {
+            path: path.clone(),
+            source,
+        })?;
+        // switching a new database to WAL takes its lock without waiting
+        // for it (the busy handler is not called): several processes
+        // opening a new store at once retry, up to the busy timeout
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        loop {
+            match setup(&mut conn, &path) {
+                Err(Error::Open { source, .. } | Error::Sql { source, .. })
+                    if is_busy(&source) && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                r => break r?,
+            }
+        }
+        Ok(State {
+            conn: Mutex::new(conn),
+            path,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Run `f` on the connection (reads: each statement sees a consistent
+    /// snapshot; use [`State::write`] for several statements that must).
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.unchecked_transaction().map_err(sql("begin a read"))?;
+        let out = f(&tx)?;
+        tx.finish().map_err(sql("end a read"))?;
+        Ok(out)
+    }
+
+    /// Run `f` in one write transaction, committed when it returns `Ok`.
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql("begin a change"))?;
+        let out = f(&tx)?;
+        tx.commit().map_err(sql("commit"))?;
+        Ok(out)
+    }
+}
+
+/// Busy timeout, WAL, durability and foreign keys set; the schema brought
+/// up to date.
+fn setup(conn: &mut Connection, path: &Path) -> Result<()> {
+    let open_err = |source| Error::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+    // WAL: readers do not block the writer; NORMAL is durable at every
+    // checkpoint and never corrupts (a power cut can only lose the last
+    // transactions, which the engine then redoes)
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+        .map_err(open_err)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Error::NotWal {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(open_err)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(open_err)?;
+    schema::migrate(conn, path)
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+pub(crate) fn parse_digest(value: String) -> Result<Digest> {
+    Digest::try_from(value.as_str()).map_err(|_| Error::Corrupt {
+        what: "digest",
+        value,
+    })
+}

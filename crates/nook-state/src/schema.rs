@@ -1,0 +1,108 @@
+//! The schema, versioned with SQLite's `user_version`: each migration is
+//! applied once, in order, inside one transaction, so a database is always
+//! at one version.  A later version (issue 14: containers, and the image
+//! each uses) is appended to [`MIGRATIONS`], never edited into an earlier
+//! one.
+
+use crate::{sql, Error, Result};
+use rusqlite::{Connection, TransactionBehavior};
+use std::path::Path;
+
+/// The migrations; `MIGRATIONS[n]` takes the schema from version `n` to
+/// `n + 1`.
+pub const MIGRATIONS: &[&str] = &[V1];
+
+/// Version 1: images, the layers and blobs they use, tags and repository
+/// digests.  Digests are `algorithm:hex` text; times are Unix seconds.
+const V1: &str = "
+CREATE TABLE images (
+    id                  TEXT PRIMARY KEY,   -- the config's digest
+    manifest_digest     TEXT NOT NULL,
+    manifest_media_type TEXT NOT NULL,
+    size                INTEGER NOT NULL,   -- uncompressed layers + config
+    created             INTEGER,            -- from the config, if it says
+    added               INTEGER NOT NULL,   -- when this store got it
+    os                  TEXT NOT NULL,
+    architecture        TEXT NOT NULL
+) STRICT;
+
+-- unpacked layers (nook-storage's, by chain id) that some image uses
+CREATE TABLE layers (
+    chain_id TEXT PRIMARY KEY,
+    diff_id  TEXT NOT NULL,
+    parent   TEXT,
+    size     INTEGER NOT NULL                -- its uncompressed tar's length
+) STRICT;
+
+CREATE TABLE image_layers (
+    image_id    TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    position    INTEGER NOT NULL,            -- 0 = bottom
+    chain_id    TEXT NOT NULL REFERENCES layers(chain_id),
+    blob_digest TEXT NOT NULL,               -- the (compressed) layer blob
+    PRIMARY KEY (image_id, position)
+) STRICT;
+CREATE INDEX image_layers_by_chain ON image_layers(chain_id);
+
+-- every blob (manifest, config, layers, index) an image keeps in the store
+CREATE TABLE image_blobs (
+    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    digest   TEXT NOT NULL,
+    size     INTEGER NOT NULL,
+    PRIMARY KEY (image_id, digest)
+) STRICT;
+CREATE INDEX image_blobs_by_digest ON image_blobs(digest);
+
+CREATE TABLE tags (
+    repository TEXT NOT NULL,                -- docker.io/library/busybox
+    tag        TEXT NOT NULL,
+    image_id   TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    PRIMARY KEY (repository, tag)
+) STRICT;
+CREATE INDEX tags_by_image ON tags(image_id);
+
+CREATE TABLE repo_digests (
+    repository TEXT NOT NULL,
+    digest     TEXT NOT NULL,                -- the manifest's or index's
+    image_id   TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    PRIMARY KEY (repository, digest)
+) STRICT;
+CREATE INDEX repo_digests_by_image ON repo_digests(image_id);
+";
+
+/// The schema version this build writes.
+pub fn current_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// Bring the database up to [`current_version`]; two processes doing it at
+/// once queue on the write lock and the second finds nothing to do.
+pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    let version = |c: &Connection| -> Result<i64> {
+        c.pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|source| Error::Open {
+                path: path.to_path_buf(),
+                source,
+            })
+    };
+    let known = current_version();
+    if version(conn)? == known {
+        return Ok(());
+    }
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql("begin the schema migration"))?;
+    let found = version(&tx)?;
+    if found > known {
+        return Err(Error::TooNew {
+            path: path.to_path_buf(),
+            found,
+            known,
+        });
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        tx.execute_batch(step).map_err(sql("migrate the schema"))?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)
+            .map_err(sql("migrate the schema"))?;
+    }
+    tx.commit().map_err(sql("commit the schema migration"))
+}
