@@ -323,12 +323,11 @@ impl State {
             .collect()
     }
 
-    /// The containers that use the image `id` (which `rmi` refuses to
-    /// remove without force).  None yet: containers are recorded from
-    /// issue 14 on, which answers this from its table.
+    /// The names of the containers that use the image `id` (which `rmi`
+    /// refuses to remove without force), sorted.
     pub fn image_users(&self, id: &Digest) -> Result<Vec<String>> {
-        let _ = id;
-        Ok(Vec::new())
+        let q = "SELECT name FROM containers WHERE image_id = ?1 ORDER BY name";
+        self.read(|c| strings(c, q, &[&id.to_string()]))
     }
 }
 

@@ -22,9 +22,11 @@
 
 #![warn(missing_docs)]
 
+pub mod containers;
 pub mod images;
 pub mod schema;
 
+pub use containers::{ContainerRecord, ContainerStatus, NewContainer};
 pub use images::{BlobRef, Freed, ImageRecord, LayerRecord, NewImage, Recorded, RepoDigest, Tag};
 pub use oci_spec::image::Digest;
 
@@ -79,6 +81,25 @@ pub enum Error {
     /// An image id that is not recorded.
     #[error("image {0}: not in the state database")]
     ImageNotFound(Digest),
+    /// No container has that id, name or id prefix.
+    #[error("no such container: {0}")]
+    NoSuchContainer(String),
+    /// An id prefix that more than one container has.
+    #[error("container id prefix {prefix:?} is ambiguous: {count} containers have it")]
+    AmbiguousContainer {
+        /// The prefix given.
+        prefix: String,
+        /// How many containers have it.
+        count: usize,
+    },
+    /// A container name another container has.
+    #[error("the container name {name:?} is already in use by container {id}")]
+    NameInUse {
+        /// The name.
+        name: String,
+        /// The container that has it.
+        id: String,
+    },
     /// A value in the database that does not parse.
     #[error("state database: bad {what} {value:?}")]
     Corrupt {

@@ -10,7 +10,7 @@ use std::path::Path;
 
 /// The migrations; `MIGRATIONS[n]` takes the schema from version `n` to
 /// `n + 1`.
-pub const MIGRATIONS: &[&str] = &[V1];
+pub const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// Version 1: images, the layers and blobs they use, tags and repository
 /// digests.  Digests are `algorithm:hex` text; times are Unix seconds.
@@ -67,6 +67,30 @@ CREATE TABLE repo_digests (
     PRIMARY KEY (repository, digest)
 ) STRICT;
 CREATE INDEX repo_digests_by_image ON repo_digests(image_id);
+";
+
+/// Version 2: containers.  The image a container uses is named by id
+/// (no cascade: `rmi` refuses an image in use, and `rmi -f` only untags
+/// it); names are unique; times are Unix nanoseconds; `config` is the OCI
+/// runtime spec built for it (JSON).
+const V2: &str = "
+CREATE TABLE containers (
+    id          TEXT PRIMARY KEY,           -- 64 hex digits
+    name        TEXT NOT NULL UNIQUE,
+    image_id    TEXT NOT NULL REFERENCES images(id),
+    image_name  TEXT NOT NULL,              -- as the user gave it
+    config      TEXT NOT NULL,              -- the OCI runtime spec
+    status      TEXT NOT NULL,              -- created | running | exited
+    created     INTEGER NOT NULL,
+    started     INTEGER,
+    finished    INTEGER,
+    exit_code   INTEGER,
+    pid         INTEGER,
+    monitor_pid INTEGER,
+    log_path    TEXT NOT NULL,
+    auto_remove INTEGER NOT NULL
+) STRICT;
+CREATE INDEX containers_by_image ON containers(image_id);
 ";
 
 /// The schema version this build writes.
