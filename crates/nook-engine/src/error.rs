@@ -54,6 +54,27 @@ pub enum Error {
         /// A container using it.
         container: String,
     },
+    /// The container lifecycle library.
+    #[error(transparent)]
+    Container(#[from] nook_container::Error),
+    /// A container's program could not be run: `code` is 127 when it was
+    /// not found, 126 when it cannot be executed.
+    #[error("{message}")]
+    CannotRun {
+        /// The exit code to report.
+        code: i32,
+        /// What went wrong.
+        message: String,
+    },
+    /// An operation that needs a running container.
+    #[error("container {0} is not running")]
+    NotRunning(String),
+    /// `rm` of a running container without force.
+    #[error("cannot remove container {0}: container is running: stop the container before removing or force remove")]
+    Running(String),
+    /// A container's monitor that could not start it.
+    #[error("container monitor: {0}")]
+    Monitor(String),
     /// A value the caller gave that cannot be used.
     #[error("invalid {what} {value:?}: {reason}")]
     Invalid {

@@ -6,7 +6,9 @@
 //! <root>/blobs/sha256/<hex>   nook-image's content store (manifests, configs, layer blobs)
 //! <root>/ingest/              ... its blobs being written (resumable)
 //! <root>/storage/             nook-storage's unpacked layers (by chain id) and rootfs
-//! <root>/nook.db              nook-state's metadata (images, tags, what each uses)
+//! <root>/nook.db              nook-state's metadata (images, tags, containers)
+//! <root>/containers/<id>/     a container's /etc files and log
+//! <root>/run/                 nook-container's state of running containers
 //! <root>/engine.lock          flock: shared while content is added, exclusive to free it
 //! ```
 //!
@@ -19,6 +21,8 @@
 //! Concurrent pulls of one image share the blob store's per-digest ingest
 //! locks and the layer store's per-chain locks: both succeed, one copy.
 //!
+//! - [`container`]: containers: create, run (attached, or detached under a
+//!   monitor), list, stop, kill, exec, logs, remove.
 //! - [`pull`]: pull, unpack, record.
 //! - [`names`]: what a name given by a user (tag, digest, id prefix) means.
 //! - [`remove`]: tag, rmi, image prune.
@@ -32,6 +36,7 @@
 
 pub mod archive;
 pub mod auth;
+pub mod container;
 pub mod error;
 pub mod info;
 pub mod lock;
@@ -42,11 +47,12 @@ pub mod remove;
 mod unpack;
 
 pub use archive::{LoadedImage, SaveFormat};
+pub use container::{Container, ExecOptions, LiveStatus, RunOptions};
 pub use error::{Error, Result};
 pub use info::{DiskUsage, ImageDetails};
 pub use names::ImageName;
 pub use nook_image::{AuthConfig, Credentials, Digest, Platform, Reference};
-pub use nook_state::{ImageRecord, Tag};
+pub use nook_state::{ContainerRecord, ImageRecord, Tag};
 pub use progress::{NoProgress, PullEvent, PullProgress};
 pub use pull::{PullOptions, PullResult};
 pub use remove::{PruneReport, Removal};

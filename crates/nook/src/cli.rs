@@ -42,6 +42,22 @@ pub enum Command {
     Login(Login),
     /// Log out from a registry.
     Logout(Logout),
+    /// Create and run a new container from an image.
+    Run(Run),
+    /// List containers.
+    Ps(Ps),
+    /// Fetch the logs of a container.
+    Logs(Logs),
+    /// Stop one or more running containers.
+    Stop(Stop),
+    /// Kill one or more running containers.
+    Kill(Kill),
+    /// Remove one or more containers.
+    Rm(Rm),
+    /// Execute a command in a running container.
+    Exec(Exec),
+    /// Display detailed information on containers (or images).
+    Inspect(Inspect),
     /// Manage images.
     #[command(subcommand)]
     Image(ImageCommand),
@@ -206,13 +222,13 @@ pub struct Logout {
     pub server: Option<String>,
 }
 
-/// `image inspect`.
+/// `image inspect` and `inspect`.
 #[derive(Debug, Args)]
 pub struct Inspect {
     /// A template (`{{.Id}}`, `{{json .Config}}`) instead of JSON.
     #[arg(short, long)]
     pub format: Option<String>,
-    /// Images (names or ids).
+    /// Images (names or ids); for `inspect`, containers first.
     #[arg(required = true)]
     pub images: Vec<String>,
 }
@@ -223,4 +239,127 @@ pub struct Df {
     /// `json`, or a template.
     #[arg(long)]
     pub format: Option<String>,
+}
+
+/// `run`.
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct Run {
+    /// Run in the background and print the container's id.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Remove the container when it exits.
+    #[arg(long)]
+    pub rm: bool,
+    /// The container's name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set an environment variable (K=V, or K to pass this one's value).
+    #[arg(short, long = "env", value_name = "K=V")]
+    pub env: Vec<String>,
+    /// The working directory inside the container.
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// The user (name|uid[:group|gid]).
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Override the image's entrypoint.
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// The container's hostname.
+    #[arg(short = 'h', long)]
+    pub hostname: Option<String>,
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    /// The image.
+    pub image: String,
+    /// The command and its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub cmd: Vec<String>,
+}
+
+/// `ps`.
+#[derive(Debug, Args)]
+pub struct Ps {
+    /// Show all containers (running ones only by default).
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only ids.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Do not truncate.
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// `json` (one object per line), or a template.
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+/// `logs`.
+#[derive(Debug, Args)]
+pub struct Logs {
+    /// Follow the output.
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Only the last N lines (`all` for all).
+    #[arg(short = 'n', long, default_value = "all")]
+    pub tail: String,
+    /// Show timestamps.
+    #[arg(short, long)]
+    pub timestamps: bool,
+    /// The container.
+    pub container: String,
+}
+
+/// `stop`.
+#[derive(Debug, Args)]
+pub struct Stop {
+    /// Seconds to wait before killing it.
+    #[arg(short, long, default_value_t = 10)]
+    pub time: u64,
+    /// The containers.
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `kill`.
+#[derive(Debug, Args)]
+pub struct Kill {
+    /// The signal (name or number).
+    #[arg(short, long, default_value = "KILL")]
+    pub signal: String,
+    /// The containers.
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `rm`.
+#[derive(Debug, Args)]
+pub struct Rm {
+    /// Kill and remove a running container.
+    #[arg(short, long)]
+    pub force: bool,
+    /// The containers.
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `exec`.
+#[derive(Debug, Args)]
+pub struct Exec {
+    /// Set an environment variable.
+    #[arg(short, long = "env", value_name = "K=V")]
+    pub env: Vec<String>,
+    /// The working directory.
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// The user.
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// The container.
+    pub container: String,
+    /// The command and its arguments.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub cmd: Vec<String>,
 }

@@ -12,8 +12,33 @@ use std::io::{IsTerminal, Read, Write};
 
 type Result<T = ()> = std::result::Result<T, Failure>;
 
-/// Run the command `cli` names.
-pub fn run(cli: Cli) -> Result {
+/// Run the command `cli` names; the exit status.
+pub fn run(cli: Cli) -> Result<i32> {
+    let options = EngineOptions {
+        auth: nook_image::AuthConfig::from_env(&nook_image::auth::AuthEnv::current()),
+        insecure_registries: cli.insecure_registries.clone(),
+        ..Default::default()
+    };
+    let engine = || Engine::open_with(&cli.root, options.clone());
+    match cli.command {
+        Command::Run(a) => return crate::containers::run(&engine()?, a),
+        Command::Exec(a) => return crate::containers::exec(&engine()?, a),
+        Command::Ps(a) => crate::containers::ps(&engine()?, a)?,
+        Command::Logs(a) => crate::containers::logs(&engine()?, a)?,
+        Command::Stop(a) => crate::containers::stop(&engine()?, a)?,
+        Command::Kill(a) => crate::containers::kill(&engine()?, a)?,
+        Command::Rm(a) => crate::containers::rm(&engine()?, a)?,
+        Command::Inspect(a) => crate::containers::inspect(&engine()?, a)?,
+        other => image_command(Cli {
+            command: other,
+            ..cli
+        })?,
+    }
+    Ok(0)
+}
+
+/// Run an image (or login, system) command.
+fn image_command(cli: Cli) -> Result {
     let options = EngineOptions {
         auth: nook_image::AuthConfig::from_env(&nook_image::auth::AuthEnv::current()),
         insecure_registries: cli.insecure_registries.clone(),
@@ -34,6 +59,14 @@ pub fn run(cli: Cli) -> Result {
         Command::Image(ImageCommand::Prune(a)) => prune(&engine()?, a),
         Command::System(SystemCommand::Df(a)) => df(&engine()?, a),
         Command::Login(a) => login(&engine()?, a),
+        Command::Run(_)
+        | Command::Exec(_)
+        | Command::Ps(_)
+        | Command::Logs(_)
+        | Command::Stop(_)
+        | Command::Kill(_)
+        | Command::Rm(_)
+        | Command::Inspect(_) => unreachable!("container commands are run by run()"),
         Command::Logout(a) => {
             let (key, removed) = engine()?.logout(a.server.as_deref())?;
             match removed {
@@ -190,7 +223,7 @@ fn images(engine: &Engine, a: cli::Images) -> Result {
 }
 
 /// Each of `rows` through the template `f`, one per line.
-fn print_template(out: &mut dyn Write, f: &str, rows: &[Value]) -> Result {
+pub(crate) fn print_template(out: &mut dyn Write, f: &str, rows: &[Value]) -> Result {
     let t = Template::parse(f)?;
     if t.table {
         writeln!(out, "{}", t.header())?;
@@ -255,7 +288,8 @@ fn prune(engine: &Engine, a: cli::Prune) -> Result {
     Ok(())
 }
 
-fn inspect(engine: &Engine, a: cli::Inspect) -> Result {
+/// `image inspect`.
+pub(crate) fn inspect(engine: &Engine, a: cli::Inspect) -> Result {
     let mut all = Vec::new();
     for name in &a.images {
         all.push(engine.inspect(name)?.docker_json());

@@ -5,6 +5,7 @@
 //!
 //! - [`cli`]: commands and flags.
 //! - [`commands`]: each command run against the engine.
+//! - [`containers`]: the container commands (run, ps, logs, ...).
 //! - [`render`]: sizes, ages, tables, `--format` templates.
 //! - [`progress`]: a pull's progress display.
 
@@ -12,6 +13,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod containers;
 pub mod progress;
 pub mod render;
 
@@ -44,7 +46,7 @@ pub fn main() -> i32 {
         }
     };
     match commands::run(cli) {
-        Ok(()) => 0,
+        Ok(code) => code,
         Err(Failure(msg)) => {
             // one line, whatever the message held (none: already reported)
             if !msg.is_empty() {
@@ -52,5 +54,37 @@ pub fn main() -> i32 {
             }
             EXIT_ERROR
         }
+    }
+}
+
+/// `nook-monitor ROOT ID`: be the monitor of container ID (see
+/// nook_engine::container::monitor); its report goes to stdout, which is
+/// then pointed at /dev/null (the reader is the `nook` that spawned it).
+pub fn monitor_main() -> i32 {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.len() != 3 {
+        eprintln!("usage: nook-monitor ROOT ID");
+        return 2;
+    }
+    let id = args[2].to_string_lossy().into_owned();
+    let mut report = |line: &str| {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+        if let Ok(null) = std::fs::File::options().write(true).open("/dev/null") {
+            let _ = nix::unistd::dup2_stdout(&null);
+        }
+    };
+    let engine = match nook_engine::Engine::open(&args[1]) {
+        Ok(e) => e,
+        Err(e) => {
+            report(&format!("error {e}"));
+            return 1;
+        }
+    };
+    match engine.serve_monitor(&id, &mut report) {
+        Ok(_) => 0,
+        Err(_) => 1,
     }
 }

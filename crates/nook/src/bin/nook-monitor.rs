@@ -1,0 +1,5 @@
+//! `nook-monitor ROOT ID`: the per-container monitor `nook run -d` starts.
+
+fn main() {
+    std::process::exit(nook::monitor_main());
+}
