@@ -38,8 +38,9 @@ impl CgroupFs {
         CgroupFs::default()
     }
 
-    /// Relative paths below `root`, a cgroup path from each hierarchy's
-    /// root (`/nook`): where an engine keeps its containers.
+    /// Relative paths below `root`: a cgroup path from each hierarchy's
+    /// root when absolute (`/nook`: where an engine keeps its containers),
+    /// else below the caller's own cgroup (see [`Layout::with_root`]).
     pub fn with_root(root: impl AsRef<Path>) -> CgroupFs {
         CgroupFs {
             root: Some(root.as_ref().to_path_buf()),

@@ -105,15 +105,25 @@ fn under(mountpoint: &Path, root: &Path, cg: &Path) -> PathBuf {
 }
 
 impl Layout {
-    /// The same layout with `root` (a cgroup path, `/nook`) in place of the
-    /// caller's own cgroup: relative cgroup paths resolve below it.
+    /// The same layout with `root` in place of the caller's own cgroup:
+    /// relative cgroup paths resolve below it.  An absolute `root` (`/nook`)
+    /// is a path from each hierarchy's root; a relative one is below the
+    /// caller's own cgroup in each hierarchy (what a test or a nested engine
+    /// wants: it never leaves its own subtree).
     pub fn with_root(mut self, root: &Path) -> Layout {
-        let root = Path::new("/").join(nook_sys::path::clean_relative(root));
+        let rel = nook_sys::path::clean_relative(root);
+        let place = |own: &Path| {
+            if root.is_absolute() {
+                Path::new("/").join(&rel)
+            } else {
+                own.join(&rel)
+            }
+        };
         for h in &mut self.v1 {
-            h.own = root.clone();
+            h.own = place(&h.own);
         }
         if let Some(m) = &mut self.v2 {
-            m.own = root;
+            m.own = place(&m.own);
         }
         self
     }

@@ -74,6 +74,10 @@ pub struct EngineOptions {
     pub insecure_registries: Vec<String>,
     /// How layers are unpacked (ownership, devices, overlay xattrs).
     pub unpack: nook_storage::UnpackOptions,
+    /// The cgroup containers' cgroups go under (default
+    /// [`container::CGROUP_PARENT`]); a relative path is below the
+    /// caller's own cgroup.
+    pub cgroup_parent: Option<String>,
 }
 
 /// The engine on one store root.

@@ -16,6 +16,10 @@ pub struct Cli {
     /// may be repeated.
     #[arg(long = "insecure-registry", global = true, value_name = "REGISTRY")]
     pub insecure_registries: Vec<String>,
+    /// The cgroup containers' cgroups go under (default `/nook`); a
+    /// relative path is below nook's own cgroup.
+    #[arg(long, global = true, env = "NOOK_CGROUP_PARENT", value_name = "CGROUP")]
+    pub cgroup_parent: Option<String>,
     /// The command.
     #[command(subcommand)]
     pub command: Command,

@@ -17,6 +17,7 @@ pub fn run(cli: Cli) -> Result<i32> {
     let options = EngineOptions {
         auth: nook_image::AuthConfig::from_env(&nook_image::auth::AuthEnv::current()),
         insecure_registries: cli.insecure_registries.clone(),
+        cgroup_parent: cli.cgroup_parent.clone(),
         ..Default::default()
     };
     let engine = || Engine::open_with(&cli.root, options.clone());
@@ -42,6 +43,7 @@ fn image_command(cli: Cli) -> Result {
     let options = EngineOptions {
         auth: nook_image::AuthConfig::from_env(&nook_image::auth::AuthEnv::current()),
         insecure_registries: cli.insecure_registries.clone(),
+        cgroup_parent: cli.cgroup_parent.clone(),
         ..Default::default()
     };
     let engine = || Engine::open_with(&cli.root, options.clone());

@@ -106,10 +106,20 @@ fn random_id() -> Result<String> {
 
 impl Engine {
     /// The lifecycle library on this store (state under `<root>/run`,
-    /// cgroups under [`CGROUP_PARENT`]).
+    /// cgroups under [`Engine::cgroup_parent`]).
     pub fn runtime(&self) -> Runtime {
-        Runtime::new(self.root.join("run"))
-            .with_cgroup_driver(Arc::new(nook_cgroups::CgroupFs::with_root(CGROUP_PARENT)))
+        Runtime::new(self.root.join("run")).with_cgroup_driver(Arc::new(
+            nook_cgroups::CgroupFs::with_root(self.cgroup_parent()),
+        ))
+    }
+
+    /// The cgroup containers' cgroups go under: the option, else
+    /// [`CGROUP_PARENT`].
+    pub fn cgroup_parent(&self) -> &str {
+        self.options
+            .cgroup_parent
+            .as_deref()
+            .unwrap_or(CGROUP_PARENT)
     }
 
     /// The engine's directory of container `id`.

@@ -6,7 +6,7 @@
 //!
 //! An attached `nook run` is its own container's monitor (and also copies
 //! the output to its own stdout and stderr).  A detached one spawns the
-//! monitor program (`nook-monitor ROOT ID`, in its own session) and reads
+//! monitor program (`nook-monitor ROOT ID CGROUP_PARENT`, in its own session) and reads
 //! one line from it, `ok`, `exit CODE MESSAGE` or `error MESSAGE`, once the
 //! container has started or failed to; the monitor then closes that pipe
 //! and lives on alone.
@@ -197,6 +197,7 @@ impl Engine {
         let mut cmd = Command::new(monitor);
         cmd.arg(&self.root)
             .arg(id)
+            .arg(self.cgroup_parent())
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null());

@@ -19,18 +19,61 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-/// A store root and the `nook` binary run on it.
+/// A store root and the `nook` binary run on it; its containers' cgroups
+/// go below the test's own cgroup (`cgroup_parent`), removed on drop.
 pub struct Nook {
     pub dir: tempfile::TempDir,
     pub root: PathBuf,
+    pub cgroup_parent: String,
 }
 
 impl Default for Nook {
     fn default() -> Nook {
+        static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("root");
-        Nook { dir, root }
+        let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let cgroup_parent = format!("nook-test-{}-{n}", std::process::id());
+        Nook {
+            dir,
+            root,
+            cgroup_parent,
+        }
     }
+}
+
+impl Drop for Nook {
+    fn drop(&mut self) {
+        // the (empty by now) parent cgroup in every hierarchy
+        for d in cgroup_dirs_named(&self.cgroup_parent) {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
+/// Every directory named `name` below /sys/fs/cgroup (a few levels deep:
+/// the test's own cgroup, the parent, the container).
+pub fn cgroup_dirs_named(name: &str) -> Vec<PathBuf> {
+    fn walk(dir: &Path, name: &str, depth: usize, out: &mut Vec<PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if depth > 0 {
+                walk(&p, name, depth - 1, out);
+            }
+            if e.file_name() == name {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(Path::new("/sys/fs/cgroup"), name, 7, &mut out);
+    out
 }
 
 impl Nook {
@@ -43,6 +86,7 @@ impl Nook {
         let mut c = Command::new(env!("CARGO_BIN_EXE_nook"));
         c.args(args)
             .env("NOOK_ROOT", &self.root)
+            .env("NOOK_CGROUP_PARENT", &self.cgroup_parent)
             .env("REGISTRY_AUTH_FILE", self.dir.path().join("auth.json"))
             .env("HOME", self.dir.path())
             .env_remove("XDG_RUNTIME_DIR")

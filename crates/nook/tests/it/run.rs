@@ -123,16 +123,7 @@ impl Drop for Box {
 
 /// Every cgroup directory of container `id` (v1: one per hierarchy).
 fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = std::fs::read_dir("/sys/fs/cgroup")
-        .unwrap()
-        .map(|e| e.unwrap().path().join("nook").join(id))
-        .filter(|p| p.is_dir())
-        .collect();
-    let v2 = Path::new("/sys/fs/cgroup/nook").join(id);
-    if v2.is_dir() {
-        out.push(v2);
-    }
-    out
+    crate::cgroup_dirs_named(id)
 }
 
 fn code(out: &Output) -> i32 {
