@@ -8,6 +8,7 @@ mod archive;
 mod auth;
 mod crash;
 mod errors;
+mod progress;
 mod pull;
 mod remove;
 mod run;
