@@ -412,6 +412,7 @@ mod tests {
         assert!(s.rename_container(&id, "z").unwrap());
         assert_eq!(s.find_container("z").unwrap().id, id);
         assert!(s.find_container("x").is_err());
+        assert!(s.remove_container(&hex('d')).unwrap());
         assert!(s.remove_container(&id).unwrap());
         assert!(!s.set_container_exited(&id, 0, 10).unwrap());
         assert!(s.image_users(&image).unwrap().is_empty());
