@@ -8,9 +8,11 @@ mod archive;
 mod auth;
 mod crash;
 mod errors;
+mod lifecycle;
 mod pull;
 mod remove;
 mod run;
+mod stats;
 
 use nook_testkit::layout::{self, busybox_layer, file_layer, Built, Comp, Layout};
 use nook_testkit::Registry;
