@@ -191,7 +191,15 @@ fn print_ps(rows: &[Value], a: &cli::Ps) -> Result {
                 writeln!(out, "{r}")?;
             }
         }
-        Some(f) if f != "table" => print_template(&mut out, f, rows)?,
+        Some(f) if f != "table" => {
+            let t = render::Template::parse(f)?;
+            if t.table {
+                writeln!(out, "{}", t.header_with(&ps_title))?;
+            }
+            for r in rows {
+                writeln!(out, "{}", t.render(r)?)?;
+            }
+        }
         _ => {
             let mut head = vec![
                 "CONTAINER ID",
@@ -227,6 +235,17 @@ fn print_ps(rows: &[Value], a: &cli::Ps) -> Result {
         }
     }
     Ok(())
+}
+
+/// Docker's title of a `ps` field in a `table` template.
+fn ps_title(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "ID" => "CONTAINER ID",
+        "RunningFor" => "CREATED",
+        "CreatedAt" => "CREATED AT",
+        "LocalVolumes" => "LOCAL VOLUMES",
+        _ => return None,
+    })
 }
 
 /// A Go duration (`300ms`, `1.5h`, `1h30m`), in nanoseconds.

@@ -102,6 +102,19 @@ fn row(
     })
 }
 
+/// Docker's title of a `stats` field in a `table` template.
+fn stats_title(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "ID" => "CONTAINER ID",
+        "CPUPerc" => "CPU %",
+        "MemUsage" => "MEM USAGE / LIMIT",
+        "MemPerc" => "MEM %",
+        "NetIO" => "NET I/O",
+        "BlockIO" => "BLOCK I/O",
+        _ => return None,
+    })
+}
+
 /// How the rows are written.
 enum Output {
     Table,
@@ -128,7 +141,7 @@ fn render_rows(out: &Output, rows: &[Value]) -> Result<String> {
         Output::Json => rows.iter().for_each(|r| text += &format!("{r}\n")),
         Output::Template(t) => {
             if t.table {
-                text += &format!("{}\n", t.header());
+                text += &format!("{}\n", t.header_with(&stats_title));
             }
             for r in rows {
                 text += &format!("{}\n", t.render(r)?);
@@ -260,6 +273,14 @@ mod tests {
         assert_eq!(r["CPUPerc"], "0.00%");
         assert!(output(Some("{{.Nope}}")).is_err());
         let t = output(Some("{{.Name}} {{.CPUPerc}}")).unwrap();
-        assert_eq!(render_rows(&t, &[r]).unwrap(), "web 0.00%\n");
+        assert_eq!(
+            render_rows(&t, std::slice::from_ref(&r)).unwrap(),
+            "web 0.00%\n"
+        );
+        let t = output(Some("table {{.ID}}\\t{{.CPUPerc}}\\t{{.Name}}")).unwrap();
+        assert_eq!(
+            render_rows(&t, &[r]).unwrap(),
+            "CONTAINER ID\tCPU %\tNAME\nabc\t0.00%\tweb\n"
+        );
     }
 }

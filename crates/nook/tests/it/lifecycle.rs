@@ -333,6 +333,13 @@ fn ps_filters_and_formats() {
         "{row}"
     );
     let run_id = b.field("run1", "{{.Id}}");
+    let t = b.ok(&[
+        "ps",
+        "--format",
+        "table {{.ID}}\\t{{.Names}}\\t{{.RunningFor}}",
+    ]);
+    let want = format!("CONTAINER ID\tNAMES\tCREATED\n{}\trun1\t", &run_id[..12]);
+    assert!(t.starts_with(&want), "{t:?}");
     assert_eq!(b.ok(&["ps", "-q"]), format!("{}\n", &run_id[..12]));
     assert_eq!(b.ok(&["ps", "-q", "--no-trunc"]), format!("{run_id}\n"));
     let json: serde_json::Value =
