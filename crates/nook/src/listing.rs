@@ -352,8 +352,18 @@ pub fn logs(engine: &Engine, a: cli::Logs) -> Result {
     let since = a.since.as_deref().map(|s| parse_time("since", s, now));
     let until = a.until.as_deref().map(|s| parse_time("until", s, now));
     let (since, until) = (since.transpose()?, until.transpose()?);
+    let follow = a.follow && until.is_none_or(|u| u > now.as_nanosecond());
+    if let Some(u) = until.filter(|_| follow) {
+        // following ends at --until, as Docker's
+        let wait = u - now.as_nanosecond();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_nanos(wait as u64));
+            let _ = std::io::stdout().flush();
+            std::process::exit(0);
+        });
+    }
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
-    engine.logs(&a.container, tail, a.follow, &mut |e: &LogEntry| {
+    engine.logs(&a.container, tail, follow, &mut |e: &LogEntry| {
         let t: Option<jiff::Timestamp> = e.time.parse().ok();
         let nanos = t.map(|t| t.as_nanosecond());
         if since.is_some_and(|s| nanos.is_some_and(|n| n < s))

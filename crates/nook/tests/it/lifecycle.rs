@@ -418,6 +418,13 @@ fn logs_tail_since_until_and_timestamps() {
     assert_eq!(b.ok(&["logs", "--since", &later, "l1"]), "");
     assert_eq!(b.ok(&["logs", "--since", "0", "l1"]), "one\ntwo\n");
     assert_eq!(b.ok(&["logs", "--details", "l1"]), "one\ntwo\n");
+    // -f ends at --until (a running container: it would follow forever)
+    b.detached("f1", "echo up; sleep 1000");
+    let t = Instant::now();
+    until("its output", || b.ok(&["logs", "f1"]) == "up\n");
+    assert_eq!(b.ok(&["logs", "-f", "--until=-1s", "f1"]), "up\n");
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    assert_eq!(b.ok(&["logs", "-f", "--until", "1h", "f1"]), "");
 
     let err = b.n.fails(&["logs", "--since", "yesterday", "l1"]);
     assert!(err.contains("\"yesterday\""), "{err}");
