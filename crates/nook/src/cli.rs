@@ -488,7 +488,8 @@ pub struct Ps {
     /// Show sizes.
     #[arg(short, long)]
     pub size: bool,
-    /// Filter (`status=`, `name=`, `id=`, `label=`, `ancestor=`, `exited=`).
+    /// Filter (`status=`, `name=`, `id=`, `label=`, `ancestor=`, `exited=`,
+    /// `before=`, `since=`).
     #[arg(short, long)]
     pub filter: Vec<String>,
 }

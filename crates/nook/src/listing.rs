@@ -47,7 +47,8 @@ impl Filters {
                 "exited" if v.parse::<i32>().is_err() => {
                     return Err(Failure(format!("invalid filter 'exited={v}'")))
                 }
-                "status" | "exited" | "name" | "id" | "label" | "ancestor" => {}
+                "status" | "exited" | "name" | "id" | "label" | "ancestor" | "before" | "since" => {
+                }
                 _ => return Err(Failure(format!("invalid filter '{k}'"))),
             }
             match out.iter_mut().find(|(key, _)| *key == k) {
@@ -56,6 +57,18 @@ impl Filters {
             }
         }
         Ok(Filters(out))
+    }
+
+    /// Turn `before=` and `since=` containers into their creation times.
+    fn resolve(&mut self, engine: &Engine) -> Result {
+        for (k, vals) in &mut self.0 {
+            if k == "before" || k == "since" {
+                for v in vals.iter_mut() {
+                    *v = engine.container(v)?.record.created.to_string();
+                }
+            }
+        }
+        Ok(())
     }
 
     fn has(&self, key: &str) -> bool {
@@ -75,6 +88,8 @@ impl Filters {
                     None => labels.contains_key(v.as_str()),
                 },
                 "ancestor" => ancestor_matches(c, v),
+                "before" => v.parse().is_ok_and(|t: i64| c.record.created < t),
+                "since" => v.parse().is_ok_and(|t: i64| c.record.created > t),
                 _ => false,
             })
         })
@@ -129,7 +144,8 @@ fn state_name(c: &Container, paused: bool) -> &'static str {
 
 /// `ps`.
 pub fn ps(engine: &Engine, a: cli::Ps) -> Result {
-    let filters = Filters::parse(&a.filter)?;
+    let mut filters = Filters::parse(&a.filter)?;
+    filters.resolve(engine)?;
     let last = if a.latest { 1 } else { a.last };
     let all = a.all || last > 0 || filters.has("status");
     let now = jiff::Timestamp::now().as_second();

@@ -196,6 +196,13 @@ fn pause_freezes_and_unpause_resumes() {
     assert_eq!(b.field("p1", "{{.State.Status}}"), "exited");
     let err = b.n.fails(&["pause", "p1"]);
     assert!(err.contains("not running"), "{err}");
+    // and a paused one is removed by rm -f, its cgroup too
+    b.detached("p2", "sleep 1000");
+    let id = b.field("p2", "{{.Id}}");
+    b.ok(&["pause", "p2"]);
+    b.ok(&["rm", "-f", "p2"]);
+    assert!(b.n.run(&["inspect", "p2"]).status.code() == Some(125));
+    assert!(cgroup_dirs_named(&id).is_empty(), "cgroup of {id} left");
 }
 
 #[test]
@@ -304,6 +311,8 @@ fn ps_filters_and_formats() {
     assert_eq!(names(&["-a", "-f", "ancestor=bb:1"]).len(), 4);
     assert!(names(&["-a", "-f", "ancestor=other:1"]).is_empty());
     assert!(names(&["-a", "-f", "label=x"]).is_empty());
+    assert_eq!(names(&["-a", "-f", "before=bad1"]), ["ok0", "run1"]);
+    assert_eq!(names(&["-a", "-f", "since=bad1"]), ["made"]);
     assert_eq!(names(&["-n", "2"]), ["made", "bad1"]);
     assert_eq!(names(&["-l"]), ["made"]);
 
