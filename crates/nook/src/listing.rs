@@ -408,27 +408,16 @@ pub fn inspect(engine: &Engine, a: cli::Inspect) -> Result {
     if let Some(k) = kind.filter(|k| !["container", "image"].contains(k)) {
         return Err(Failure(format!("{k:?} is not a valid value for --type")));
     }
+    // what is found is shown, then the first name not found is the error
     let mut all = Vec::new();
+    let mut missing = None;
     for name in &a.images {
-        if kind != Some("image") {
-            match engine.container(name) {
-                Ok(c) => {
-                    all.push(container_json(engine, &c, a.size));
-                    continue;
-                }
-                Err(e) if no_such_container(&e) => {}
-                Err(e) => return Err(e.into()),
+        match inspect_one(engine, name, kind, a.size)? {
+            Some(v) => all.push(v),
+            None => {
+                let what = kind.filter(|k| *k == "container").unwrap_or("object");
+                missing.get_or_insert(format!("no such {what}: {name}"));
             }
-            if kind == Some("container") {
-                return Err(Failure(format!("no such container: {name}")));
-            }
-        }
-        match engine.inspect(name) {
-            Ok(i) => all.push(i.docker_json()),
-            Err(Error::NoSuchImage(_)) if kind.is_none() => {
-                return Err(Failure(format!("no such object: {name}")))
-            }
-            Err(e) => return Err(e.into()),
         }
     }
     let mut out = std::io::stdout().lock();
@@ -436,7 +425,35 @@ pub fn inspect(engine: &Engine, a: cli::Inspect) -> Result {
         None | Some("json") => writeln!(out, "{}", serde_json::to_string_pretty(&all)?)?,
         Some(f) => print_template(&mut out, f, &all)?,
     }
-    Ok(())
+    match missing {
+        Some(m) => Err(Failure(m)),
+        None => Ok(()),
+    }
+}
+
+/// The container (or image) `name`, as `inspect` shows it; none when
+/// there is none of the kind asked for.
+fn inspect_one(
+    engine: &Engine,
+    name: &str,
+    kind: Option<&str>,
+    size: bool,
+) -> Result<Option<Value>> {
+    if kind != Some("image") {
+        match engine.container(name) {
+            Ok(c) => return Ok(Some(container_json(engine, &c, size))),
+            Err(e) if no_such_container(&e) => {}
+            Err(e) => return Err(e.into()),
+        }
+        if kind == Some("container") {
+            return Ok(None);
+        }
+    }
+    match engine.inspect(name) {
+        Ok(i) => Ok(Some(i.docker_json())),
+        Err(Error::NoSuchImage(_)) if kind.is_none() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Whether `e` says there is no such container.

@@ -538,6 +538,17 @@ fn inspect_shows_dockers_fields() {
     assert!(err.contains("i1"), "{err}");
     let err = b.n.fails(&["inspect", "--type", "container", "bb:1"]);
     assert!(err.contains("bb:1"), "{err}");
+    // what exists is shown, then the error for what does not
+    let out =
+        b.n.run(&["inspect", "-f", "{{.Id}}", "i1", "nosuch", "bb:1"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        text(&out.stdout).starts_with(&b.field("i1", "{{.Id}}")),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(text(&out.stdout).lines().count(), 2);
+    assert_eq!(text(&out.stderr), "Error: no such object: nosuch\n");
     let err = b.n.fails(&["inspect", "--type", "volume", "i1"]);
     assert!(err.contains("volume"), "{err}");
     let err = b.n.fails(&["inspect", "-f", "{{.Nope}}", "i1"]);
