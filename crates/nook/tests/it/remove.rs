@@ -92,3 +92,29 @@ fn prune_removes_untagged_images_and_leftovers() {
     assert!(n.images().is_empty());
     assert!(n.layers().is_empty() && n.blobs().is_empty());
 }
+
+#[test]
+fn rmi_refuses_an_image_a_container_uses_unless_forced_and_the_container_keeps_it() {
+    let b = super::lifecycle::Bb::new();
+    let n = &b.n;
+    b.ok(&["create", "--name", "user", "bb:1", "true"]);
+    b.detached("runner", "sleep 100");
+    let err = n.fails(&["rmi", "bb:1"]);
+    assert!(err.contains("in use by container"), "{err}");
+    assert_eq!(n.names(), BTreeSet::from(["bb:1".to_string()]));
+    // forced: the name goes, the image's layers stay for its containers
+    n.ok(&["rmi", "-f", "bb:1"]);
+    assert!(n.names().iter().all(|r| r != "bb:1"));
+    let layers = n.layers();
+    assert!(!layers.is_empty(), "the containers' layers were freed");
+    assert_eq!(
+        n.ok(&["exec", "runner", "sh", "-c", "echo still"]).trim(),
+        "still"
+    );
+    n.ok(&["image", "prune", "-f"]);
+    assert_eq!(n.layers(), layers, "prune freed a layer a container stands on");
+    n.ok(&["rm", "-f", "user", "runner"]);
+    n.ok(&["image", "prune", "-a", "-f"]);
+    assert!(n.layers().is_empty() && n.blobs().is_empty(), "left after the containers went");
+    n.assert_consistent();
+}
