@@ -65,9 +65,28 @@ pub enum Command {
     /// Manage images.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Manage containers.
+    #[command(subcommand)]
+    Container(ContainerCommand),
     /// Manage nook.
     #[command(subcommand)]
     System(SystemCommand),
+}
+
+/// `nook container ...`.
+#[derive(Debug, Subcommand)]
+pub enum ContainerCommand {
+    /// Record a detached container's exit (the exit command its monitor
+    /// runs): unmount it, apply --rm and --restart.
+    #[command(hide = true)]
+    Cleanup(Cleanup),
+}
+
+/// `container cleanup`.
+#[derive(Debug, Args)]
+pub struct Cleanup {
+    /// The container's full id.
+    pub id: String,
 }
 
 /// `nook image ...`.
@@ -255,6 +274,15 @@ pub struct Run {
     /// Remove the container when it exits.
     #[arg(long)]
     pub rm: bool,
+    /// Restart policy: no, on-failure[:max-retries], always, unless-stopped.
+    #[arg(long, value_name = "POLICY")]
+    pub restart: Option<String>,
+    /// Logging driver: json-file (the default) or k8s-file.
+    #[arg(long, value_name = "DRIVER")]
+    pub log_driver: Option<String>,
+    /// Log driver options: max-size=SIZE, max-file=N.
+    #[arg(long = "log-opt", value_name = "OPT")]
+    pub log_opts: Vec<String>,
     /// The container's name.
     #[arg(long)]
     pub name: Option<String>,

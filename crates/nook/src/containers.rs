@@ -22,6 +22,43 @@ fn monitor_program() -> Result<std::path::PathBuf> {
     Ok(exe.with_file_name("nook-monitor"))
 }
 
+/// What a detached container's monitor exec's when the container has
+/// exited: this program's `container cleanup ID` on this store.
+fn exit_command(engine: &Engine, id: &str) -> Result<Vec<std::ffi::OsString>> {
+    let mut cmd = vec![std::env::current_exe()?.into_os_string(), "--root".into()];
+    cmd.push(engine.root().into());
+    cmd.push("--cgroup-parent".into());
+    cmd.push(engine.cgroup_parent().into());
+    cmd.extend(["container", "cleanup", id].map(Into::into));
+    Ok(cmd)
+}
+
+/// `container cleanup ID` (hidden; a monitor's exit command): record the
+/// exit, then, when the restart policy says so, wait, start the container
+/// again and become its monitor.
+pub fn cleanup(engine: Engine, a: cli::Cleanup) -> Result {
+    let Some(delay) = engine.cleanup_container(&a.id)? else {
+        return Ok(());
+    };
+    std::thread::sleep(delay);
+    let Some(launched) = engine.restart_container(&a.id)? else {
+        return Ok(());
+    };
+    let e = engine.exec_monitor(
+        &a.id,
+        &launched,
+        &monitor_program()?,
+        &exit_command(&engine, &a.id)?,
+    );
+    // no monitor: the container must not run unwatched (its exit is
+    // then seen as one nobody recorded)
+    let _ = launched
+        .child
+        .signal(nix::sys::signal::Signal::SIGKILL as i32);
+    let _ = launched.child.wait();
+    Err(Failure(format!("cannot run the monitor: {e}")))
+}
+
 /// An engine error as `run`/`exec` report it: the line, and the code.
 fn report(e: Error) -> Result<i32> {
     match e {
@@ -44,7 +81,7 @@ fn expand_env(env: &[String]) -> Vec<String> {
 }
 
 /// `run`.
-pub fn run(engine: &Engine, a: cli::Run) -> Result<i32> {
+pub fn run(engine: Engine, a: cli::Run) -> Result<i32> {
     let opts = RunOptions {
         image: a.image.clone(),
         name: a.name,
@@ -55,6 +92,9 @@ pub fn run(engine: &Engine, a: cli::Run) -> Result<i32> {
         cmd: a.cmd,
         hostname: a.hostname,
         auto_remove: a.rm,
+        restart: a.restart,
+        log_driver: a.log_driver,
+        log_opts: a.log_opts,
     };
     let rec = match engine.create_container(&opts) {
         Err(Error::NoSuchImage(_)) => {
@@ -65,7 +105,8 @@ pub fn run(engine: &Engine, a: cli::Run) -> Result<i32> {
         r => r?,
     };
     if a.detach {
-        if let Err(e) = engine.start_detached(&rec.id, &monitor_program()?) {
+        let exit = exit_command(&engine, &rec.id)?;
+        if let Err(e) = engine.start_detached(&rec.id, &monitor_program()?, &exit) {
             return report(e);
         }
         println!("{}", rec.id);
@@ -102,6 +143,13 @@ fn status_text(c: &Container, now: i64) -> String {
             let since = secs(c.record.started).unwrap_or(now);
             format!("Up {}", render::duration(now - since))
         }
+        LiveStatus::Restarting => {
+            let code = c.record.exit_code.unwrap_or(0);
+            format!(
+                "Restarting ({code}) {}",
+                render::age(secs(c.record.finished), now)
+            )
+        }
         LiveStatus::Exited(code) => {
             let code = code.map_or("unknown".to_string(), |c| c.to_string());
             match secs(c.record.finished) {
@@ -109,6 +157,16 @@ fn status_text(c: &Container, now: i64) -> String {
                 None => format!("Exited ({code})"),
             }
         }
+    }
+}
+
+/// Docker's name of a state (`ps`'s State, `inspect`'s State.Status).
+fn state_name(s: LiveStatus) -> &'static str {
+    match s {
+        LiveStatus::Created => "created",
+        LiveStatus::Running => "running",
+        LiveStatus::Exited(_) => "exited",
+        LiveStatus::Restarting => "restarting",
     }
 }
 
@@ -143,11 +201,7 @@ fn ps_fields(c: &Container, full: bool, now: i64) -> Value {
         "CreatedAt": render::date(c.record.created / 1_000_000_000, &jiff::tz::TimeZone::system()),
         "RunningFor": render::age(Some(c.record.created / 1_000_000_000), now),
         "Status": status_text(c, now),
-        "State": match c.status {
-            LiveStatus::Created => "created",
-            LiveStatus::Running => "running",
-            LiveStatus::Exited(_) => "exited",
-        },
+        "State": state_name(c.status),
         "Ports": "",
         "Names": c.record.name,
     })
@@ -309,13 +363,12 @@ fn container_json(engine: &Engine, c: &Container) -> Value {
     let (running, exit_code) = match c.status {
         LiveStatus::Running => (true, 0),
         LiveStatus::Exited(code) => (false, code.unwrap_or(-1)),
+        LiveStatus::Restarting => (false, r.exit_code.unwrap_or(0)),
         LiveStatus::Created => (false, 0),
     };
-    let status = match c.status {
-        LiveStatus::Created => "created",
-        LiveStatus::Running => "running",
-        LiveStatus::Exited(_) => "exited",
-    };
+    let status = state_name(c.status);
+    let restart = nook_engine::container::detach::restart_policy(r);
+    let log = nook_engine::container::detach::log_config(r);
     let dir = engine.container_dir(&r.id);
     let storage = engine.layers().root().join("containers").join(&r.id);
     json!({
@@ -323,8 +376,10 @@ fn container_json(engine: &Engine, c: &Container) -> Value {
         "Created": time(Some(r.created)),
         "Path": args.first().cloned().unwrap_or(Value::Null),
         "Args": args.get(1..).unwrap_or(&[]),
+        "RestartCount": r.restart_count,
         "State": {
-            "Status": status, "Running": running, "Paused": false, "Restarting": false,
+            "Status": status, "Running": running, "Paused": false,
+            "Restarting": c.status == LiveStatus::Restarting,
             "OOMKilled": false, "Dead": false,
             "Pid": if running { r.pid.unwrap_or(0) } else { 0 },
             "ExitCode": exit_code, "Error": "",
@@ -337,7 +392,9 @@ fn container_json(engine: &Engine, c: &Container) -> Value {
         "LogPath": r.log_path,
         "Name": format!("/{}", r.name),
         "Driver": "overlay",
-        "HostConfig": {"AutoRemove": r.auto_remove, "NetworkMode": "none", "LogConfig": {"Type": "json-file"}},
+        "HostConfig": {"AutoRemove": r.auto_remove, "NetworkMode": "none", "LogConfig": {"Type": log.driver.name()},
+            "RestartPolicy": {"Name": restart.name().split(':').next(), "MaximumRetryCount":
+                match restart { nook_engine::container::detach::RestartPolicy::OnFailure(n) => n, _ => 0 }}},
         "GraphDriver": {"Name": "overlay", "Data": {
             "MergedDir": storage.join("merged"), "UpperDir": storage.join("upper"),
             "WorkDir": storage.join("work"),

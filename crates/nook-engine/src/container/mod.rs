@@ -15,10 +15,15 @@
 //! `rm -f` never undo each other's work.
 //!
 //! - [`spec`]: the OCI spec from the image config and the flags.
-//! - [`monitor`]: what holds a running container's stdio, writes its log
-//!   and records its exit.
+//! - [`monitor`]: what holds an attached container's stdio, writes its
+//!   log and records its exit.
+//! - [`detach`]: detached containers: the nook-monitor program, the exit
+//!   file, the exit command's cleanup, `--restart`.
+//! - [`logs`]: the log read back (rotated files, both formats, `-f`).
 //! - [`names`]: generated names.
 
+pub mod detach;
+pub mod logs;
 pub mod monitor;
 pub mod names;
 pub mod spec;
@@ -57,6 +62,12 @@ pub struct RunOptions {
     pub hostname: Option<String>,
     /// `--rm`.
     pub auto_remove: bool,
+    /// `--restart` (Docker's spelling; `no` when `None`).
+    pub restart: Option<String>,
+    /// `--log-driver` (`json-file` when `None`, or `k8s-file`).
+    pub log_driver: Option<String>,
+    /// `--log-opt K=V` (`max-size`, `max-file`).
+    pub log_opts: Vec<String>,
 }
 
 /// A container's status as it truly is: the record, checked against the
@@ -69,6 +80,8 @@ pub enum LiveStatus {
     Running,
     /// Exited with this code (`None`: it died with nobody to record it).
     Exited(Option<i32>),
+    /// Exited with the recorded code; its restart policy starts it again.
+    Restarting,
 }
 
 /// A container with its live status.
@@ -130,6 +143,7 @@ impl Engine {
     /// Make a container from `opts.image` (which must be in the store):
     /// its root mounted, its spec built, its record written (last).
     pub fn create_container(&self, opts: &RunOptions) -> Result<ContainerRecord> {
+        let detached = detach::annotations(opts)?;
         let _lock = self.lock(false)?;
         let image = self.inspect(&opts.image)?;
         let id = random_id()?;
@@ -148,8 +162,9 @@ impl Engine {
             .map_err(Error::from);
         let result = made.and_then(|rootfs| {
             rootfs.mount(&nook_storage::MountOptions::default())?;
-            let rec =
+            let mut rec =
                 self.new_record(&id, opts, &image.config, &rootfs.merged(), &image.record.id)?;
+            rec.config = with_annotations(&rec.config, &detached)?;
             self.state.insert_container(&rec)?;
             Ok(())
         });
@@ -276,10 +291,15 @@ impl Engine {
         Ok(recs.into_iter().map(|r| self.with_status(r)).collect())
     }
 
-    fn with_status(&self, record: ContainerRecord) -> Container {
+    fn with_status(&self, mut record: ContainerRecord) -> Container {
+        if let Some(status) = self.detached_status(&mut record) {
+            return Container { record, status };
+        }
         let status = match record.status {
             ContainerStatus::Created => LiveStatus::Created,
-            ContainerStatus::Exited => LiveStatus::Exited(record.exit_code),
+            ContainerStatus::Exited | ContainerStatus::Restarting => {
+                LiveStatus::Exited(record.exit_code)
+            }
             ContainerStatus::Running => match self.runtime().status(&record.id) {
                 Ok(nook_container::Status::Stopped) | Err(_) => LiveStatus::Exited(None),
                 Ok(_) => LiveStatus::Running,
@@ -302,6 +322,14 @@ impl Engine {
     /// returns once its exit is recorded (or it is removed, with `--rm`).
     pub fn stop_container(&self, word: &str, timeout: Duration) -> Result<Container> {
         let c = self.container(word)?;
+        {
+            // no restart after a stop (the exit command reads this under
+            // the same lock)
+            let _lock = ContainerLock::take(&self.container_dir(&c.record.id));
+            self.state
+                .set_container_stop_requested(&c.record.id, true)?;
+        }
+        let c = self.container(&c.record.id)?;
         if c.status != LiveStatus::Running {
             return Ok(c);
         }
@@ -340,7 +368,7 @@ impl Engine {
     pub fn remove_container(&self, word: &str, force: bool) -> Result<ContainerRecord> {
         let c = self.container(word)?;
         let id = c.record.id.clone();
-        if matches!(c.status, LiveStatus::Running) && !force {
+        if matches!(c.status, LiveStatus::Running | LiveStatus::Restarting) && !force {
             return Err(Error::Running(id));
         }
         let _guard = ContainerLock::take(&self.container_dir(&id));
@@ -406,6 +434,16 @@ impl Engine {
         };
         Ok(child.wait()?.code())
     }
+}
+
+/// Spec JSON `config` with `extra` added to its annotations.
+fn with_annotations(config: &str, extra: &Value) -> Result<String> {
+    let mut spec: Value =
+        serde_json::from_str(config).map_err(|e| Error::invalid("spec", "annotations", e))?;
+    if let (Some(a), Some(x)) = (spec["annotations"].as_object_mut(), extra.as_object()) {
+        a.extend(x.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    serde_json::to_string(&spec).map_err(|e| Error::invalid("spec", "annotations", e))
 }
 
 /// What `exec` runs.

@@ -1,0 +1,304 @@
+//! The monitor's life: its arguments, the relay of the container's
+//! stdout and stderr into the log until the container has exited and its
+//! pipes are drained, the exit file, and the exit command exec'd in its
+//! place (`nook ... container cleanup ID`, which records the exit).
+//!
+//! ```text
+//! nook-monitor --pid PID --stdout-fd N --stderr-fd N --log-path FILE
+//!              [--log-driver json-file|k8s-file] [--log-max-size BYTES]
+//!              [--log-max-file N] --exit-dir DIR -- EXIT-COMMAND [ARG...]
+//! ```
+//!
+//! PID must be a child of this process (`nook run -d` made it so before
+//! exec'ing the monitor): it is reaped here, so its exit status is known.
+
+use crate::exit::{self, Exit};
+use crate::log::{Driver, LogConfig, LogWriter, Stream};
+use crate::time;
+use std::ffi::{CString, OsString};
+use std::os::fd::RawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+/// What the monitor is told.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Args {
+    /// The container's first process (a child of this process).
+    pub pid: i32,
+    /// The read end of its stdout.
+    pub stdout_fd: RawFd,
+    /// The read end of its stderr.
+    pub stderr_fd: RawFd,
+    /// Its log.
+    pub log: LogConfig,
+    /// The container's directory (for the exit file).
+    pub exit_dir: PathBuf,
+    /// The program (and its arguments) exec'd once the exit is written.
+    pub exit_command: Vec<OsString>,
+}
+
+/// Parse the arguments after the program name; the error names the bad
+/// one.
+pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Args, String> {
+    let mut it = args.into_iter();
+    let mut a = Args {
+        pid: 0,
+        stdout_fd: -1,
+        stderr_fd: -1,
+        log: LogConfig {
+            driver: Driver::JsonFile,
+            path: PathBuf::new(),
+            max_size: 0,
+            max_file: 1,
+        },
+        exit_dir: PathBuf::new(),
+        exit_command: Vec::new(),
+    };
+    while let Some(flag) = it.next() {
+        if flag == "--" {
+            a.exit_command = it.collect();
+            break;
+        }
+        let flag = flag.to_string_lossy().into_owned();
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let text = value.to_string_lossy();
+        let num = |what: &str| -> Result<u64, String> {
+            text.parse::<u64>()
+                .map_err(|_| format!("invalid {what} {text:?}: not a number"))
+        };
+        match flag.as_str() {
+            "--pid" => a.pid = num("--pid")? as i32,
+            "--stdout-fd" => a.stdout_fd = num("--stdout-fd")? as RawFd,
+            "--stderr-fd" => a.stderr_fd = num("--stderr-fd")? as RawFd,
+            "--log-path" => a.log.path = value.into(),
+            "--log-driver" => {
+                a.log.driver =
+                    Driver::parse(&text).ok_or_else(|| format!("unknown log driver {text:?}"))?
+            }
+            "--log-max-size" => a.log.max_size = num("--log-max-size")?,
+            "--log-max-file" => a.log.max_file = num("--log-max-file")?.max(1) as u32,
+            "--exit-dir" => a.exit_dir = value.into(),
+            _ => return Err(format!("unknown flag {flag:?}")),
+        }
+    }
+    if a.pid <= 0 || a.stdout_fd < 0 || a.stderr_fd < 0 {
+        return Err("--pid, --stdout-fd and --stderr-fd are required".into());
+    }
+    if a.log.path.as_os_str().is_empty() || a.exit_dir.as_os_str().is_empty() {
+        return Err("--log-path and --exit-dir are required".into());
+    }
+    if a.exit_command.is_empty() {
+        return Err("no exit command after --".into());
+    }
+    Ok(a)
+}
+
+/// A pidfd of `pid`.
+fn pidfd_open(pid: i32) -> RawFd {
+    // SAFETY: plain syscall; a new descriptor or -1.
+    unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) as RawFd }
+}
+
+/// Reap child `pid`: its exit code (128+N for signal N).
+fn reap(pid: i32) -> i32 {
+    let mut st = 0;
+    loop {
+        // SAFETY: waitpid on our own child, into `st`.
+        let r = unsafe { libc::waitpid(pid, &mut st, libc::__WALL) };
+        if r == pid {
+            break;
+        }
+        if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return 255;
+        }
+    }
+    if libc::WIFSIGNALED(st) {
+        128 + libc::WTERMSIG(st)
+    } else {
+        libc::WEXITSTATUS(st)
+    }
+}
+
+/// Copy both pipes into `log` until both end, or the container has exited
+/// and they stayed quiet for a while (a process it left may hold them);
+/// the exit code, reaped.
+pub fn relay(pid: i32, fds: [RawFd; 2], log: &mut LogWriter) -> i32 {
+    let pidfd = pidfd_open(pid);
+    let mut open = [true, true];
+    let mut code = None;
+    let mut buf = [0u8; 16 * 1024];
+    while open[0] || open[1] {
+        let mut pfd = [fds[0], fds[1], pidfd].map(|fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        });
+        for i in 0..2 {
+            if !open[i] {
+                pfd[i].fd = -1;
+            }
+        }
+        if code.is_some() {
+            pfd[2].fd = -1;
+        }
+        let timeout = if code.is_some() { 200 } else { -1 };
+        // SAFETY: poll on an array we own.
+        let n = unsafe { libc::poll(pfd.as_mut_ptr(), 3, timeout) };
+        if n < 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            break;
+        }
+        if n == 0 {
+            break; // exited, and nothing more came
+        }
+        for (i, stream) in [(0, Stream::Stdout), (1, Stream::Stderr)] {
+            if open[i] && pfd[i].revents != 0 {
+                // SAFETY: read into a buffer we own.
+                let k = unsafe { libc::read(fds[i], buf.as_mut_ptr().cast(), buf.len()) };
+                match k {
+                    k if k > 0 => log.data(stream, &buf[..k as usize]),
+                    k if k < 0
+                        && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) => {}
+                    _ => {
+                        open[i] = false;
+                        log.end(stream);
+                    }
+                }
+            }
+        }
+        if pidfd < 0 || pfd[2].revents != 0 {
+            code = Some(reap(pid));
+        }
+    }
+    log.end(Stream::Stdout);
+    log.end(Stream::Stderr);
+    code.unwrap_or_else(|| reap(pid))
+}
+
+/// Point stdin, stdout and stderr at /dev/null.
+fn null_stdio() {
+    // SAFETY: open a constant path; dup2 onto the standard descriptors.
+    unsafe {
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if null >= 0 {
+            for fd in 0..3 {
+                libc::dup2(null, fd);
+            }
+            if null > 2 {
+                libc::close(null);
+            }
+        }
+    }
+}
+
+/// Exec `cmd` (a path and its arguments); returns only when that fails.
+fn exec(cmd: &[OsString]) -> std::io::Error {
+    let args: Vec<CString> = match cmd
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<Result<_, _>>()
+    {
+        Ok(a) => a,
+        Err(_) => return std::io::ErrorKind::InvalidInput.into(),
+    };
+    let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    // SAFETY: a NUL-terminated argv of C strings that outlive the call.
+    unsafe { libc::execv(argv[0], argv.as_ptr()) };
+    std::io::Error::last_os_error()
+}
+
+/// Be the monitor: relay, reap, write the exit file, exec the exit
+/// command.  Returns (an exit status) only when that exec fails.
+pub fn run(a: Args) -> i32 {
+    null_stdio();
+    let mut log = LogWriter::open(a.log.clone());
+    let code = relay(a.pid, [a.stdout_fd, a.stderr_fd], &mut log);
+    let exit = Exit {
+        code,
+        time: time::now_nanos(),
+    };
+    drop(log);
+    // SAFETY: the pipes are ours; the exit command needs none of them.
+    unsafe {
+        libc::close(a.stdout_fd);
+        libc::close(a.stderr_fd);
+    }
+    let _ = exit::write(&a.exit_dir, exit);
+    let _ = exec(&a.exit_command);
+    1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<OsString> {
+        s.split(' ').map(OsString::from).collect()
+    }
+
+    #[test]
+    fn arguments() {
+        let a = parse_args(args(
+            "--pid 7 --stdout-fd 3 --stderr-fd 4 --log-path /c/log --log-driver k8s-file \
+             --log-max-size 100 --log-max-file 3 --exit-dir /c -- /bin/nook x",
+        ))
+        .unwrap();
+        assert_eq!((a.pid, a.stdout_fd, a.stderr_fd), (7, 3, 4));
+        assert_eq!(a.log.driver, Driver::K8sFile);
+        assert_eq!((a.log.max_size, a.log.max_file), (100, 3));
+        assert_eq!(a.exit_command, args("/bin/nook x"));
+        let e = parse_args(args("--pid 7 --log-driver syslog")).unwrap_err();
+        assert!(e.contains("\"syslog\""), "{e}");
+        let e = parse_args(args("--pid x")).unwrap_err();
+        assert!(e.contains("\"x\""), "{e}");
+        assert!(parse_args(args("--pid 7 --stdout-fd 3 --stderr-fd 4")).is_err());
+    }
+
+    // the child is reaped by relay(), not by Child::wait
+    #[allow(clippy::zombie_processes)]
+    #[test]
+    fn relays_and_reaps() {
+        // a child writing to both pipes, exiting 3
+        let d = tempfile::tempdir().unwrap();
+        let mut out = [0; 2];
+        let mut err = [0; 2];
+        // SAFETY: pipes into arrays we own.
+        unsafe {
+            assert_eq!(libc::pipe2(out.as_mut_ptr(), libc::O_CLOEXEC), 0);
+            assert_eq!(libc::pipe2(err.as_mut_ptr(), libc::O_CLOEXEC), 0);
+        }
+        let child = std::process::Command::new("sh")
+            .args(["-c", "echo out; echo err >&2; printf tail; exit 3"])
+            .stdout(dup(out[1]))
+            .stderr(dup(err[1]))
+            .spawn()
+            .unwrap();
+        // SAFETY: the write ends are the child's now.
+        unsafe {
+            libc::close(out[1]);
+            libc::close(err[1]);
+        }
+        let mut log = LogWriter::open(LogConfig {
+            driver: Driver::K8sFile,
+            path: d.path().join("log"),
+            max_size: 0,
+            max_file: 1,
+        });
+        let code = relay(child.id() as i32, [out[0], err[0]], &mut log);
+        assert_eq!(code, 3);
+        let text = std::fs::read_to_string(d.path().join("log")).unwrap();
+        let lines: Vec<&str> = text.lines().map(|l| &l[31..]).collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines.contains(&"stdout F out") && lines.contains(&"stderr F err"));
+        assert!(lines.contains(&"stdout P tail"), "{text}");
+    }
+
+    fn dup(fd: RawFd) -> std::process::Stdio {
+        use std::os::fd::FromRawFd;
+        // SAFETY: a fresh duplicate we hand over to Stdio.
+        unsafe { std::process::Stdio::from_raw_fd(libc::dup(fd)) }
+    }
+}
