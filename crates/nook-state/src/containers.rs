@@ -284,6 +284,20 @@ impl State {
         })
     }
 
+    /// Set the container's OCI spec (JSON), once it is built; false when
+    /// it is no longer recorded.
+    pub fn set_container_config(&self, id: &str, config: &str) -> Result<bool> {
+        self.write(|tx| {
+            let n = tx
+                .execute(
+                    "UPDATE containers SET config = ?2 WHERE id = ?1",
+                    params![id, config],
+                )
+                .map_err(sql("record a container's config"))?;
+            Ok(n == 1)
+        })
+    }
+
     /// Record that the container's restart policy will start it again
     /// (its exit already recorded): status `restarting`, watched by
     /// `monitor_pid` meanwhile, one more restart counted; false when it is
@@ -412,6 +426,8 @@ mod tests {
         let (_d, s, image) = state_with_image();
         let id = hex('c');
         s.insert_container(&new(&id, "x", &image)).unwrap();
+        assert!(s.set_container_config(&id, "{\"x\":1}").unwrap());
+        assert_eq!(s.container(&id).unwrap().unwrap().config, "{\"x\":1}");
         assert!(s.set_container_running(&id, 42, 41, 5).unwrap());
         let r = s.container(&id).unwrap().unwrap();
         assert_eq!(

@@ -154,22 +154,48 @@ impl Engine {
             .rev()
             .map(|l| crate::to_storage_digest(&l.chain_id))
             .collect::<Result<_>>()?;
+        // recorded first (its spec filled in below), so that a create
+        // killed at any point leaves a container `ps -a` shows and
+        // `rm -f` removes
+        let mut opts = opts.clone();
+        let name = match opts.name.take() {
+            Some(n) => {
+                names::check(&n)?;
+                n
+            }
+            None => self.free_name()?,
+        };
+        opts.name = Some(name.clone());
         let dir = self.container_dir(&id);
-        std::fs::create_dir_all(&dir).map_err(Error::io("create", &dir))?;
-        let made = self
-            .layers
-            .prepare_rootfs(&id, &lowers)
-            .map_err(Error::from);
+        self.state.insert_container(&NewContainer {
+            id: id.clone(),
+            name,
+            image_id: image.record.id.clone(),
+            image_name: opts.image.clone(),
+            config: "{}".into(),
+            created: now_nanos(),
+            log_path: dir.join("container.log"),
+            auto_remove: opts.auto_remove,
+        })?;
+        let made = std::fs::create_dir_all(&dir)
+            .map_err(Error::io("create", &dir))
+            .and_then(|()| Ok(self.layers.prepare_rootfs(&id, &lowers)?));
         let result = made.and_then(|rootfs| {
             rootfs.mount(&nook_storage::MountOptions::default())?;
-            let mut rec =
-                self.new_record(&id, opts, &image.config, &rootfs.merged(), &image.record.id)?;
-            rec.config = with_annotations(&rec.config, &detached)?;
-            self.state.insert_container(&rec)?;
+            let rec = self.new_record(
+                &id,
+                &opts,
+                &image.config,
+                &rootfs.merged(),
+                &image.record.id,
+            )?;
+            let config = with_annotations(&rec.config, &detached)?;
+            self.state.set_container_config(&id, &config)?;
             Ok(())
         });
         if let Err(e) = result {
             self.teardown(&id);
+            let _ = self.state.remove_container(&id);
             return Err(e);
         }
         self.state

@@ -8,6 +8,7 @@ mod archive;
 mod auth;
 mod crash;
 mod errors;
+mod monitor;
 mod pull;
 mod remove;
 mod run;
