@@ -6,8 +6,13 @@
 //! ```text
 //! nook-monitor --pid PID --stdout-fd N --stderr-fd N --log-path FILE
 //!              [--log-driver json-file|k8s-file] [--log-max-size BYTES]
-//!              [--log-max-file N] --exit-dir DIR -- EXIT-COMMAND [ARG...]
+//!              [--log-max-file N] [--health-interval-ms MS --health-arg ARG...]
+//!              --exit-dir DIR -- EXIT-COMMAND [ARG...]
 //! ```
+//!
+//! With a health interval, the health command (the `--health-arg`s:
+//! `nook ... healthcheck run ID`) is run every interval while the
+//! container runs, one at a time; it records the health itself.
 //!
 //! PID must be a child of this process (`nook run -d` made it so before
 //! exec'ing the monitor): it is reaped here, so its exit status is known.
@@ -19,6 +24,7 @@ use std::ffi::{CString, OsString};
 use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 /// What the monitor is told.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,6 +41,10 @@ pub struct Args {
     pub exit_dir: PathBuf,
     /// The program (and its arguments) exec'd once the exit is written.
     pub exit_command: Vec<OsString>,
+    /// How often the health command runs (0: never).
+    pub health_interval_ms: u64,
+    /// The health command (a program and its arguments).
+    pub health_command: Vec<OsString>,
 }
 
 /// Parse the arguments after the program name; the error names the bad
@@ -53,6 +63,8 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Args, Stri
         },
         exit_dir: PathBuf::new(),
         exit_command: Vec::new(),
+        health_interval_ms: 0,
+        health_command: Vec::new(),
     };
     while let Some(flag) = it.next() {
         if flag == "--" {
@@ -78,6 +90,8 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Args, Stri
             "--log-max-size" => a.log.max_size = num("--log-max-size")?,
             "--log-max-file" => a.log.max_file = num("--log-max-file")?.max(1) as u32,
             "--exit-dir" => a.exit_dir = value.into(),
+            "--health-interval-ms" => a.health_interval_ms = num("--health-interval-ms")?,
+            "--health-arg" => a.health_command.push(value),
             _ => return Err(format!("unknown flag {flag:?}")),
         }
     }
@@ -89,6 +103,9 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Args, Stri
     }
     if a.exit_command.is_empty() {
         return Err("no exit command after --".into());
+    }
+    if a.health_interval_ms > 0 && a.health_command.is_empty() {
+        return Err("--health-interval-ms needs --health-arg".into());
     }
     Ok(a)
 }
@@ -119,10 +136,68 @@ fn reap(pid: i32) -> i32 {
     }
 }
 
+/// The periodic health command.
+#[derive(Debug)]
+pub struct Health {
+    interval: Duration,
+    command: Vec<OsString>,
+    next: Instant,
+    running: Option<std::process::Child>,
+}
+
+impl Health {
+    /// Run `command` every `interval` (the first one after an interval).
+    pub fn new(interval: Duration, command: Vec<OsString>) -> Health {
+        Health {
+            interval,
+            command,
+            next: Instant::now() + interval,
+            running: None,
+        }
+    }
+
+    /// How long poll may wait before [`Health::tick`] has work.
+    fn timeout_ms(&self) -> i32 {
+        if self.running.is_some() {
+            return 50; // to reap it
+        }
+        let left = self.next.saturating_duration_since(Instant::now());
+        left.as_millis().min(i32::MAX as u128) as i32
+    }
+
+    /// Reap a finished check; start one when it is time.
+    fn tick(&mut self) {
+        if let Some(c) = &mut self.running {
+            if matches!(c.try_wait(), Ok(None)) {
+                return;
+            }
+            self.running = None;
+        }
+        let now = Instant::now();
+        if now < self.next {
+            return;
+        }
+        self.next = now + self.interval;
+        self.running = std::process::Command::new(&self.command[0])
+            .args(&self.command[1..])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok();
+    }
+}
+
 /// Copy both pipes into `log` until both end, or the container has exited
 /// and they stayed quiet for a while (a process it left may hold them);
-/// the exit code, reaped.
-pub fn relay(pid: i32, fds: [RawFd; 2], log: &mut LogWriter) -> i32 {
+/// the exit code, reaped.  While the container runs, `health` is run at
+/// its interval.
+pub fn relay(
+    pid: i32,
+    fds: [RawFd; 2],
+    log: &mut LogWriter,
+    mut health: Option<&mut Health>,
+) -> i32 {
     let pidfd = pidfd_open(pid);
     let mut open = [true, true];
     let mut code = None;
@@ -141,7 +216,11 @@ pub fn relay(pid: i32, fds: [RawFd; 2], log: &mut LogWriter) -> i32 {
         if code.is_some() {
             pfd[2].fd = -1;
         }
-        let timeout = if code.is_some() { 200 } else { -1 };
+        let timeout = match (&code, &health) {
+            (Some(_), _) => 200,
+            (None, Some(h)) => h.timeout_ms(),
+            (None, None) => -1,
+        };
         // SAFETY: poll on an array we own.
         let n = unsafe { libc::poll(pfd.as_mut_ptr(), 3, timeout) };
         if n < 0 {
@@ -150,8 +229,13 @@ pub fn relay(pid: i32, fds: [RawFd; 2], log: &mut LogWriter) -> i32 {
             }
             break;
         }
-        if n == 0 {
+        if n == 0 && code.is_some() {
             break; // exited, and nothing more came
+        }
+        if code.is_none() {
+            if let Some(h) = health.as_deref_mut() {
+                h.tick();
+            }
         }
         for (i, stream) in [(0, Stream::Stdout), (1, Stream::Stderr)] {
             if open[i] && pfd[i].revents != 0 {
@@ -215,7 +299,13 @@ fn exec(cmd: &[OsString]) -> std::io::Error {
 pub fn run(a: Args) -> i32 {
     null_stdio();
     let mut log = LogWriter::open(a.log.clone());
-    let code = relay(a.pid, [a.stdout_fd, a.stderr_fd], &mut log);
+    let mut health = (a.health_interval_ms > 0).then(|| {
+        Health::new(
+            Duration::from_millis(a.health_interval_ms),
+            a.health_command.clone(),
+        )
+    });
+    let code = relay(a.pid, [a.stdout_fd, a.stderr_fd], &mut log, health.as_mut());
     let exit = Exit {
         code,
         time: time::now_nanos(),
@@ -271,7 +361,10 @@ mod tests {
             assert_eq!(libc::pipe2(err.as_mut_ptr(), libc::O_CLOEXEC), 0);
         }
         let child = std::process::Command::new("sh")
-            .args(["-c", "echo out; echo err >&2; printf tail; exit 3"])
+            .args([
+                "-c",
+                "echo out; echo err >&2; printf tail; sleep 1.5; exit 3",
+            ])
             .stdout(dup(out[1]))
             .stderr(dup(err[1]))
             .spawn()
@@ -287,8 +380,23 @@ mod tests {
             max_size: 0,
             max_file: 1,
         });
-        let code = relay(child.id() as i32, [out[0], err[0]], &mut log);
+        let marks = d.path().join("marks");
+        let mut health = Health::new(
+            Duration::from_millis(100),
+            ["sh", "-c", &format!("echo x >> {}", marks.display())]
+                .map(OsString::from)
+                .to_vec(),
+        );
+        let code = relay(
+            child.id() as i32,
+            [out[0], err[0]],
+            &mut log,
+            Some(&mut health),
+        );
         assert_eq!(code, 3);
+        // the health command ran while it did (a second and a half)
+        let n = std::fs::read_to_string(&marks).unwrap().lines().count();
+        assert!((5..=16).contains(&n), "{n} checks");
         let text = std::fs::read_to_string(d.path().join("log")).unwrap();
         let lines: Vec<&str> = text.lines().map(|l| &l[31..]).collect();
         assert_eq!(lines.len(), 3, "{text}");

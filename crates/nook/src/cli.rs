@@ -47,7 +47,7 @@ pub enum Command {
     /// Log out from a registry.
     Logout(Logout),
     /// Create and run a new container from an image.
-    Run(Run),
+    Run(Box<Run>),
     /// List containers.
     Ps(Ps),
     /// Fetch the logs of a container.
@@ -68,6 +68,9 @@ pub enum Command {
     /// Manage containers.
     #[command(subcommand)]
     Container(ContainerCommand),
+    /// Run a container's health check.
+    #[command(subcommand)]
+    Healthcheck(HealthcheckCommand),
     /// Manage nook.
     #[command(subcommand)]
     System(SystemCommand),
@@ -80,6 +83,14 @@ pub enum ContainerCommand {
     /// runs): unmount it, apply --rm and --restart.
     #[command(hide = true)]
     Cleanup(Cleanup),
+}
+
+/// `nook healthcheck ...`.
+#[derive(Debug, Subcommand)]
+pub enum HealthcheckCommand {
+    /// Run the container's health check once and record the result
+    /// (exit 0 healthy, 1 not).
+    Run(Cleanup),
 }
 
 /// `container cleanup`.
@@ -283,6 +294,15 @@ pub struct Run {
     /// Log driver options: max-size=SIZE, max-file=N.
     #[arg(long = "log-opt", value_name = "OPT")]
     pub log_opts: Vec<String>,
+    /// Command to run to check health (with `sh -c`).
+    #[arg(long, value_name = "CMD")]
+    pub health_cmd: Option<String>,
+    /// Time between health checks (ms|s|m|h), 30s by default.
+    #[arg(long, value_name = "DURATION")]
+    pub health_interval: Option<String>,
+    /// Consecutive failures needed to report unhealthy (3 by default).
+    #[arg(long, value_name = "N")]
+    pub health_retries: Option<u32>,
     /// The container's name.
     #[arg(long)]
     pub name: Option<String>,

@@ -1,7 +1,9 @@
 //! Each command: its arguments checked, the engine called, the result
 //! written as Docker writes it.
 
-use crate::cli::{self, Cli, Command, ContainerCommand, ImageCommand, SystemCommand};
+use crate::cli::{
+    self, Cli, Command, ContainerCommand, HealthcheckCommand, ImageCommand, SystemCommand,
+};
 use crate::progress::{Display, Mode};
 use crate::render::{self, Template};
 use crate::Failure;
@@ -22,9 +24,12 @@ pub fn run(cli: Cli) -> Result<i32> {
     };
     let engine = || Engine::open_with(&cli.root, options.clone());
     match cli.command {
-        Command::Run(a) => return crate::containers::run(engine()?, a),
+        Command::Run(a) => return crate::containers::run(engine()?, *a),
         Command::Container(ContainerCommand::Cleanup(a)) => {
             crate::containers::cleanup(engine()?, a)?
+        }
+        Command::Healthcheck(HealthcheckCommand::Run(a)) => {
+            return crate::containers::healthcheck(&engine()?, a)
         }
         Command::Exec(a) => return crate::containers::exec(&engine()?, a),
         Command::Ps(a) => crate::containers::ps(&engine()?, a)?,
@@ -72,6 +77,7 @@ fn image_command(cli: Cli) -> Result {
         | Command::Kill(_)
         | Command::Rm(_)
         | Command::Container(_)
+        | Command::Healthcheck(_)
         | Command::Inspect(_) => unreachable!("container commands are run by run()"),
         Command::Logout(a) => {
             let (key, removed) = engine()?.logout(a.server.as_deref())?;

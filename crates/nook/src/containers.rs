@@ -7,6 +7,7 @@ use crate::cli;
 use crate::commands::print_template;
 use crate::render;
 use crate::Failure;
+use nook_engine::container::detach::MonitorCommands;
 use nook_engine::container::monitor::{LogEntry, Stream};
 use nook_engine::{Container, Engine, Error, ExecOptions, LiveStatus, RunOptions};
 use serde_json::{json, Value};
@@ -22,15 +23,37 @@ fn monitor_program() -> Result<std::path::PathBuf> {
     Ok(exe.with_file_name("nook-monitor"))
 }
 
-/// What a detached container's monitor exec's when the container has
-/// exited: this program's `container cleanup ID` on this store.
-fn exit_command(engine: &Engine, id: &str) -> Result<Vec<std::ffi::OsString>> {
-    let mut cmd = vec![std::env::current_exe()?.into_os_string(), "--root".into()];
-    cmd.push(engine.root().into());
-    cmd.push("--cgroup-parent".into());
-    cmd.push(engine.cgroup_parent().into());
-    cmd.extend(["container", "cleanup", id].map(Into::into));
-    Ok(cmd)
+/// What a detached container's monitor runs: nook-monitor beside this
+/// program, this program's `container cleanup ID` (once the container
+/// has exited) and `healthcheck run ID` (at the health interval), on this
+/// store.
+fn monitor_commands(engine: &Engine, id: &str) -> Result<MonitorCommands> {
+    let mut nook = vec![std::env::current_exe()?.into_os_string(), "--root".into()];
+    nook.push(engine.root().into());
+    nook.push("--cgroup-parent".into());
+    nook.push(engine.cgroup_parent().into());
+    let with = |args: [&str; 3]| {
+        let mut c = nook.clone();
+        c.extend(args.map(Into::into));
+        c
+    };
+    Ok(MonitorCommands {
+        monitor: monitor_program()?,
+        exit: with(["container", "cleanup", id]),
+        health: with(["healthcheck", "run", id]),
+    })
+}
+
+/// `healthcheck run ID`: 0 healthy, 1 not.
+pub fn healthcheck(engine: &Engine, a: cli::Cleanup) -> Result<i32> {
+    let h = engine.run_health_check(&a.id)?;
+    match h.status.as_str() {
+        "healthy" => Ok(0),
+        status => {
+            println!("{status}");
+            Ok(1)
+        }
+    }
 }
 
 /// `container cleanup ID` (hidden; a monitor's exit command): record the
@@ -44,12 +67,7 @@ pub fn cleanup(engine: Engine, a: cli::Cleanup) -> Result {
     let Some(launched) = engine.restart_container(&a.id)? else {
         return Ok(());
     };
-    let e = engine.exec_monitor(
-        &a.id,
-        &launched,
-        &monitor_program()?,
-        &exit_command(&engine, &a.id)?,
-    );
+    let e = engine.exec_monitor(&a.id, &launched, &monitor_commands(&engine, &a.id)?);
     // no monitor: the container must not run unwatched (its exit is
     // then seen as one nobody recorded)
     let _ = launched
@@ -95,6 +113,9 @@ pub fn run(engine: Engine, a: cli::Run) -> Result<i32> {
         restart: a.restart,
         log_driver: a.log_driver,
         log_opts: a.log_opts,
+        health_cmd: a.health_cmd,
+        health_interval: a.health_interval,
+        health_retries: a.health_retries,
     };
     let rec = match engine.create_container(&opts) {
         Err(Error::NoSuchImage(_)) => {
@@ -105,8 +126,8 @@ pub fn run(engine: Engine, a: cli::Run) -> Result<i32> {
         r => r?,
     };
     if a.detach {
-        let exit = exit_command(&engine, &rec.id)?;
-        if let Err(e) = engine.start_detached(&rec.id, &monitor_program()?, &exit) {
+        let cmds = monitor_commands(&engine, &rec.id)?;
+        if let Err(e) = engine.start_detached(&rec.id, &cmds) {
             return report(e);
         }
         println!("{}", rec.id);
@@ -134,8 +155,22 @@ pub fn exec(engine: &Engine, a: cli::Exec) -> Result<i32> {
     }
 }
 
-/// Docker's STATUS column.
-fn status_text(c: &Container, now: i64) -> String {
+/// Docker's STATUS column, with the health of a running container that
+/// has a health check.
+fn status_text(engine: &Engine, c: &Container, now: i64) -> String {
+    let text = plain_status(c, now);
+    if c.status != LiveStatus::Running {
+        return text;
+    }
+    match engine.health(&c.record.id).map(|h| h.status) {
+        Some(s) if s == "starting" => format!("{text} (health: starting)"),
+        Some(s) => format!("{text} ({s})"),
+        None => text,
+    }
+}
+
+/// Docker's STATUS column without the health.
+fn plain_status(c: &Container, now: i64) -> String {
     let secs = |t: Option<i64>| t.map(|t| t / 1_000_000_000);
     match c.status {
         LiveStatus::Created => "Created".into(),
@@ -185,7 +220,7 @@ fn command_of(c: &Container) -> String {
 }
 
 /// The fields of one `ps` row, as `--format` sees them.
-fn ps_fields(c: &Container, full: bool, now: i64) -> Value {
+fn ps_fields(engine: &Engine, c: &Container, full: bool, now: i64) -> Value {
     let id = match full {
         true => c.record.id.clone(),
         false => c.record.short_id().to_string(),
@@ -200,7 +235,7 @@ fn ps_fields(c: &Container, full: bool, now: i64) -> Value {
         "Command": format!("\"{cmd}\""),
         "CreatedAt": render::date(c.record.created / 1_000_000_000, &jiff::tz::TimeZone::system()),
         "RunningFor": render::age(Some(c.record.created / 1_000_000_000), now),
-        "Status": status_text(c, now),
+        "Status": status_text(engine, c, now),
         "State": state_name(c.status),
         "Ports": "",
         "Names": c.record.name,
@@ -215,7 +250,10 @@ pub fn ps(engine: &Engine, a: cli::Ps) -> Result {
         .into_iter()
         .filter(|c| a.all || c.status == LiveStatus::Running)
         .collect();
-    let rows: Vec<Value> = list.iter().map(|c| ps_fields(c, a.no_trunc, now)).collect();
+    let rows: Vec<Value> = list
+        .iter()
+        .map(|c| ps_fields(engine, c, a.no_trunc, now))
+        .collect();
     let mut out = std::io::stdout().lock();
     if a.quiet {
         for r in &rows {
@@ -380,6 +418,7 @@ fn container_json(engine: &Engine, c: &Container) -> Value {
         "State": {
             "Status": status, "Running": running, "Paused": false,
             "Restarting": c.status == LiveStatus::Restarting,
+            "Health": engine.health(&r.id),
             "OOMKilled": false, "Dead": false,
             "Pid": if running { r.pid.unwrap_or(0) } else { 0 },
             "ExitCode": exit_code, "Error": "",

@@ -29,7 +29,7 @@ use std::ffi::OsString;
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// `--restart`: whether a detached container is started again when it
@@ -165,12 +165,56 @@ pub(crate) fn annotations(opts: &super::RunOptions) -> Result<Value> {
             }
         }
     }
-    Ok(json!({
+    let mut health = json!({});
+    if let Some(cmd) = opts.health_cmd.as_deref().filter(|c| !c.is_empty()) {
+        let interval = match opts.health_interval.as_deref() {
+            Some(i) => super::health::parse_duration(i)
+                .filter(|d| *d >= Duration::from_millis(1))
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "--health-interval",
+                        i,
+                        "a duration of at least 1ms (30s, 1m)",
+                    )
+                })?,
+            None => Duration::from_secs(30),
+        };
+        health = json!({
+            "io.nook.health-cmd": cmd,
+            "io.nook.health-interval-ms": (interval.as_millis() as u64).to_string(),
+            "io.nook.health-retries": opts.health_retries.unwrap_or(3).to_string(),
+        });
+    }
+    let mut a = json!({
         "io.nook.restart": policy.name(),
         "io.nook.log-driver": driver.name(),
         "io.nook.log-max-size": size.to_string(),
         "io.nook.log-max-file": files.to_string(),
-    }))
+    });
+    if let (Some(a), Some(h)) = (a.as_object_mut(), health.as_object()) {
+        a.extend(h.clone());
+    }
+    Ok(a)
+}
+
+/// A container's health check: its command and retries.
+pub fn health_check(rec: &ContainerRecord) -> Option<(String, u32)> {
+    let cmd = annotation(rec, "io.nook.health-cmd")?;
+    let retries = annotation(rec, "io.nook.health-retries").and_then(|r| r.parse().ok());
+    Some((cmd, retries.unwrap_or(3)))
+}
+
+/// What a detached container's monitor runs: the monitor program, the
+/// exit command it exec's once the container has exited, and the health
+/// command it runs at the health interval.
+#[derive(Clone, Debug, Default)]
+pub struct MonitorCommands {
+    /// The nook-monitor program.
+    pub monitor: PathBuf,
+    /// `nook ... container cleanup ID`.
+    pub exit: Vec<OsString>,
+    /// `nook ... healthcheck run ID`.
+    pub health: Vec<OsString>,
 }
 
 fn annotation(rec: &ContainerRecord, key: &str) -> Option<String> {
@@ -243,7 +287,7 @@ impl Engine {
     /// what it exec's once the container has exited.  The engine is
     /// consumed: its store connection is closed before the fork (the
     /// child opens its own).  The caller must be single-threaded.
-    pub fn start_detached(self, id: &str, monitor: &Path, exit_command: &[OsString]) -> Result<()> {
+    pub fn start_detached(self, id: &str, cmds: &MonitorCommands) -> Result<()> {
         let n = threads();
         if n != 1 {
             return Err(Error::Monitor(format!("cannot fork with {n} threads")));
@@ -268,7 +312,7 @@ impl Engine {
                         child_exit(1)
                     }
                 };
-                engine.be_monitor(id, monitor, exit_command, w)
+                engine.be_monitor(id, cmds, w)
             }
             pid => {
                 drop(w);
@@ -278,13 +322,16 @@ impl Engine {
     }
 
     /// The forked child: launch, report, exec the monitor.
-    fn be_monitor(&self, id: &str, monitor: &Path, exit_command: &[OsString], w: OwnedFd) -> ! {
+    fn be_monitor(&self, id: &str, cmds: &MonitorCommands, w: OwnedFd) -> ! {
         match self.launch(id) {
             Ok(l) => {
                 report(&w, "ok");
-                let e = self.exec_monitor(id, &l, monitor, exit_command);
+                let e = self.exec_monitor(id, &l, cmds);
                 // no monitor: the container must not run unwatched
-                report(&w, &format!("error cannot run {}: {e}", monitor.display()));
+                report(
+                    &w,
+                    &format!("error cannot run {}: {e}", cmds.monitor.display()),
+                );
                 let _ = l.child.signal(libc::SIGKILL);
                 let code = l.child.wait().map(|s| s.code()).unwrap_or(255);
                 self.finish(id, code);
@@ -303,13 +350,7 @@ impl Engine {
 
     /// Exec the monitor of launched container `id` in this process (the
     /// container's parent); returns only when that fails.
-    pub fn exec_monitor(
-        &self,
-        id: &str,
-        l: &Launched,
-        monitor: &Path,
-        exit_command: &[OsString],
-    ) -> std::io::Error {
+    pub fn exec_monitor(&self, id: &str, l: &Launched, cmds: &MonitorCommands) -> std::io::Error {
         let rec = match self.state.container(id) {
             Ok(Some(r)) => r,
             _ => return std::io::ErrorKind::NotFound.into(),
@@ -321,7 +362,7 @@ impl Engine {
                 return std::io::Error::from_raw_os_error(e as i32);
             }
         }
-        let mut cmd = std::process::Command::new(monitor);
+        let mut cmd = std::process::Command::new(&cmds.monitor);
         cmd.arg("--pid")
             .arg(l.child.pid.to_string())
             .arg("--stdout-fd")
@@ -337,9 +378,15 @@ impl Engine {
             .arg("--log-max-file")
             .arg(log.max_file.to_string())
             .arg("--exit-dir")
-            .arg(self.container_dir(id))
-            .arg("--")
-            .args(exit_command);
+            .arg(self.container_dir(id));
+        let interval = annotation(&rec, "io.nook.health-interval-ms");
+        if let Some(ms) = interval.filter(|_| !cmds.health.is_empty()) {
+            cmd.arg("--health-interval-ms").arg(ms);
+            for a in &cmds.health {
+                cmd.arg("--health-arg").arg(a);
+            }
+        }
+        cmd.arg("--").args(&cmds.exit);
         cmd.exec()
     }
 

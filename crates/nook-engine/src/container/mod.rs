@@ -19,10 +19,12 @@
 //!   log and records its exit.
 //! - [`detach`]: detached containers: the nook-monitor program, the exit
 //!   file, the exit command's cleanup, `--restart`.
+//! - [`health`]: health checks (`--health-cmd`), run by the monitor.
 //! - [`logs`]: the log read back (rotated files, both formats, `-f`).
 //! - [`names`]: generated names.
 
 pub mod detach;
+pub mod health;
 pub mod logs;
 pub mod monitor;
 pub mod names;
@@ -68,6 +70,12 @@ pub struct RunOptions {
     pub log_driver: Option<String>,
     /// `--log-opt K=V` (`max-size`, `max-file`).
     pub log_opts: Vec<String>,
+    /// `--health-cmd` (run with `sh -c`).
+    pub health_cmd: Option<String>,
+    /// `--health-interval` (Go's duration spelling; 30s when `None`).
+    pub health_interval: Option<String>,
+    /// `--health-retries` (3 when `None`).
+    pub health_retries: Option<u32>,
 }
 
 /// A container's status as it truly is: the record, checked against the

@@ -502,3 +502,61 @@ fn twenty_concurrent_run_rm_lose_and_leave_nothing() {
     }
     s.assert_empty();
 }
+
+#[test]
+fn the_monitor_runs_health_checks_and_ps_and_inspect_show_the_health() {
+    let s = Store::new();
+    // unhealthy until the container makes /tmp/ok, healthy after
+    let id = s.n.ok(&[
+        "run",
+        "-d",
+        "--health-cmd",
+        "test -f /tmp/ok",
+        "--health-interval",
+        "200ms",
+        "--health-retries",
+        "2",
+        "bb",
+        "sh",
+        "-c",
+        "sleep 1.5; touch /tmp/ok; sleep 30",
+    ]);
+    let id = id.trim();
+    assert!(
+        s.status(id).ends_with("(health: starting)"),
+        "{}",
+        s.status(id)
+    );
+    s.wait_status(id, "Up");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !s.status(id).ends_with("(unhealthy)") {
+        assert!(Instant::now() < deadline, "{}", s.status(id));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    while !s.status(id).ends_with("(healthy)") {
+        assert!(Instant::now() < deadline, "{}", s.status(id));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let h = s.n.ok(&["inspect", "-f", "{{json .State.Health}}", id]);
+    let h: serde_json::Value = serde_json::from_str(&h).unwrap();
+    assert_eq!(h["Status"], "healthy");
+    assert_eq!(h["FailingStreak"], 0);
+    let log = h["Log"].as_array().unwrap();
+    assert_eq!(log.last().unwrap()["ExitCode"], 0);
+    assert!(log.iter().any(|r| r["ExitCode"] == 1), "{h}");
+    // by hand too: 0 when healthy
+    s.n.ok(&["healthcheck", "run", id]);
+    let e = s.n.fails(&[
+        "run",
+        "-d",
+        "--health-cmd",
+        "true",
+        "--health-interval",
+        "soon",
+        "bb",
+        "true",
+    ]);
+    assert!(e.contains("\"soon\""), "{e}");
+    s.n.ok(&["rm", "-f", id]);
+    s.assert_empty();
+}
