@@ -11,11 +11,13 @@
 //! - [`log`]: the log formats (json-file, k8s-file) and rotation.
 //! - [`exit`]: the exit file.
 //! - [`monitor`]: the arguments and the monitor's life.
+//! - [`trim`]: its start-up code dropped from its resident memory.
 
 pub mod exit;
 pub mod log;
 pub mod monitor;
 pub mod time;
+pub mod trim;
 
 /// Run the monitor with this process's arguments; returns (an exit
 /// status) only on bad arguments or when the exit command cannot be
