@@ -352,7 +352,17 @@ fn restart_policies_are_applied_and_stop_prevents_restarts() {
     );
     assert_eq!(s.record(&id).unwrap().restart_count, 0);
 
-    // bad policies: one line, 125, nothing made
+    assert_eq!(s.ids().len(), 3);
+    for id in s.ids() {
+        s.n.ok(&["rm", "-f", &id]);
+    }
+    s.assert_empty();
+}
+
+#[test]
+fn bad_restart_and_log_values_are_one_line_and_leave_nothing() {
+    let s = Store::new();
+    // one line, 125, nothing made
     let e =
         s.n.fails(&["run", "-d", "--restart", "sometimes", "bb", "true"]);
     assert!(e.contains("\"sometimes\""), "{e}");
@@ -365,10 +375,6 @@ fn restart_policies_are_applied_and_stop_prevents_restarts() {
     let e =
         s.n.fails(&["run", "-d", "--log-driver", "syslog", "bb", "true"]);
     assert!(e.contains("\"syslog\""), "{e}");
-    assert_eq!(s.ids().len(), 3);
-    for id in s.ids() {
-        s.n.ok(&["rm", "-f", &id]);
-    }
     s.assert_empty();
 }
 
