@@ -11,8 +11,10 @@
 //! - [`log`]: the log formats (json-file, k8s-file) and rotation.
 //! - [`exit`]: the exit file.
 //! - [`monitor`]: the arguments and the monitor's life.
+//! - [`attach`]: the attach socket (`nook attach`).
 //! - [`trim`]: its start-up code dropped from its resident memory.
 
+pub mod attach;
 pub mod exit;
 pub mod log;
 pub mod monitor;

@@ -4,7 +4,8 @@
 //! place (`nook ... container cleanup ID`, which records the exit).
 //!
 //! ```text
-//! nook-monitor --pid PID --stdout-fd N --stderr-fd N --log-path FILE
+//! nook-monitor --pid PID --stdout-fd N [--stderr-fd N] --log-path FILE
+//!              [--input-fd N] [--attach-socket PATH]
 //!              [--log-driver json-file|k8s-file] [--log-max-size BYTES]
 //!              [--log-max-file N] [--health-interval-ms MS --health-arg ARG...]
 //!              --exit-dir DIR -- EXIT-COMMAND [ARG...]
@@ -17,6 +18,7 @@
 //! PID must be a child of this process (`nook run -d` made it so before
 //! exec'ing the monitor): it is reaped here, so its exit status is known.
 
+use crate::attach::Attach;
 use crate::exit::{self, Exit};
 use crate::log::{Driver, LogConfig, LogWriter, Stream};
 use crate::time;
@@ -41,6 +43,11 @@ pub struct Args {
     pub exit_dir: PathBuf,
     /// The program (and its arguments) exec'd once the exit is written.
     pub exit_command: Vec<OsString>,
+    /// Where clients' input goes (the terminal, or the write end of the
+    /// container's stdin), if anywhere.
+    pub input_fd: Option<RawFd>,
+    /// The attach socket to listen on, if any.
+    pub attach_socket: Option<PathBuf>,
     /// How often the health command runs (0: never).
     pub health_interval_ms: u64,
     /// The health command (a program and its arguments).
@@ -65,6 +72,8 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Args, Stri
         exit_command: Vec::new(),
         health_interval_ms: 0,
         health_command: Vec::new(),
+        input_fd: None,
+        attach_socket: None,
     };
     while let Some(flag) = it.next() {
         if flag == "--" {
@@ -92,11 +101,13 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Args, Stri
             "--exit-dir" => a.exit_dir = value.into(),
             "--health-interval-ms" => a.health_interval_ms = num("--health-interval-ms")?,
             "--health-arg" => a.health_command.push(value),
+            "--input-fd" => a.input_fd = Some(num("--input-fd")? as RawFd),
+            "--attach-socket" => a.attach_socket = Some(value.into()),
             _ => return Err(format!("unknown flag {flag:?}")),
         }
     }
-    if a.pid <= 0 || a.stdout_fd < 0 || a.stderr_fd < 0 {
-        return Err("--pid, --stdout-fd and --stderr-fd are required".into());
+    if a.pid <= 0 || a.stdout_fd < 0 {
+        return Err("--pid and --stdout-fd are required".into());
     }
     if a.log.path.as_os_str().is_empty() || a.exit_dir.as_os_str().is_empty() {
         return Err("--log-path and --exit-dir are required".into());
@@ -205,17 +216,23 @@ pub fn relay(
     fds: [RawFd; 2],
     log: &mut LogWriter,
     mut health: Option<&mut Health>,
+    mut attach: Option<&mut Attach>,
 ) -> i32 {
     let pidfd = pidfd_open(pid);
-    let mut open = [true, true];
+    let mut open = [fds[0] >= 0, fds[1] >= 0];
     let mut code = None;
     let mut buf = [0u8; 16 * 1024];
     while open[0] || open[1] {
-        let mut pfd = [fds[0], fds[1], pidfd].map(|fd| libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        });
+        let extra = attach.as_deref().map(Attach::fds).unwrap_or_default();
+        let mut pfd: Vec<libc::pollfd> = [fds[0], fds[1], pidfd]
+            .into_iter()
+            .chain(extra)
+            .map(|fd| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
         for i in 0..2 {
             if !open[i] {
                 pfd[i].fd = -1;
@@ -230,7 +247,7 @@ pub fn relay(
             (None, None) => -1,
         };
         // SAFETY: poll on an array we own.
-        let n = unsafe { libc::poll(pfd.as_mut_ptr(), 3, timeout) };
+        let n = unsafe { libc::poll(pfd.as_mut_ptr(), pfd.len() as libc::nfds_t, timeout) };
         if n < 0 {
             if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
                 continue;
@@ -250,7 +267,12 @@ pub fn relay(
                 // SAFETY: read into a buffer we own.
                 let k = unsafe { libc::read(fds[i], buf.as_mut_ptr().cast(), buf.len()) };
                 match k {
-                    k if k > 0 => log.data(stream, &buf[..k as usize]),
+                    k if k > 0 => {
+                        log.data(stream, &buf[..k as usize]);
+                        if let Some(a) = attach.as_deref_mut() {
+                            a.broadcast(&buf[..k as usize]);
+                        }
+                    }
                     k if k < 0
                         && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) => {}
                     _ => {
@@ -262,6 +284,10 @@ pub fn relay(
         }
         if pidfd < 0 || pfd[2].revents != 0 {
             code = Some(reap(pid));
+        }
+        if let Some(a) = attach.as_deref_mut() {
+            let ready: Vec<bool> = pfd[3..].iter().map(|p| p.revents != 0).collect();
+            a.handle(&ready);
         }
     }
     log.end(Stream::Stdout);
@@ -313,8 +339,18 @@ pub fn run(a: Args) -> i32 {
             a.health_command.clone(),
         )
     });
+    let mut attach = a
+        .attach_socket
+        .as_deref()
+        .and_then(|p| Attach::bind(p, a.input_fd).ok());
     crate::trim::trim();
-    let code = relay(a.pid, [a.stdout_fd, a.stderr_fd], &mut log, health.as_mut());
+    let code = relay(
+        a.pid,
+        [a.stdout_fd, a.stderr_fd],
+        &mut log,
+        health.as_mut(),
+        attach.as_mut(),
+    );
     let exit = Exit {
         code,
         time: time::now_nanos(),
@@ -326,6 +362,11 @@ pub fn run(a: Args) -> i32 {
         libc::close(a.stderr_fd);
     }
     let _ = exit::write(&a.exit_dir, exit);
+    // attached clients see the end once the exit file is there
+    drop(attach);
+    if let Some(p) = &a.attach_socket {
+        let _ = std::fs::remove_file(p);
+    }
     let _ = exec(&a.exit_command);
     1
 }
@@ -401,6 +442,7 @@ mod tests {
             [out[0], err[0]],
             &mut log,
             Some(&mut health),
+            None,
         );
         assert_eq!(code, 3);
         // the health command ran while it did (a second and a half)

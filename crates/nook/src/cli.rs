@@ -68,6 +68,9 @@ pub enum Command {
     /// Manage containers.
     #[command(subcommand)]
     Container(ContainerCommand),
+    /// Attach local standard input, output, and error streams to a running
+    /// container.
+    Attach(Attach),
     /// Run a container's health check.
     #[command(subcommand)]
     Healthcheck(HealthcheckCommand),
@@ -91,6 +94,13 @@ pub enum HealthcheckCommand {
     /// Run the container's health check once and record the result
     /// (exit 0 healthy, 1 not).
     Run(Cleanup),
+}
+
+/// `attach`.
+#[derive(Debug, Args)]
+pub struct Attach {
+    /// The container.
+    pub container: String,
 }
 
 /// `container cleanup`.
@@ -285,6 +295,12 @@ pub struct Run {
     /// Remove the container when it exits.
     #[arg(long)]
     pub rm: bool,
+    /// Keep STDIN open even if not attached.
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY.
+    #[arg(short, long)]
+    pub tty: bool,
     /// Restart policy: no, on-failure[:max-retries], always, unless-stopped.
     #[arg(long, value_name = "POLICY")]
     pub restart: Option<String>,

@@ -28,6 +28,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Container(ContainerCommand::Cleanup(a)) => {
             crate::containers::cleanup(engine()?, a)?
         }
+        Command::Attach(a) => return crate::containers::attach(&engine()?, a),
         Command::Healthcheck(HealthcheckCommand::Run(a)) => {
             return crate::containers::healthcheck(&engine()?, a)
         }
@@ -78,6 +79,7 @@ fn image_command(cli: Cli) -> Result {
         | Command::Rm(_)
         | Command::Container(_)
         | Command::Healthcheck(_)
+        | Command::Attach(_)
         | Command::Inspect(_) => unreachable!("container commands are run by run()"),
         Command::Logout(a) => {
             let (key, removed) = engine()?.logout(a.server.as_deref())?;

@@ -44,6 +44,86 @@ fn monitor_commands(engine: &Engine, id: &str) -> Result<MonitorCommands> {
     })
 }
 
+/// `attach`: this process's stdin to the container's input, its output
+/// to stdout, until it exits (its exit code) or ctrl-p ctrl-q is typed on
+/// a terminal (0, the container left running).
+pub fn attach(engine: &Engine, a: cli::Attach) -> Result<i32> {
+    use std::io::{IsTerminal, Read};
+    let c = engine.container(&a.container)?;
+    if c.status != LiveStatus::Running {
+        return Err(Failure(
+            "You cannot attach to a stopped container, start it first".into(),
+        ));
+    }
+    let id = c.record.id.clone();
+    let sock = std::os::unix::net::UnixStream::connect(engine.attach_socket(&id))?;
+    let tty = std::io::stdin().is_terminal();
+    let _raw = tty.then(RawMode::enter).flatten();
+    let mut to = sock.try_clone()?;
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1024];
+        let mut prev = 0u8;
+        let mut stdin = std::io::stdin();
+        while let Ok(n) = stdin.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            if tty
+                && buf[..n]
+                    .iter()
+                    .any(|&b| std::mem::replace(&mut prev, b) == 0x10 && b == 0x11)
+            {
+                eprintln!("\r\nread escape sequence\r");
+                let _ = to.shutdown(std::net::Shutdown::Both);
+                std::process::exit(0);
+            }
+            if to.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+    });
+    let mut from = &sock;
+    let _ = std::io::copy(&mut from, &mut std::io::stdout().lock());
+    drop(_raw);
+    // the monitor closed the socket: the exit is written (or soon recorded)
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match engine.container(&id) {
+            Ok(c) => match c.status {
+                LiveStatus::Exited(code) => return Ok(code.unwrap_or(0)),
+                _ if std::time::Instant::now() > deadline => return Ok(0),
+                _ => std::thread::sleep(Duration::from_millis(10)),
+            },
+            Err(_) => return Ok(0), // removed (--rm)
+        }
+    }
+}
+
+/// The terminal in raw mode, restored on drop.
+struct RawMode(nix::sys::termios::Termios);
+
+impl RawMode {
+    fn enter() -> Option<RawMode> {
+        use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
+        let stdin = std::io::stdin();
+        let saved = tcgetattr(&stdin).ok()?;
+        let mut raw = saved.clone();
+        cfmakeraw(&mut raw);
+        tcsetattr(&stdin, SetArg::TCSANOW, &raw).ok()?;
+        Some(RawMode(saved))
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        let _ = nix::sys::termios::tcsetattr(
+            std::io::stdin(),
+            nix::sys::termios::SetArg::TCSANOW,
+            &self.0,
+        );
+    }
+}
+
 /// `healthcheck run ID`: 0 healthy, 1 not.
 pub fn healthcheck(engine: &Engine, a: cli::Cleanup) -> Result<i32> {
     let h = engine.run_health_check(&a.id)?;
@@ -116,7 +196,14 @@ pub fn run(engine: Engine, a: cli::Run) -> Result<i32> {
         health_cmd: a.health_cmd,
         health_interval: a.health_interval,
         health_retries: a.health_retries,
+        interactive: a.interactive,
+        tty: a.tty,
     };
+    if a.tty && !a.detach {
+        return Err(Failure(
+            "-t without -d is not supported yet: use run -d -t, then nook attach".into(),
+        ));
+    }
     let rec = match engine.create_container(&opts) {
         Err(Error::NoSuchImage(_)) => {
             eprintln!("Unable to find image '{}' locally", a.image);
@@ -133,7 +220,14 @@ pub fn run(engine: Engine, a: cli::Run) -> Result<i32> {
         println!("{}", rec.id);
         return Ok(0);
     }
-    let launched = match engine.launch(&rec.id) {
+    let launched = match a.interactive {
+        true => {
+            let stdin = std::io::stdin().as_fd().try_clone_to_owned()?;
+            engine.launch_attached(&rec.id, stdin)
+        }
+        false => engine.launch(&rec.id),
+    };
+    let launched = match launched {
         Ok(l) => l,
         Err(e) => return report(e),
     };

@@ -186,6 +186,8 @@ pub(crate) fn annotations(opts: &super::RunOptions) -> Result<Value> {
         });
     }
     let mut a = json!({
+        "io.nook.tty": opts.tty.to_string(),
+        "io.nook.stdin": opts.interactive.to_string(),
         "io.nook.restart": policy.name(),
         "io.nook.log-driver": driver.name(),
         "io.nook.log-max-size": size.to_string(),
@@ -195,6 +197,13 @@ pub(crate) fn annotations(opts: &super::RunOptions) -> Result<Value> {
         a.extend(h.clone());
     }
     Ok(a)
+}
+
+/// Whether a container has a terminal (`-t`) and keeps its input open
+/// (`-i`).
+pub fn terminal(rec: &ContainerRecord) -> (bool, bool) {
+    let yes = |k| annotation(rec, k).as_deref() == Some("true");
+    (yes("io.nook.tty"), yes("io.nook.stdin"))
 }
 
 /// A container's health check: its command and retries.
@@ -357,7 +366,8 @@ impl Engine {
         };
         let log = log_config(&rec);
         let (out, err) = l.fds();
-        for fd in [out, err] {
+        let input = l.input_fd().unwrap_or(-1);
+        for fd in [out, err, input].into_iter().filter(|fd| *fd >= 0) {
             if let Err(e) = nook_sys::fd::set_cloexec(fd, false) {
                 return std::io::Error::from_raw_os_error(e as i32);
             }
@@ -367,8 +377,6 @@ impl Engine {
             .arg(l.child.pid.to_string())
             .arg("--stdout-fd")
             .arg(out.to_string())
-            .arg("--stderr-fd")
-            .arg(err.to_string())
             .arg("--log-path")
             .arg(&log.path)
             .arg("--log-driver")
@@ -378,7 +386,15 @@ impl Engine {
             .arg("--log-max-file")
             .arg(log.max_file.to_string())
             .arg("--exit-dir")
-            .arg(self.container_dir(id));
+            .arg(self.container_dir(id))
+            .arg("--attach-socket")
+            .arg(self.attach_socket(id));
+        if err >= 0 {
+            cmd.arg("--stderr-fd").arg(err.to_string());
+        }
+        if input >= 0 {
+            cmd.arg("--input-fd").arg(input.to_string());
+        }
         let interval = annotation(&rec, "io.nook.health-interval-ms");
         if let Some(ms) = interval.filter(|_| !cmds.health.is_empty()) {
             cmd.arg("--health-interval-ms").arg(ms);
@@ -388,6 +404,11 @@ impl Engine {
         }
         cmd.arg("--").args(&cmds.exit);
         cmd.exec()
+    }
+
+    /// The socket `nook attach` connects to (served by the monitor).
+    pub fn attach_socket(&self, id: &str) -> PathBuf {
+        self.container_dir(id).join("attach")
     }
 
     /// The exit command's work, once container `id` has exited under its

@@ -76,6 +76,10 @@ pub struct RunOptions {
     pub health_interval: Option<String>,
     /// `--health-retries` (3 when `None`).
     pub health_retries: Option<u32>,
+    /// `-i`: its stdin kept open (for `attach`, or the caller's).
+    pub interactive: bool,
+    /// `-t`: a terminal.
+    pub tty: bool,
 }
 
 /// A container's status as it truly is: the record, checked against the
@@ -476,6 +480,9 @@ fn with_annotations(config: &str, extra: &Value) -> Result<String> {
         serde_json::from_str(config).map_err(|e| Error::invalid("spec", "annotations", e))?;
     if let (Some(a), Some(x)) = (spec["annotations"].as_object_mut(), extra.as_object()) {
         a.extend(x.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    if extra["io.nook.tty"] == "true" {
+        spec["process"]["terminal"] = Value::Bool(true);
     }
     serde_json::to_string(&spec).map_err(|e| Error::invalid("spec", "annotations", e))
 }

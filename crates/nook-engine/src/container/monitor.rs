@@ -11,19 +11,28 @@
 
 use super::{cannot_run, now_nanos, ContainerLock};
 use crate::{Engine, Error, Result};
-use nook_container::{Child, CreateRequest, Stdio};
+use nook_container::{Child, Console, CreateRequest, Stdio};
 use nook_monitor::log::LogWriter;
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
-/// A started container: its first process and the read ends of its
-/// stdout and stderr.
+/// A started container: its first process, the read ends of its stdout
+/// and stderr (with a terminal: its master, and no stderr), and where its
+/// input goes (`-i`: its terminal, or the write end of its stdin pipe).
 #[derive(Debug)]
 pub struct Launched {
     /// The container's first process (a child of the caller).
     pub child: Child,
     out: OwnedFd,
-    err: OwnedFd,
+    err: Option<OwnedFd>,
+    input: Option<OwnedFd>,
+}
+
+/// The caller's ends of a container's stdio, before it is created.
+struct Ends {
+    out: Option<OwnedFd>,
+    err: Option<OwnedFd>,
+    input: Option<OwnedFd>,
 }
 
 /// Which stream a log entry came from.
@@ -45,10 +54,55 @@ impl Stream {
 }
 
 impl Launched {
-    /// The read ends of its stdout and stderr.
+    /// The read ends of its stdout and stderr (-1: none).
     pub fn fds(&self) -> (RawFd, RawFd) {
-        (self.out.as_raw_fd(), self.err.as_raw_fd())
+        let err = self.err.as_ref().map_or(-1, |e| e.as_raw_fd());
+        (self.out.as_raw_fd(), err)
     }
+
+    /// Where its input goes, if anywhere.
+    pub fn input_fd(&self) -> Option<RawFd> {
+        self.input.as_ref().map(|i| i.as_raw_fd())
+    }
+}
+
+/// The stdio of a container: `tty` (a terminal, its master returned),
+/// `stdin` (its input kept open: `given`, or a pipe).
+fn stdio(tty: bool, stdin: bool, given: Option<OwnedFd>) -> Result<(Stdio, Console, Ends)> {
+    if tty {
+        let ends = Ends {
+            out: None,
+            err: None,
+            input: None,
+        };
+        return Ok((Stdio::default(), Console::ReturnMaster, ends));
+    }
+    let (out_r, out_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    let (container_in, input) = match (given, stdin) {
+        (Some(fd), _) => (fd, None),
+        (None, true) => {
+            let (r, w) = pipe()?;
+            (r, Some(w))
+        }
+        (None, false) => (
+            File::open("/dev/null")
+                .map_err(Error::io("open", "/dev/null"))?
+                .into(),
+            None,
+        ),
+    };
+    let io = Stdio {
+        stdin: Some(container_in),
+        stdout: Some(out_w),
+        stderr: Some(err_w),
+    };
+    let ends = Ends {
+        out: Some(out_r),
+        err: Some(err_r),
+        input,
+    };
+    Ok((io, Console::None, ends))
 }
 
 /// One log entry read back.
@@ -85,6 +139,25 @@ impl Engine {
     /// a failure comes with the exit code to record (none when the
     /// container was not created).
     pub(crate) fn launch_unlocked(&self, id: &str) -> Result<Launched, (Error, Option<i32>)> {
+        self.launch_with(id, None)
+    }
+
+    /// [`Engine::launch`] of an attached container whose stdin is
+    /// `stdin` (the caller's, for `run -i`).
+    pub fn launch_attached(&self, id: &str, stdin: OwnedFd) -> Result<Launched> {
+        self.launch_with(id, Some(stdin)).map_err(|(e, code)| {
+            if let Some(code) = code {
+                self.finish(id, code);
+            }
+            e
+        })
+    }
+
+    fn launch_with(
+        &self,
+        id: &str,
+        stdin: Option<OwnedFd>,
+    ) -> Result<Launched, (Error, Option<i32>)> {
         let rec = self
             .state
             .container(id)
@@ -104,17 +177,12 @@ impl Engine {
                 .mount(&nook_storage::MountOptions::default())
                 .map_err(|e| (e.into(), None))?;
         }
-        let (out_r, out_w) = pipe().map_err(|e| (e, None))?;
-        let (err_r, err_w) = pipe().map_err(|e| (e, None))?;
-        let null =
-            File::open("/dev/null").map_err(|e| (Error::io("open", "/dev/null")(e), None))?;
+        let (tty, interactive) = super::detach::terminal(&rec);
+        let (io, console, mut ends) = stdio(tty, interactive, stdin).map_err(|e| (e, None))?;
         let mut req = CreateRequest::new(id, spec, rootfs.merged());
         req.bundle = self.container_dir(id);
-        req.stdio = Stdio {
-            stdin: Some(null.into()),
-            stdout: Some(out_w),
-            stderr: Some(err_w),
-        };
+        req.stdio = io;
+        req.console = console;
         let rt = self.runtime();
         let started = rt.create(req).and_then(|child| {
             self.state
@@ -124,11 +192,23 @@ impl Engine {
             Ok(child)
         });
         match started {
-            Ok(child) => Ok(Launched {
-                child,
-                out: out_r,
-                err: err_r,
-            }),
+            Ok(mut child) => {
+                if let Some(m) = child.pty_master.take() {
+                    if interactive {
+                        ends.input = m.try_clone().ok();
+                    }
+                    ends.out = Some(m);
+                }
+                let out = ends.out.take().ok_or_else(|| {
+                    (Error::Monitor("the terminal was not returned".into()), None)
+                })?;
+                Ok(Launched {
+                    child,
+                    out,
+                    err: ends.err,
+                    input: ends.input,
+                })
+            }
             Err(e) => {
                 let e = cannot_run(e);
                 let code = match &e {
@@ -213,11 +293,12 @@ impl LogSink<'_> {
 /// Copy both pipes into `sink` until both end, or the container has
 /// exited and they stay quiet.
 fn relay(l: &Launched, sink: &mut LogSink<'_>) {
-    let mut open = [true, true];
+    let mut open = [true, l.err.is_some()];
     let mut exited = false;
     let mut buf = vec![0u8; 64 * 1024];
+    let err = l.err.as_ref().unwrap_or(&l.out);
     while open[0] || open[1] {
-        let fds = [l.out.as_fd(), l.err.as_fd(), l.child.pidfd.as_fd()];
+        let fds = [l.out.as_fd(), err.as_fd(), l.child.pidfd.as_fd()];
         let mut pfd: Vec<libc::pollfd> = fds
             .iter()
             .enumerate()

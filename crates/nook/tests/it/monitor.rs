@@ -566,3 +566,63 @@ fn the_monitor_runs_health_checks_and_ps_and_inspect_show_the_health() {
     s.n.ok(&["rm", "-f", id]);
     s.assert_empty();
 }
+
+#[test]
+fn interactive_and_terminal_containers_attach_and_log() {
+    use std::io::Write;
+    let s = Store::new();
+    // -i attached: the caller's stdin
+    let mut c =
+        s.n.cmd(&["run", "--rm", "-i", "bb", "sh", "-c", "read x; echo got $x"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+    c.stdin.take().unwrap().write_all(b"hello\n").unwrap();
+    let out = c.wait_with_output().unwrap();
+    assert_eq!(text(&out.stdout), "got hello\n");
+
+    // -d -i, then attach: input through the monitor's socket, the exit
+    // code back
+    let id = s.n.ok(&[
+        "run",
+        "-d",
+        "-i",
+        "bb",
+        "sh",
+        "-c",
+        "read x; echo got $x; exit 7",
+    ]);
+    let id = id.trim();
+    let mut at =
+        s.n.cmd(&["attach", id])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    at.stdin.take().unwrap().write_all(b"hi\n").unwrap();
+    let out = at.wait_with_output().unwrap();
+    assert_eq!(
+        (text(&out.stdout).as_str(), out.status.code()),
+        ("got hi\n", Some(7))
+    );
+    assert_eq!(s.n.ok(&["logs", id]), "got hi\n");
+
+    // -d -t: a terminal, its output logged
+    let id =
+        s.n.ok(&["run", "-d", "-t", "bb", "sh", "-c", "tty; sleep 0.2"]);
+    let id = id.trim();
+    s.wait_status(id, "Exited (0)");
+    let logs = s.n.ok(&["logs", id]);
+    assert!(logs.starts_with("/dev/pts/"), "{logs:?}");
+    let e = s.n.fails(&["attach", id]);
+    assert!(e.contains("stopped container"), "{e}");
+
+    let e = s.n.fails(&["run", "-t", "bb", "true"]);
+    assert!(e.contains("-t without -d"), "{e}");
+    for id in s.ids() {
+        s.n.ok(&["rm", "-f", &id]);
+    }
+    s.assert_empty();
+}
