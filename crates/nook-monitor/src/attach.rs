@@ -17,7 +17,13 @@ pub struct Attach {
     listener: UnixListener,
     clients: Vec<UnixStream>,
     input: Option<OwnedFd>,
+    /// Output kept until the first client comes (`run -t`: the container
+    /// starts before the caller attaches), at most [`MAX_PENDING`].
+    pending: Option<Vec<u8>>,
 }
+
+/// The most output kept for a first client.
+const MAX_PENDING: usize = 1 << 20;
 
 impl Attach {
     /// Listen on `path` (replacing a stale socket); input to `input`
@@ -31,7 +37,30 @@ impl Attach {
             clients: Vec::new(),
             // SAFETY: the caller hands the descriptor over.
             input: input.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+            pending: None,
         })
+    }
+
+    /// Keep the output for the first client.
+    pub fn keep_for_first_client(&mut self) {
+        self.pending = Some(Vec::new());
+    }
+
+    /// With output kept for a first client that has not come: wait for it
+    /// (up to `ms`) and give it what was kept.
+    pub fn wait_first_client(&mut self, ms: i32) {
+        if self.pending.is_none() {
+            return;
+        }
+        let mut p = libc::pollfd {
+            fd: self.listener.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: poll on one descriptor we own.
+        if unsafe { libc::poll(&mut p, 1, ms) } == 1 {
+            self.handle(&[true]);
+        }
     }
 
     /// The descriptors to poll: the listener, then each client.
@@ -66,7 +95,10 @@ impl Attach {
             self.clients.remove(i);
         }
         if ready.first().copied().unwrap_or(false) {
-            while let Ok((c, _)) = self.listener.accept() {
+            while let Ok((mut c, _)) = self.listener.accept() {
+                if let Some(p) = self.pending.take() {
+                    let _ = c.write_all(&p);
+                }
                 if c.set_nonblocking(true).is_ok() {
                     self.clients.push(c);
                 }
@@ -76,6 +108,11 @@ impl Attach {
 
     /// Send output to every client; drop those that cannot take it.
     pub fn broadcast(&mut self, data: &[u8]) {
+        if let Some(p) = &mut self.pending {
+            if p.len() + data.len() <= MAX_PENDING {
+                p.extend_from_slice(data);
+            }
+        }
         self.clients.retain_mut(|c| c.write_all(data).is_ok());
     }
 }

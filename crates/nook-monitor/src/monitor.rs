@@ -48,6 +48,9 @@ pub struct Args {
     pub input_fd: Option<RawFd>,
     /// The attach socket to listen on, if any.
     pub attach_socket: Option<PathBuf>,
+    /// Keep the output for the first client to attach, and wait for it
+    /// before ending (`run -t`: the caller attaches once it has started).
+    pub wait_attach: bool,
     /// How often the health command runs (0: never).
     pub health_interval_ms: u64,
     /// The health command (a program and its arguments).
@@ -74,6 +77,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Args, Stri
         health_command: Vec::new(),
         input_fd: None,
         attach_socket: None,
+        wait_attach: false,
     };
     while let Some(flag) = it.next() {
         if flag == "--" {
@@ -103,6 +107,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Args, Stri
             "--health-arg" => a.health_command.push(value),
             "--input-fd" => a.input_fd = Some(num("--input-fd")? as RawFd),
             "--attach-socket" => a.attach_socket = Some(value.into()),
+            "--wait-attach" => a.wait_attach = num("--wait-attach")? != 0,
             _ => return Err(format!("unknown flag {flag:?}")),
         }
     }
@@ -343,6 +348,11 @@ pub fn run(a: Args) -> i32 {
         .attach_socket
         .as_deref()
         .and_then(|p| Attach::bind(p, a.input_fd).ok());
+    if a.wait_attach {
+        if let Some(at) = &mut attach {
+            at.keep_for_first_client();
+        }
+    }
     crate::trim::trim();
     let code = relay(
         a.pid,
@@ -355,6 +365,9 @@ pub fn run(a: Args) -> i32 {
         code,
         time: time::now_nanos(),
     };
+    if let Some(at) = &mut attach {
+        at.wait_first_client(5000);
+    }
     drop(log);
     // SAFETY: the pipes are ours; the exit command needs none of them.
     unsafe {

@@ -41,6 +41,7 @@ fn monitor_commands(engine: &Engine, id: &str) -> Result<MonitorCommands> {
         monitor: monitor_program()?,
         exit: with(["container", "cleanup", id]),
         health: with(["healthcheck", "run", id]),
+        wait_attach: false,
     })
 }
 
@@ -48,15 +49,33 @@ fn monitor_commands(engine: &Engine, id: &str) -> Result<MonitorCommands> {
 /// to stdout, until it exits (its exit code) or ctrl-p ctrl-q is typed on
 /// a terminal (0, the container left running).
 pub fn attach(engine: &Engine, a: cli::Attach) -> Result<i32> {
-    use std::io::{IsTerminal, Read};
     let c = engine.container(&a.container)?;
     if c.status != LiveStatus::Running {
         return Err(Failure(
             "You cannot attach to a stopped container, start it first".into(),
         ));
     }
-    let id = c.record.id.clone();
-    let sock = std::os::unix::net::UnixStream::connect(engine.attach_socket(&id))?;
+    attach_to(engine, &c.record.id)
+}
+
+/// Attach to container `id` (running, or its monitor waiting for this
+/// first client: `run -t`).
+fn attach_to(engine: &Engine, id: &str) -> Result<i32> {
+    use std::io::{IsTerminal, Read};
+    let id = id.to_string();
+    // the monitor listens once it has been exec'd, just after `run -d`
+    // returned: a moment's retry
+    let path = engine.attach_socket(&id);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let sock = loop {
+        match std::os::unix::net::UnixStream::connect(&path) {
+            Ok(s) => break s,
+            Err(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
+            Err(e) => return Err(Failure(format!("attach {}: {e}", path.display()))),
+        }
+    };
     let tty = std::io::stdin().is_terminal();
     let _raw = tty.then(RawMode::enter).flatten();
     let mut to = sock.try_clone()?;
@@ -189,7 +208,6 @@ pub fn run(engine: Engine, a: cli::Run) -> Result<i32> {
         entrypoint: a.entrypoint,
         cmd: a.cmd,
         hostname: a.hostname,
-        auto_remove: a.rm,
         restart: a.restart,
         log_driver: a.log_driver,
         log_opts: a.log_opts,
@@ -198,12 +216,10 @@ pub fn run(engine: Engine, a: cli::Run) -> Result<i32> {
         health_retries: a.health_retries,
         interactive: a.interactive,
         tty: a.tty,
+        // an attached terminal is removed by this process, once it has
+        // the exit code
+        auto_remove: a.rm && (a.detach || !a.tty),
     };
-    if a.tty && !a.detach {
-        return Err(Failure(
-            "-t without -d is not supported yet: use run -d -t, then nook attach".into(),
-        ));
-    }
     let rec = match engine.create_container(&opts) {
         Err(Error::NoSuchImage(_)) => {
             eprintln!("Unable to find image '{}' locally", a.image);
@@ -212,13 +228,38 @@ pub fn run(engine: Engine, a: cli::Run) -> Result<i32> {
         }
         r => r?,
     };
-    if a.detach {
-        let cmds = monitor_commands(&engine, &rec.id)?;
+    if a.detach || a.tty {
+        let cmds = MonitorCommands {
+            wait_attach: !a.detach,
+            ..monitor_commands(&engine, &rec.id)?
+        };
+        let (root, cgroup_parent) = (
+            engine.root().to_path_buf(),
+            engine.cgroup_parent().to_string(),
+        );
         if let Err(e) = engine.start_detached(&rec.id, &cmds) {
             return report(e);
         }
-        println!("{}", rec.id);
-        return Ok(0);
+        if a.detach {
+            println!("{}", rec.id);
+            return Ok(0);
+        }
+        // -t: a terminal served by the monitor, attached to here
+        let options = nook_engine::EngineOptions {
+            cgroup_parent: Some(cgroup_parent),
+            ..Default::default()
+        };
+        let engine = Engine::open_with(root, options)?;
+        let code = attach(
+            &engine,
+            cli::Attach {
+                container: rec.id.clone(),
+            },
+        )?;
+        if a.rm {
+            engine.remove_container(&rec.id, true)?;
+        }
+        return Ok(code);
     }
     let launched = match a.interactive {
         true => {

@@ -224,6 +224,9 @@ pub struct MonitorCommands {
     pub exit: Vec<OsString>,
     /// `nook ... healthcheck run ID`.
     pub health: Vec<OsString>,
+    /// The caller attaches once the container has started (`run -t`):
+    /// the monitor keeps the output for it and waits for it.
+    pub wait_attach: bool,
 }
 
 fn annotation(rec: &ContainerRecord, key: &str) -> Option<String> {
@@ -394,6 +397,9 @@ impl Engine {
         }
         if input >= 0 {
             cmd.arg("--input-fd").arg(input.to_string());
+        }
+        if cmds.wait_attach {
+            cmd.arg("--wait-attach").arg("1");
         }
         let interval = annotation(&rec, "io.nook.health-interval-ms");
         if let Some(ms) = interval.filter(|_| !cmds.health.is_empty()) {

@@ -619,8 +619,15 @@ fn interactive_and_terminal_containers_attach_and_log() {
     let e = s.n.fails(&["attach", id]);
     assert!(e.contains("stopped container"), "{e}");
 
-    let e = s.n.fails(&["run", "-t", "bb", "true"]);
-    assert!(e.contains("-t without -d"), "{e}");
+    // -t without -d: through the monitor, attached here; --rm after it
+    let out =
+        s.n.run(&["run", "--rm", "-t", "bb", "sh", "-c", "tty; exit 3"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("/dev/pts/"),
+        "{:?}",
+        text(&out.stdout)
+    );
     for id in s.ids() {
         s.n.ok(&["rm", "-f", &id]);
     }
