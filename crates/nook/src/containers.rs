@@ -297,7 +297,7 @@ fn status_text(engine: &Engine, c: &Container, now: i64) -> String {
     if c.status != LiveStatus::Running {
         return text;
     }
-    match engine.health(&c.record.id).map(|h| h.status) {
+    match engine.health_of(&c.record).map(|h| h.status) {
         Some(s) if s == "starting" => format!("{text} (health: starting)"),
         Some(s) => format!("{text} ({s})"),
         None => text,
@@ -553,7 +553,7 @@ fn container_json(engine: &Engine, c: &Container) -> Value {
         "State": {
             "Status": status, "Running": running, "Paused": false,
             "Restarting": c.status == LiveStatus::Restarting,
-            "Health": engine.health(&r.id),
+            "Health": engine.health_of(r),
             "OOMKilled": false, "Dead": false,
             "Pid": if running { r.pid.unwrap_or(0) } else { 0 },
             "ExitCode": exit_code, "Error": "",

@@ -104,9 +104,17 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
 impl Engine {
     /// Container `id`'s recorded health: `None` without a health check.
     pub fn health(&self, id: &str) -> Option<Health> {
-        let rec = self.state.container(id).ok()??;
-        super::detach::health_check(&rec)?;
-        let path = self.container_dir(id).join(HEALTH_FILE);
+        self.health_of(&self.state.container(id).ok()??)
+    }
+
+    /// The recorded health of the container `rec` records: `None`
+    /// without a health check.
+    pub fn health_of(&self, rec: &nook_state::ContainerRecord) -> Option<Health> {
+        if !rec.config.contains("io.nook.health-cmd") {
+            return None; // (no JSON parse for the containers without)
+        }
+        super::detach::health_check(rec)?;
+        let path = self.container_dir(&rec.id).join(HEALTH_FILE);
         Some(
             std::fs::read(path)
                 .ok()
