@@ -17,6 +17,8 @@ pub enum ContainerStatus {
     Running,
     /// Its exit is recorded.
     Exited,
+    /// Its exit is recorded and its restart policy will start it again.
+    Restarting,
 }
 
 impl ContainerStatus {
@@ -26,6 +28,7 @@ impl ContainerStatus {
             ContainerStatus::Created => "created",
             ContainerStatus::Running => "running",
             ContainerStatus::Exited => "exited",
+            ContainerStatus::Restarting => "restarting",
         }
     }
 
@@ -34,6 +37,7 @@ impl ContainerStatus {
             "created" => ContainerStatus::Created,
             "running" => ContainerStatus::Running,
             "exited" => ContainerStatus::Exited,
+            "restarting" => ContainerStatus::Restarting,
             _ => {
                 return Err(Error::Corrupt {
                     what: "container status",
@@ -96,6 +100,11 @@ pub struct ContainerRecord {
     pub log_path: PathBuf,
     /// Removed when it exits (`--rm`).
     pub auto_remove: bool,
+    /// How often its restart policy started it again.
+    pub restart_count: i64,
+    /// A stop was asked since it was last started by a user (its restart
+    /// policy does not apply).
+    pub stop_requested: bool,
 }
 
 impl ContainerRecord {
@@ -106,7 +115,7 @@ impl ContainerRecord {
 }
 
 const COLUMNS: &str = "id, name, image_id, image_name, config, status, created, started,
-    finished, exit_code, pid, monitor_pid, log_path, auto_remove";
+    finished, exit_code, pid, monitor_pid, log_path, auto_remove, restart_count, stop_requested";
 
 type Raw = (ContainerRecord, String, String);
 
@@ -128,6 +137,8 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Raw> {
             monitor_pid: r.get(11)?,
             log_path: PathBuf::from(r.get::<_, String>(12)?),
             auto_remove: r.get::<_, i64>(13)? != 0,
+            restart_count: r.get(14)?,
+            stop_requested: r.get::<_, i64>(15)? != 0,
         },
         r.get(2)?,
         r.get(5)?,
@@ -301,6 +312,57 @@ impl State {
         })
     }
 
+    /// Set the container's OCI spec (JSON), once it is built; false when
+    /// it is no longer recorded.
+    pub fn set_container_config(&self, id: &str, config: &str) -> Result<bool> {
+        self.write(|tx| {
+            let n = tx
+                .execute(
+                    "UPDATE containers SET config = ?2 WHERE id = ?1",
+                    params![id, config],
+                )
+                .map_err(sql("record a container's config"))?;
+            Ok(n == 1)
+        })
+    }
+
+    /// Record that the container's restart policy will start it again
+    /// (its exit already recorded): status `restarting`, watched by
+    /// `monitor_pid` meanwhile, one more restart counted; false when it is
+    /// no longer recorded.
+    pub fn set_container_restarting(&self, id: &str, monitor_pid: i32) -> Result<bool> {
+        self.write(|tx| {
+            let n = tx
+                .execute(
+                    "UPDATE containers SET status = 'restarting', monitor_pid = ?2,
+                        restart_count = restart_count + 1 WHERE id = ?1",
+                    params![id, monitor_pid],
+                )
+                .map_err(sql("record a container's restart"))?;
+            Ok(n == 1)
+        })
+    }
+
+    /// Record whether a stop was asked (`stop` sets it: no restart
+    /// follows; a start by the user clears it); false when it is no longer
+    /// recorded.  A container waiting to restart is left exited.
+    pub fn set_container_stop_requested(&self, id: &str, asked: bool) -> Result<bool> {
+        self.write(|tx| {
+            let n = tx
+                .execute(
+                    "UPDATE containers SET stop_requested = ?2,
+                        status = CASE WHEN ?2 AND status = 'restarting' THEN 'exited'
+                                      ELSE status END,
+                        monitor_pid = CASE WHEN ?2 AND status = 'restarting' THEN NULL
+                                      ELSE monitor_pid END
+                     WHERE id = ?1",
+                    params![id, asked as i64],
+                )
+                .map_err(sql("record a stop"))?;
+            Ok(n == 1)
+        })
+    }
+
     /// Forget the container; whether it was recorded.
     pub fn remove_container(&self, id: &str) -> Result<bool> {
         self.write(|tx| {
@@ -392,6 +454,8 @@ mod tests {
         let (_d, s, image) = state_with_image();
         let id = hex('c');
         s.insert_container(&new(&id, "x", &image)).unwrap();
+        assert!(s.set_container_config(&id, "{\"x\":1}").unwrap());
+        assert_eq!(s.container(&id).unwrap().unwrap().config, "{\"x\":1}");
         assert!(s.set_container_running(&id, 42, 41, 5).unwrap());
         let r = s.container(&id).unwrap().unwrap();
         assert_eq!(
@@ -413,8 +477,21 @@ mod tests {
         assert_eq!(s.find_container("z").unwrap().id, id);
         assert!(s.find_container("x").is_err());
         assert!(s.remove_container(&hex('d')).unwrap());
+        assert!(s.set_container_restarting(&id, 50).unwrap());
+        let r = s.container(&id).unwrap().unwrap();
+        assert_eq!(
+            (r.status, r.exit_code, r.restart_count, r.monitor_pid),
+            (ContainerStatus::Restarting, Some(137), 1, Some(50))
+        );
+        assert!(s.set_container_stop_requested(&id, true).unwrap());
+        let r = s.container(&id).unwrap().unwrap();
+        assert_eq!(
+            (r.status, r.stop_requested, r.monitor_pid),
+            (ContainerStatus::Exited, true, None)
+        );
         assert!(s.remove_container(&id).unwrap());
         assert!(!s.set_container_exited(&id, 0, 10).unwrap());
+        assert!(!s.set_container_stop_requested(&id, true).unwrap());
         assert!(s.image_users(&image).unwrap().is_empty());
     }
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 
 /// The migrations; `MIGRATIONS[n]` takes the schema from version `n` to
 /// `n + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// Version 1: images, the layers and blobs they use, tags and repository
 /// digests.  Digests are `algorithm:hex` text; times are Unix seconds.
@@ -91,6 +91,15 @@ CREATE TABLE containers (
     auto_remove INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX containers_by_image ON containers(image_id);
+";
+
+/// Version 3: what the exit command of a detached container needs for
+/// `--restart`: how often it was restarted, and whether a stop was asked
+/// (a stopped container is not restarted).  `status` may now also be
+/// `restarting` (its exit recorded, a restart pending).
+const V3: &str = "
+ALTER TABLE containers ADD COLUMN restart_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE containers ADD COLUMN stop_requested INTEGER NOT NULL DEFAULT 0;
 ";
 
 /// The schema version this build writes.

@@ -47,7 +47,7 @@ pub enum Command {
     /// Log out from a registry.
     Logout(Logout),
     /// Create and run a new container from an image.
-    Run(Run),
+    Run(Box<Run>),
     /// List containers.
     Ps(Ps),
     /// Fetch the logs of a container.
@@ -63,7 +63,7 @@ pub enum Command {
     /// Display detailed information on containers (or images).
     Inspect(Inspect),
     /// Create a new container.
-    Create(Run),
+    Create(Box<Run>),
     /// Start one or more stopped containers.
     Start(Start),
     /// Restart one or more containers.
@@ -88,9 +88,37 @@ pub enum Command {
     /// Manage images.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Attach local standard input, output, and error streams to a running
+    /// container.
+    Attach(Attach),
+    /// Run a container's health check.
+    #[command(subcommand)]
+    Healthcheck(HealthcheckCommand),
     /// Manage nook.
     #[command(subcommand)]
     System(SystemCommand),
+}
+
+/// `nook healthcheck ...`.
+#[derive(Debug, Subcommand)]
+pub enum HealthcheckCommand {
+    /// Run the container's health check once and record the result
+    /// (exit 0 healthy, 1 not).
+    Run(Cleanup),
+}
+
+/// `attach`.
+#[derive(Debug, Args)]
+pub struct Attach {
+    /// The container.
+    pub container: String,
+}
+
+/// `container cleanup`.
+#[derive(Debug, Args)]
+pub struct Cleanup {
+    /// The container's full id.
+    pub id: String,
 }
 
 /// `nook image ...`.
@@ -134,9 +162,9 @@ pub enum ContainerCommand {
     #[command(alias = "list", alias = "ps")]
     Ls(Ps),
     /// Create a new container.
-    Create(Run),
+    Create(Box<Run>),
     /// Create and run a new container from an image.
-    Run(Run),
+    Run(Box<Run>),
     /// Start one or more stopped containers.
     Start(Start),
     /// Stop one or more running containers.
@@ -170,6 +198,10 @@ pub enum ContainerCommand {
     Stats(Stats),
     /// Remove all stopped containers.
     Prune(ContainerPrune),
+    /// Record a detached container's exit (the exit command its monitor
+    /// runs): unmount it, apply --rm and --restart.
+    #[command(hide = true)]
+    Cleanup(Cleanup),
 }
 
 /// `start`.
@@ -433,6 +465,30 @@ pub struct Run {
     /// Remove the container when it exits.
     #[arg(long)]
     pub rm: bool,
+    /// Keep STDIN open even if not attached.
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Restart policy: no, on-failure[:max-retries], always, unless-stopped.
+    #[arg(long, value_name = "POLICY")]
+    pub restart: Option<String>,
+    /// Logging driver: json-file (the default) or k8s-file.
+    #[arg(long, value_name = "DRIVER")]
+    pub log_driver: Option<String>,
+    /// Log driver options: max-size=SIZE, max-file=N.
+    #[arg(long = "log-opt", value_name = "OPT")]
+    pub log_opts: Vec<String>,
+    /// Command to run to check health (with `sh -c`).
+    #[arg(long, value_name = "CMD")]
+    pub health_cmd: Option<String>,
+    /// Time between health checks (ms|s|m|h), 30s by default.
+    #[arg(long, value_name = "DURATION")]
+    pub health_interval: Option<String>,
+    /// Consecutive failures needed to report unhealthy (3 by default).
+    #[arg(long, value_name = "N")]
+    pub health_retries: Option<u32>,
     /// The container's name.
     #[arg(long)]
     pub name: Option<String>,

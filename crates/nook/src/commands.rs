@@ -1,7 +1,9 @@
 //! Each command: its arguments checked, the engine called, the result
 //! written as Docker writes it.
 
-use crate::cli::{self, Cli, Command, ImageCommand, SystemCommand};
+use crate::cli::{
+    self, Cli, Command, ContainerCommand, HealthcheckCommand, ImageCommand, SystemCommand,
+};
 use crate::progress::{Display, Mode};
 use crate::render::{self, Template};
 use crate::Failure;
@@ -22,7 +24,14 @@ pub fn run(cli: Cli) -> Result<i32> {
     };
     let engine = || Engine::open_with(&cli.root, options.clone());
     match cli.command {
-        Command::Run(a) => return crate::containers::run(&engine()?, a),
+        Command::Run(a) => return crate::containers::run(&engine()?, *a),
+        Command::Container(ContainerCommand::Cleanup(a)) => {
+            crate::containers::cleanup(engine()?, a)?
+        }
+        Command::Attach(a) => return crate::containers::attach(&engine()?, a),
+        Command::Healthcheck(HealthcheckCommand::Run(a)) => {
+            return crate::containers::healthcheck(&engine()?, a)
+        }
         Command::Exec(a) => return crate::containers::exec(&engine()?, a),
         Command::Ps(a) => crate::listing::ps(&engine()?, a)?,
         Command::Logs(a) => crate::listing::logs(&engine()?, a)?,
@@ -95,6 +104,8 @@ fn image_command(cli: Cli) -> Result {
         | Command::Port(_)
         | Command::Stats(_)
         | Command::Container(_)
+        | Command::Healthcheck(_)
+        | Command::Attach(_)
         | Command::System(SystemCommand::Prune(_)) => {
             unreachable!("container commands are run by run()")
         }

@@ -6,7 +6,7 @@
 use crate::cli;
 use crate::render;
 use crate::Failure;
-
+use nook_engine::container::detach::MonitorCommands;
 use nook_engine::{Container, Engine, Error, ExecOptions, LiveStatus, RunOptions};
 use serde_json::{json, Value};
 use std::os::fd::AsFd;
@@ -18,6 +18,159 @@ type Result<T = ()> = std::result::Result<T, Failure>;
 pub(crate) fn monitor_program() -> Result<std::path::PathBuf> {
     let exe = std::env::current_exe()?;
     Ok(exe.with_file_name("nook-monitor"))
+}
+
+/// What a detached container's monitor runs: nook-monitor beside this
+/// program, this program's `container cleanup ID` (once the container
+/// has exited) and `healthcheck run ID` (at the health interval), on this
+/// store.
+pub(crate) fn monitor_commands(engine: &Engine, id: &str) -> Result<MonitorCommands> {
+    let mut nook = vec![std::env::current_exe()?.into_os_string(), "--root".into()];
+    nook.push(engine.root().into());
+    nook.push("--cgroup-parent".into());
+    nook.push(engine.cgroup_parent().into());
+    let with = |args: [&str; 3]| {
+        let mut c = nook.clone();
+        c.extend(args.map(Into::into));
+        c
+    };
+    Ok(MonitorCommands {
+        monitor: monitor_program()?,
+        exit: with(["container", "cleanup", id]),
+        health: with(["healthcheck", "run", id]),
+        wait_attach: false,
+    })
+}
+
+/// `attach`: this process's stdin to the container's input, its output
+/// to stdout, until it exits (its exit code) or ctrl-p ctrl-q is typed on
+/// a terminal (0, the container left running).
+pub fn attach(engine: &Engine, a: cli::Attach) -> Result<i32> {
+    let c = engine.container(&a.container)?;
+    if c.status != LiveStatus::Running {
+        return Err(Failure(
+            "You cannot attach to a stopped container, start it first".into(),
+        ));
+    }
+    attach_to(engine, &c.record.id)
+}
+
+/// Attach to container `id` (running, or its monitor waiting for this
+/// first client: `run -t`).
+fn attach_to(engine: &Engine, id: &str) -> Result<i32> {
+    use std::io::{IsTerminal, Read, Write};
+    let id = id.to_string();
+    // the monitor listens once it has been exec'd, just after `run -d`
+    // returned: a moment's retry
+    let path = engine.attach_socket(&id);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let sock = loop {
+        match std::os::unix::net::UnixStream::connect(&path) {
+            Ok(s) => break s,
+            Err(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
+            Err(e) => return Err(Failure(format!("attach {}: {e}", path.display()))),
+        }
+    };
+    let tty = std::io::stdin().is_terminal();
+    let _raw = tty.then(RawMode::enter).flatten();
+    let mut to = sock.try_clone()?;
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1024];
+        let mut prev = 0u8;
+        let mut stdin = std::io::stdin();
+        while let Ok(n) = stdin.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            if tty
+                && buf[..n]
+                    .iter()
+                    .any(|&b| std::mem::replace(&mut prev, b) == 0x10 && b == 0x11)
+            {
+                eprintln!("\r\nread escape sequence\r");
+                let _ = to.shutdown(std::net::Shutdown::Both);
+                std::process::exit(0);
+            }
+            if to.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+    });
+    let mut from = &sock;
+    let _ = std::io::copy(&mut from, &mut std::io::stdout().lock());
+    drop(_raw);
+    // the monitor closed the socket: the exit is written (or soon recorded)
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match engine.container(&id) {
+            Ok(c) => match c.status {
+                LiveStatus::Exited(code) => return Ok(code.unwrap_or(0)),
+                _ if std::time::Instant::now() > deadline => return Ok(0),
+                _ => std::thread::sleep(Duration::from_millis(10)),
+            },
+            Err(_) => return Ok(0), // removed (--rm)
+        }
+    }
+}
+
+/// The terminal in raw mode, restored on drop.
+struct RawMode(nix::sys::termios::Termios);
+
+impl RawMode {
+    fn enter() -> Option<RawMode> {
+        use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
+        let stdin = std::io::stdin();
+        let saved = tcgetattr(&stdin).ok()?;
+        let mut raw = saved.clone();
+        cfmakeraw(&mut raw);
+        tcsetattr(&stdin, SetArg::TCSANOW, &raw).ok()?;
+        Some(RawMode(saved))
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        let _ = nix::sys::termios::tcsetattr(
+            std::io::stdin(),
+            nix::sys::termios::SetArg::TCSANOW,
+            &self.0,
+        );
+    }
+}
+
+/// `healthcheck run ID`: 0 healthy, 1 not.
+pub fn healthcheck(engine: &Engine, a: cli::Cleanup) -> Result<i32> {
+    let h = engine.run_health_check(&a.id)?;
+    match h.status.as_str() {
+        "healthy" => Ok(0),
+        status => {
+            println!("{status}");
+            Ok(1)
+        }
+    }
+}
+
+/// `container cleanup ID` (hidden; a monitor's exit command): record the
+/// exit, then, when the restart policy says so, wait, start the container
+/// again and become its monitor.
+pub fn cleanup(engine: Engine, a: cli::Cleanup) -> Result {
+    let Some(delay) = engine.cleanup_container(&a.id)? else {
+        return Ok(());
+    };
+    std::thread::sleep(delay);
+    let Some(launched) = engine.relaunch_for_restart(&a.id)? else {
+        return Ok(());
+    };
+    let e = engine.exec_monitor(&a.id, &launched, &monitor_commands(&engine, &a.id)?);
+    // no monitor: the container must not run unwatched (its exit is
+    // then seen as one nobody recorded)
+    let _ = launched
+        .child
+        .signal(nix::sys::signal::Signal::SIGKILL as i32);
+    let _ = launched.child.wait();
+    Err(Failure(format!("cannot run the monitor: {e}")))
 }
 
 /// An engine error as `run`/`exec` report it: the line, and the code.
@@ -52,7 +205,17 @@ pub fn run(engine: &Engine, a: cli::Run) -> Result<i32> {
         entrypoint: a.entrypoint,
         cmd: a.cmd,
         hostname: a.hostname,
-        auto_remove: a.rm,
+        restart: a.restart,
+        log_driver: a.log_driver,
+        log_opts: a.log_opts,
+        health_cmd: a.health_cmd,
+        health_interval: a.health_interval,
+        health_retries: a.health_retries,
+        interactive: a.interactive,
+        tty: a.tty,
+        // an attached terminal is removed by this process, once it has
+        // the exit code
+        auto_remove: a.rm && (a.detach || !a.tty),
     };
     let rec = match engine.create_container(&opts) {
         Err(Error::NoSuchImage(_)) => {
@@ -66,14 +229,47 @@ pub fn run(engine: &Engine, a: cli::Run) -> Result<i32> {
         println!("{}", rec.id);
         return Ok(0);
     }
-    if a.detach {
-        if let Err(e) = engine.start_detached(&rec.id, &monitor_program()?) {
+    if a.detach || a.tty {
+        let cmds = MonitorCommands {
+            wait_attach: !a.detach,
+            ..monitor_commands(&engine, &rec.id)?
+        };
+        let (root, cgroup_parent) = (
+            engine.root().to_path_buf(),
+            engine.cgroup_parent().to_string(),
+        );
+        if let Err(e) = engine.start_detached(&rec.id, &cmds) {
             return report(e);
         }
-        println!("{}", rec.id);
-        return Ok(0);
+        if a.detach {
+            println!("{}", rec.id);
+            return Ok(0);
+        }
+        // -t: a terminal served by the monitor, attached to here
+        let options = nook_engine::EngineOptions {
+            cgroup_parent: Some(cgroup_parent),
+            ..Default::default()
+        };
+        let engine = Engine::open_with(root, options)?;
+        let code = attach(
+            &engine,
+            cli::Attach {
+                container: rec.id.clone(),
+            },
+        )?;
+        if a.rm {
+            engine.remove_container(&rec.id, true)?;
+        }
+        return Ok(code);
     }
-    let launched = match engine.launch(&rec.id) {
+    let launched = match a.interactive {
+        true => {
+            let stdin = std::io::stdin().as_fd().try_clone_to_owned()?;
+            engine.launch_attached(&rec.id, stdin)
+        }
+        false => engine.launch(&rec.id),
+    };
+    let launched = match launched {
         Ok(l) => l,
         Err(e) => return report(e),
     };
@@ -95,14 +291,35 @@ pub fn exec(engine: &Engine, a: cli::Exec) -> Result<i32> {
     }
 }
 
-/// Docker's STATUS column.
-pub(crate) fn status_text(c: &Container, now: i64) -> String {
+/// Docker's STATUS column, with the health of a running container that
+/// has a health check.
+pub(crate) fn status_text(engine: &Engine, c: &Container, now: i64) -> String {
+    let text = plain_status(c, now);
+    if c.status != LiveStatus::Running {
+        return text;
+    }
+    match engine.health_of(&c.record).map(|h| h.status) {
+        Some(s) if s == "starting" => format!("{text} (health: starting)"),
+        Some(s) => format!("{text} ({s})"),
+        None => text,
+    }
+}
+
+/// Docker's STATUS column without the health.
+fn plain_status(c: &Container, now: i64) -> String {
     let secs = |t: Option<i64>| t.map(|t| t / 1_000_000_000);
     match c.status {
         LiveStatus::Created => "Created".into(),
         LiveStatus::Running => {
             let since = secs(c.record.started).unwrap_or(now);
             format!("Up {}", render::duration(now - since))
+        }
+        LiveStatus::Restarting => {
+            let code = c.record.exit_code.unwrap_or(0);
+            format!(
+                "Restarting ({code}) {}",
+                render::age(secs(c.record.finished), now)
+            )
         }
         LiveStatus::Exited(code) => {
             let code = code.map_or("unknown".to_string(), |c| c.to_string());
@@ -111,6 +328,16 @@ pub(crate) fn status_text(c: &Container, now: i64) -> String {
                 None => format!("Exited ({code})"),
             }
         }
+    }
+}
+
+/// Docker's name of a state (`ps`'s State, `inspect`'s State.Status).
+fn state_name(s: LiveStatus) -> &'static str {
+    match s {
+        LiveStatus::Created => "created",
+        LiveStatus::Running => "running",
+        LiveStatus::Exited(_) => "exited",
+        LiveStatus::Restarting => "restarting",
     }
 }
 
@@ -129,7 +356,7 @@ pub(crate) fn command_of(c: &Container) -> String {
 }
 
 /// The fields of one `ps` row, as `--format` sees them.
-pub(crate) fn ps_fields(c: &Container, full: bool, now: i64) -> Value {
+pub(crate) fn ps_fields(engine: &Engine, c: &Container, full: bool, now: i64) -> Value {
     let id = match full {
         true => c.record.id.clone(),
         false => c.record.short_id().to_string(),
@@ -144,12 +371,8 @@ pub(crate) fn ps_fields(c: &Container, full: bool, now: i64) -> Value {
         "Command": format!("\"{cmd}\""),
         "CreatedAt": render::date(c.record.created / 1_000_000_000, &jiff::tz::TimeZone::system()),
         "RunningFor": render::age(Some(c.record.created / 1_000_000_000), now),
-        "Status": status_text(c, now),
-        "State": match c.status {
-            LiveStatus::Created => "created",
-            LiveStatus::Running => "running",
-            LiveStatus::Exited(_) => "exited",
-        },
+        "Status": status_text(engine, c, now),
+        "State": state_name(c.status),
         "Ports": "",
         "Names": c.record.name,
     })

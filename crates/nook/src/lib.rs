@@ -63,39 +63,3 @@ pub fn main() -> i32 {
         }
     }
 }
-
-/// `nook-monitor ROOT ID CGROUP_PARENT`: be the monitor of container ID (see
-/// nook_engine::container::monitor); its report goes to stdout, which is
-/// then pointed at /dev/null (the reader is the `nook` that spawned it).
-pub fn monitor_main() -> i32 {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if args.len() != 4 {
-        eprintln!("usage: nook-monitor ROOT ID CGROUP_PARENT");
-        return 2;
-    }
-    let id = args[2].to_string_lossy().into_owned();
-    let mut report = |line: &str| {
-        use std::io::Write;
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{line}");
-        let _ = out.flush();
-        if let Ok(null) = std::fs::File::options().write(true).open("/dev/null") {
-            let _ = nix::unistd::dup2_stdout(&null);
-        }
-    };
-    let options = nook_engine::EngineOptions {
-        cgroup_parent: Some(args[3].to_string_lossy().into_owned()),
-        ..Default::default()
-    };
-    let engine = match nook_engine::Engine::open_with(&args[1], options) {
-        Ok(e) => e,
-        Err(e) => {
-            report(&format!("error {e}"));
-            return 1;
-        }
-    };
-    match engine.serve_monitor(&id, &mut report) {
-        Ok(_) => 0,
-        Err(_) => 1,
-    }
-}

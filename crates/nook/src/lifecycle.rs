@@ -4,7 +4,7 @@
 //! one name), with Docker's output and exit codes.
 
 use crate::cli::{self, Command, ContainerCommand};
-use crate::containers::{each, monitor_program, report};
+use crate::containers::{each, report};
 use crate::render;
 use crate::Failure;
 use nook_engine::container::monitor::{LogEntry, Stream};
@@ -40,7 +40,19 @@ pub fn command_of(c: ContainerCommand) -> std::result::Result<Command, cli::Cont
         ContainerCommand::Port(a) => Command::Port(a),
         ContainerCommand::Stats(a) => Command::Stats(a),
         ContainerCommand::Prune(a) => return Err(a),
+        ContainerCommand::Cleanup(_) => unreachable!("commands::run runs cleanup"),
     })
+}
+
+/// What the monitor of a container started here runs (nook-monitor
+/// beside this program, its exit and health commands).
+fn monitor_of(
+    engine: &Engine,
+) -> impl Fn(&str) -> nook_engine::Result<nook_engine::container::detach::MonitorCommands> + '_ {
+    move |id| {
+        crate::containers::monitor_commands(engine, id)
+            .map_err(|e| nook_engine::Error::Monitor(e.0))
+    }
 }
 
 /// Run one of this module's commands; the exit status.
@@ -48,15 +60,16 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32> {
     match command {
         Command::Create(mut a) => {
             a.create_only = true;
-            return crate::containers::run(engine, a);
+            return crate::containers::run(engine, *a);
         }
         Command::Start(a) => return start(engine, a),
         Command::Wait(a) => return wait(engine, a),
         Command::Restart(a) => {
-            let monitor = monitor_program()?;
             let t = Duration::from_secs(a.time);
             each(&a.containers, |n| {
-                engine.restart_container(n, t, &monitor).map(drop)
+                engine
+                    .restart_container(n, t, &monitor_of(engine))
+                    .map(drop)
             })?
         }
         Command::Pause(a) => each(&a.containers, |n| engine.pause_container(n).map(drop))?,
@@ -73,10 +86,9 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32> {
 /// `start`: each container started detached; with `-a` (one container)
 /// its output copied here until it exits, and its exit code returned.
 fn start(engine: &Engine, a: cli::Start) -> Result<i32> {
-    let monitor = monitor_program()?;
     if !a.attach {
         each(&a.containers, |n| {
-            engine.start_container(n, &monitor).map(drop)
+            engine.start_container(n, &monitor_of(engine)).map(drop)
         })?;
         return Ok(0);
     }
@@ -90,7 +102,7 @@ fn start(engine: &Engine, a: cli::Start) -> Result<i32> {
     // what the log holds already is not this run's output
     let mut before = 0;
     engine.logs(&id, None, false, &mut |_| before += 1)?;
-    if let Err(e) = engine.start_container(&id, &monitor) {
+    if let Err(e) = engine.start_container(&id, &monitor_of(engine)) {
         return report(e);
     }
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());

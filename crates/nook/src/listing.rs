@@ -139,6 +139,7 @@ fn state_name(c: &Container, paused: bool) -> &'static str {
         LiveStatus::Created => "created",
         LiveStatus::Running => "running",
         LiveStatus::Exited(_) => "exited",
+        LiveStatus::Restarting => "restarting",
     }
 }
 
@@ -162,7 +163,7 @@ pub fn ps(engine: &Engine, a: cli::Ps) -> Result {
         if !(all || c.status == LiveStatus::Running) || !filters.matches(&c, state, &labels) {
             continue;
         }
-        let mut row = ps_fields(&c, a.no_trunc, now);
+        let mut row = ps_fields(engine, &c, a.no_trunc, now);
         row["State"] = json!(state);
         if paused {
             row["Status"] = json!(format!("{} (Paused)", row["Status"].as_str().unwrap_or("")));
@@ -462,16 +463,19 @@ pub(crate) fn no_such_container(e: &Error) -> bool {
 }
 
 /// `inspect`'s State of a container.
-fn state_json(c: &Container, paused: bool) -> Value {
+fn state_json(engine: &Engine, c: &Container, paused: bool) -> Value {
     let r = &c.record;
     let (running, exit_code) = match c.status {
         LiveStatus::Running => (true, 0),
         LiveStatus::Exited(code) => (false, code.unwrap_or(-1)),
+        LiveStatus::Restarting => (false, r.exit_code.unwrap_or(0)),
         LiveStatus::Created => (false, 0),
     };
     json!({
         "Status": state_name(c, paused), "Running": running, "Paused": paused,
-        "Restarting": false, "OOMKilled": false, "Dead": false,
+        "Restarting": c.status == LiveStatus::Restarting,
+        "Health": engine.health_of(r),
+        "OOMKilled": false, "Dead": false,
         "Pid": if running { r.pid.unwrap_or(0) } else { 0 },
         "ExitCode": exit_code,
         "Error": if matches!(c.status, LiveStatus::Exited(None)) {
@@ -484,11 +488,17 @@ fn state_json(c: &Container, paused: bool) -> Value {
 /// `inspect`'s HostConfig: what nook always has, then what the spec's
 /// annotations keep (`io.nook.resources`, `io.nook.host-config`).
 fn host_config_json(c: &Container, spec: &Value) -> Value {
+    use nook_engine::container::detach::{log_config, restart_policy, RestartPolicy};
     let res = &spec["linux"]["resources"];
+    let restart = restart_policy(&c.record);
+    let retries = match restart {
+        RestartPolicy::OnFailure(n) => n,
+        _ => 0,
+    };
     let mut hc = json!({
         "AutoRemove": c.record.auto_remove, "NetworkMode": "none",
-        "LogConfig": {"Type": "json-file", "Config": {}},
-        "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+        "LogConfig": {"Type": log_config(&c.record).driver.name(), "Config": {}},
+        "RestartPolicy": {"Name": restart.name().split(':').next(), "MaximumRetryCount": retries},
         "Binds": null, "PortBindings": {}, "Privileged": false,
         "ReadonlyRootfs": spec["root"]["readonly"].as_bool().unwrap_or(false),
         "Memory": res["memory"]["limit"].as_i64().unwrap_or(0),
@@ -568,7 +578,8 @@ fn container_json(engine: &Engine, c: &Container, size: bool) -> Value {
         "Created": time(Some(r.created)),
         "Path": args.first().cloned().unwrap_or(Value::Null),
         "Args": args.get(1..).unwrap_or(&[]),
-        "State": state_json(c, paused),
+        "State": state_json(engine, c, paused),
+        "RestartCount": r.restart_count,
         "Image": r.image_id.to_string(),
         "ResolvConfPath": dir.join("resolv.conf"),
         "HostnamePath": dir.join("hostname"),

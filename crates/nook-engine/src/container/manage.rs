@@ -5,7 +5,7 @@
 
 use super::{names, Container, LiveStatus};
 use crate::{Engine, Error, Result};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// What `container prune` removed.
@@ -29,8 +29,14 @@ pub struct ContainerSize {
 
 impl Engine {
     /// Start container `word` (created, or exited) detached under a new
-    /// monitor, as `run -d` starts it; nothing when it already runs.
-    pub fn start_container(&self, word: &str, monitor: &Path) -> Result<Container> {
+    /// monitor, as `run -d` starts it (`cmds`: what the monitor of a
+    /// container id runs); nothing when it already runs.  A stop asked
+    /// earlier is forgotten: the restart policy applies again.
+    pub fn start_container(
+        &self,
+        word: &str,
+        cmds: &dyn Fn(&str) -> Result<super::detach::MonitorCommands>,
+    ) -> Result<Container> {
         let c = self.container(word)?;
         if c.status == LiveStatus::Running {
             return Ok(c);
@@ -41,7 +47,8 @@ impl Engine {
             Ok(()) | Err(nook_container::Error::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
         }
-        self.start_detached(&id, monitor)?;
+        self.state.set_container_stop_requested(&id, false)?;
+        self.start_detached(&id, &cmds(&id)?)?;
         self.container(&id)
     }
 
@@ -50,10 +57,10 @@ impl Engine {
         &self,
         word: &str,
         timeout: Duration,
-        monitor: &Path,
+        cmds: &dyn Fn(&str) -> Result<super::detach::MonitorCommands>,
     ) -> Result<Container> {
         let c = self.stop_container(word, timeout)?;
-        self.start_container(&c.record.id, monitor)
+        self.start_container(&c.record.id, cmds)
     }
 
     /// Wait until container `word` is not running; its exit code (0 for a
@@ -72,9 +79,12 @@ impl Engine {
                 std::thread::sleep(Duration::from_millis(20));
                 continue;
             }
+            let code = rec.exit_code;
             match self.with_status(rec).status {
                 LiveStatus::Created => return Ok(0),
                 LiveStatus::Exited(code) => return Ok(code.unwrap_or(255)),
+                // it exited; its restart policy starts it again
+                LiveStatus::Restarting => return Ok(code.unwrap_or(0)),
                 LiveStatus::Running => std::thread::sleep(Duration::from_millis(20)),
             }
         }

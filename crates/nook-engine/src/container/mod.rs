@@ -15,13 +15,20 @@
 //! `rm -f` never undo each other's work.
 //!
 //! - [`spec`]: the OCI spec from the image config and the flags.
-//! - [`monitor`]: what holds a running container's stdio, writes its log
-//!   and records its exit.
+//! - [`monitor`]: what holds an attached container's stdio, writes its
+//!   log and records its exit.
+//! - [`detach`]: detached containers: the nook-monitor program, the exit
+//!   file, the exit command's cleanup, `--restart`.
+//! - [`health`]: health checks (`--health-cmd`), run by the monitor.
+//! - [`logs`]: the log read back (rotated files, both formats, `-f`).
 //! - [`names`]: generated names.
 //! - [`manage`]: start, restart, wait, pause, rename, prune, sizes.
 //! - [`top`]: the processes of a container.
 //! - [`stats`]: usage samples.
 
+pub mod detach;
+pub mod health;
+pub mod logs;
 pub mod manage;
 pub mod monitor;
 pub mod names;
@@ -63,6 +70,22 @@ pub struct RunOptions {
     pub hostname: Option<String>,
     /// `--rm`.
     pub auto_remove: bool,
+    /// `--restart` (Docker's spelling; `no` when `None`).
+    pub restart: Option<String>,
+    /// `--log-driver` (`json-file` when `None`, or `k8s-file`).
+    pub log_driver: Option<String>,
+    /// `--log-opt K=V` (`max-size`, `max-file`).
+    pub log_opts: Vec<String>,
+    /// `--health-cmd` (run with `sh -c`).
+    pub health_cmd: Option<String>,
+    /// `--health-interval` (Go's duration spelling; 30s when `None`).
+    pub health_interval: Option<String>,
+    /// `--health-retries` (3 when `None`).
+    pub health_retries: Option<u32>,
+    /// `-i`: its stdin kept open (for `attach`, or the caller's).
+    pub interactive: bool,
+    /// `-t`: a terminal.
+    pub tty: bool,
 }
 
 /// A container's status as it truly is: the record, checked against the
@@ -75,6 +98,8 @@ pub enum LiveStatus {
     Running,
     /// Exited with this code (`None`: it died with nobody to record it).
     Exited(Option<i32>),
+    /// Exited with the recorded code; its restart policy starts it again.
+    Restarting,
 }
 
 /// A container with its live status.
@@ -136,6 +161,7 @@ impl Engine {
     /// Make a container from `opts.image` (which must be in the store):
     /// its root mounted, its spec built, its record written (last).
     pub fn create_container(&self, opts: &RunOptions) -> Result<ContainerRecord> {
+        let detached = detach::annotations(opts)?;
         let _lock = self.lock(false)?;
         let image = self.inspect(&opts.image)?;
         let id = random_id()?;
@@ -146,21 +172,48 @@ impl Engine {
             .rev()
             .map(|l| crate::to_storage_digest(&l.chain_id))
             .collect::<Result<_>>()?;
+        // recorded first (its spec filled in below), so that a create
+        // killed at any point leaves a container `ps -a` shows and
+        // `rm -f` removes
+        let mut opts = opts.clone();
+        let name = match opts.name.take() {
+            Some(n) => {
+                names::check(&n)?;
+                n
+            }
+            None => self.free_name()?,
+        };
+        opts.name = Some(name.clone());
         let dir = self.container_dir(&id);
-        std::fs::create_dir_all(&dir).map_err(Error::io("create", &dir))?;
-        let made = self
-            .layers
-            .prepare_rootfs(&id, &lowers)
-            .map_err(Error::from);
+        self.state.insert_container(&NewContainer {
+            id: id.clone(),
+            name,
+            image_id: image.record.id.clone(),
+            image_name: opts.image.clone(),
+            config: "{}".into(),
+            created: now_nanos(),
+            log_path: dir.join("container.log"),
+            auto_remove: opts.auto_remove,
+        })?;
+        let made = std::fs::create_dir_all(&dir)
+            .map_err(Error::io("create", &dir))
+            .and_then(|()| Ok(self.layers.prepare_rootfs(&id, &lowers)?));
         let result = made.and_then(|rootfs| {
             rootfs.mount(&nook_storage::MountOptions::default())?;
-            let rec =
-                self.new_record(&id, opts, &image.config, &rootfs.merged(), &image.record.id)?;
-            self.state.insert_container(&rec)?;
+            let rec = self.new_record(
+                &id,
+                &opts,
+                &image.config,
+                &rootfs.merged(),
+                &image.record.id,
+            )?;
+            let config = with_annotations(&rec.config, &detached)?;
+            self.state.set_container_config(&id, &config)?;
             Ok(())
         });
         if let Err(e) = result {
             self.teardown(&id);
+            let _ = self.state.remove_container(&id);
             return Err(e);
         }
         self.state
@@ -282,10 +335,15 @@ impl Engine {
         Ok(recs.into_iter().map(|r| self.with_status(r)).collect())
     }
 
-    fn with_status(&self, record: ContainerRecord) -> Container {
+    fn with_status(&self, mut record: ContainerRecord) -> Container {
+        if let Some(status) = self.detached_status(&mut record) {
+            return Container { record, status };
+        }
         let status = match record.status {
             ContainerStatus::Created => LiveStatus::Created,
-            ContainerStatus::Exited => LiveStatus::Exited(record.exit_code),
+            ContainerStatus::Exited | ContainerStatus::Restarting => {
+                LiveStatus::Exited(record.exit_code)
+            }
             ContainerStatus::Running => match self.runtime().status(&record.id) {
                 Ok(nook_container::Status::Stopped) | Err(_) => LiveStatus::Exited(None),
                 Ok(_) => LiveStatus::Running,
@@ -308,6 +366,14 @@ impl Engine {
     /// returns once its exit is recorded (or it is removed, with `--rm`).
     pub fn stop_container(&self, word: &str, timeout: Duration) -> Result<Container> {
         let c = self.container(word)?;
+        {
+            // no restart after a stop (the exit command reads this under
+            // the same lock)
+            let _lock = ContainerLock::take(&self.container_dir(&c.record.id));
+            self.state
+                .set_container_stop_requested(&c.record.id, true)?;
+        }
+        let c = self.container(&c.record.id)?;
         if c.status != LiveStatus::Running {
             return Ok(c);
         }
@@ -347,7 +413,7 @@ impl Engine {
     pub fn remove_container(&self, word: &str, force: bool) -> Result<ContainerRecord> {
         let c = self.container(word)?;
         let id = c.record.id.clone();
-        if matches!(c.status, LiveStatus::Running) && !force {
+        if matches!(c.status, LiveStatus::Running | LiveStatus::Restarting) && !force {
             return Err(Error::Running(id));
         }
         let _guard = ContainerLock::take(&self.container_dir(&id));
@@ -414,6 +480,19 @@ impl Engine {
         };
         Ok(child.wait()?.code())
     }
+}
+
+/// Spec JSON `config` with `extra` added to its annotations.
+fn with_annotations(config: &str, extra: &Value) -> Result<String> {
+    let mut spec: Value =
+        serde_json::from_str(config).map_err(|e| Error::invalid("spec", "annotations", e))?;
+    if let (Some(a), Some(x)) = (spec["annotations"].as_object_mut(), extra.as_object()) {
+        a.extend(x.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    if extra["io.nook.tty"] == "true" {
+        spec["process"]["terminal"] = Value::Bool(true);
+    }
+    serde_json::to_string(&spec).map_err(|e| Error::invalid("spec", "annotations", e))
 }
 
 /// What `exec` runs.

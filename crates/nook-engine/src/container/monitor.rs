@@ -1,43 +1,38 @@
-//! A running container's monitor: the process whose child the container
-//! is.  It creates and starts the container with its stdout and stderr on
-//! pipes, writes what comes out of them to the container's log, waits for
-//! the exit through the container's pidfd, reaps it, records the exit code
-//! and time, unmounts its root (or removes it all with `--rm`).
-//!
-//! An attached `nook run` is its own container's monitor (and also copies
-//! the output to its own stdout and stderr).  A detached one spawns the
-//! monitor program (`nook-monitor ROOT ID CGROUP_PARENT`, in its own session) and reads
-//! one line from it, `ok`, `exit CODE MESSAGE` or `error MESSAGE`, once the
-//! container has started or failed to; the monitor then closes that pipe
-//! and lives on alone.
-//!
-//! The log is Docker's json-file format: one JSON object a line,
-//! `{"log":"text\n","stream":"stdout"|"stderr","time":"<RFC 3339, ns>"}`;
-//! a line longer than 16 KiB is cut into several objects, the last piece
-//! of output without a newline is written when the stream ends.
+//! A running container's monitor when it runs attached: the `nook run`
+//! process itself is its container's parent; it creates and starts the
+//! container with its stdout and stderr on pipes, writes what comes out
+//! of them to the container's log (and to its own stdout and stderr),
+//! waits for the exit through the container's pidfd, reaps it, records
+//! the exit code and time, unmounts its root (or removes it all with
+//! `--rm`).  A detached container has the nook-monitor program instead
+//! (see [`super::detach`]); both write the log with nook-monitor's
+//! writer (json-file or k8s-file lines, rotated), and [`super::logs`]
+//! reads it back.
 
 use super::{cannot_run, now_nanos, ContainerLock};
 use crate::{Engine, Error, Result};
-use nook_container::{Child, CreateRequest, Stdio};
-use serde_json::{json, Value};
+use nook_container::{Child, Console, CreateRequest, Stdio};
+use nook_monitor::log::LogWriter;
 use std::fs::File;
-use std::io::{BufRead, Read, Seek, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
-/// The longest log entry; longer lines are cut.
-const MAX_LINE: usize = 16 * 1024;
-
-/// A started container: its first process and the read ends of its
-/// stdout and stderr.
+/// A started container: its first process, the read ends of its stdout
+/// and stderr (with a terminal: its master, and no stderr), and where its
+/// input goes (`-i`: its terminal, or the write end of its stdin pipe).
 #[derive(Debug)]
 pub struct Launched {
     /// The container's first process (a child of the caller).
     pub child: Child,
     out: OwnedFd,
-    err: OwnedFd,
+    err: Option<OwnedFd>,
+    input: Option<OwnedFd>,
+}
+
+/// The caller's ends of a container's stdio, before it is created.
+struct Ends {
+    out: Option<OwnedFd>,
+    err: Option<OwnedFd>,
+    input: Option<OwnedFd>,
 }
 
 /// Which stream a log entry came from.
@@ -50,12 +45,64 @@ pub enum Stream {
 }
 
 impl Stream {
-    fn as_str(self) -> &'static str {
+    fn log(self) -> nook_monitor::log::Stream {
         match self {
-            Stream::Stdout => "stdout",
-            Stream::Stderr => "stderr",
+            Stream::Stdout => nook_monitor::log::Stream::Stdout,
+            Stream::Stderr => nook_monitor::log::Stream::Stderr,
         }
     }
+}
+
+impl Launched {
+    /// The read ends of its stdout and stderr (-1: none).
+    pub fn fds(&self) -> (RawFd, RawFd) {
+        let err = self.err.as_ref().map_or(-1, |e| e.as_raw_fd());
+        (self.out.as_raw_fd(), err)
+    }
+
+    /// Where its input goes, if anywhere.
+    pub fn input_fd(&self) -> Option<RawFd> {
+        self.input.as_ref().map(|i| i.as_raw_fd())
+    }
+}
+
+/// The stdio of a container: `tty` (a terminal, its master returned),
+/// `stdin` (its input kept open: `given`, or a pipe).
+fn stdio(tty: bool, stdin: bool, given: Option<OwnedFd>) -> Result<(Stdio, Console, Ends)> {
+    if tty {
+        let ends = Ends {
+            out: None,
+            err: None,
+            input: None,
+        };
+        return Ok((Stdio::default(), Console::ReturnMaster, ends));
+    }
+    let (out_r, out_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    let (container_in, input) = match (given, stdin) {
+        (Some(fd), _) => (fd, None),
+        (None, true) => {
+            let (r, w) = pipe()?;
+            (r, Some(w))
+        }
+        (None, false) => (
+            File::open("/dev/null")
+                .map_err(Error::io("open", "/dev/null"))?
+                .into(),
+            None,
+        ),
+    };
+    let io = Stdio {
+        stdin: Some(container_in),
+        stdout: Some(out_w),
+        stderr: Some(err_w),
+    };
+    let ends = Ends {
+        out: Some(out_r),
+        err: Some(err_r),
+        input,
+    };
+    Ok((io, Console::None, ends))
 }
 
 /// One log entry read back.
@@ -80,26 +127,62 @@ impl Engine {
     /// start it is recorded as its exit (127 not found, 126 not
     /// executable, 125 otherwise) and cleaned up.
     pub fn launch(&self, id: &str) -> Result<Launched> {
+        self.launch_unlocked(id).map_err(|(e, code)| {
+            if let Some(code) = code {
+                self.finish(id, code);
+            }
+            e
+        })
+    }
+
+    /// [`Engine::launch`] for a caller that holds the container's lock:
+    /// a failure comes with the exit code to record (none when the
+    /// container was not created).
+    pub(crate) fn launch_unlocked(&self, id: &str) -> Result<Launched, (Error, Option<i32>)> {
+        self.launch_with(id, None)
+    }
+
+    /// [`Engine::launch`] of an attached container whose stdin is
+    /// `stdin` (the caller's, for `run -i`).
+    pub fn launch_attached(&self, id: &str, stdin: OwnedFd) -> Result<Launched> {
+        self.launch_with(id, Some(stdin)).map_err(|(e, code)| {
+            if let Some(code) = code {
+                self.finish(id, code);
+            }
+            e
+        })
+    }
+
+    fn launch_with(
+        &self,
+        id: &str,
+        stdin: Option<OwnedFd>,
+    ) -> Result<Launched, (Error, Option<i32>)> {
         let rec = self
             .state
-            .container(id)?
-            .ok_or_else(|| nook_state::Error::NoSuchContainer(id.to_string()))?;
+            .container(id)
+            .map_err(|e| (e.into(), None))?
+            .ok_or_else(|| {
+                (
+                    nook_state::Error::NoSuchContainer(id.to_string()).into(),
+                    None,
+                )
+            })?;
         let spec: oci_spec::runtime::Spec = serde_json::from_str(&rec.config)
-            .map_err(|e| Error::invalid("container config", id, e))?;
-        let rootfs = self.layers.rootfs(id)?;
-        if !rootfs.is_mounted()? {
-            rootfs.mount(&nook_storage::MountOptions::default())?;
+            .map_err(|e| (Error::invalid("container config", id, e), None))?;
+        let rootfs = self.layers.rootfs(id).map_err(|e| (e.into(), None))?;
+        let mounted = rootfs.is_mounted().map_err(|e| (e.into(), None))?;
+        if !mounted {
+            rootfs
+                .mount(&nook_storage::MountOptions::default())
+                .map_err(|e| (e.into(), None))?;
         }
-        let (out_r, out_w) = pipe()?;
-        let (err_r, err_w) = pipe()?;
-        let null = File::open("/dev/null").map_err(Error::io("open", "/dev/null"))?;
+        let (tty, interactive) = super::detach::terminal(&rec);
+        let (io, console, mut ends) = stdio(tty, interactive, stdin).map_err(|e| (e, None))?;
         let mut req = CreateRequest::new(id, spec, rootfs.merged());
         req.bundle = self.container_dir(id);
-        req.stdio = Stdio {
-            stdin: Some(null.into()),
-            stdout: Some(out_w),
-            stderr: Some(err_w),
-        };
+        req.stdio = io;
+        req.console = console;
         let rt = self.runtime();
         let started = rt.create(req).and_then(|child| {
             self.state
@@ -109,11 +192,23 @@ impl Engine {
             Ok(child)
         });
         match started {
-            Ok(child) => Ok(Launched {
-                child,
-                out: out_r,
-                err: err_r,
-            }),
+            Ok(mut child) => {
+                if let Some(m) = child.pty_master.take() {
+                    if interactive {
+                        ends.input = m.try_clone().ok();
+                    }
+                    ends.out = Some(m);
+                }
+                let out = ends.out.take().ok_or_else(|| {
+                    (Error::Monitor("the terminal was not returned".into()), None)
+                })?;
+                Ok(Launched {
+                    child,
+                    out,
+                    err: ends.err,
+                    input: ends.input,
+                })
+            }
             Err(e) => {
                 let e = cannot_run(e);
                 let code = match &e {
@@ -121,8 +216,7 @@ impl Engine {
                     _ => 125,
                 };
                 let _ = rt.delete(id, true);
-                self.finish(id, code);
-                Err(e)
+                Err((e, Some(code)))
             }
         }
     }
@@ -135,16 +229,13 @@ impl Engine {
         l: Launched,
         echo: Option<(BorrowedFd, BorrowedFd)>,
     ) -> Result<i32> {
-        let path = self.container_dir(id).join("container.log");
-        let log = File::options()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(Error::io("open", &path));
+        let log = match self.state.container(id)? {
+            Some(rec) => super::detach::log_config(&rec),
+            None => return Err(nook_state::Error::NoSuchContainer(id.to_string()).into()),
+        };
         let mut sink = LogSink {
-            log: log.ok(),
+            log: LogWriter::open(log),
             echo,
-            partial: [Vec::new(), Vec::new()],
         };
         relay(&l, &mut sink);
         let code = l.child.wait().map(|s| s.code()).unwrap_or(255);
@@ -157,156 +248,32 @@ impl Engine {
     /// was removed meanwhile.
     pub(crate) fn finish(&self, id: &str, code: i32) {
         let _lock = ContainerLock::take(&self.container_dir(id));
-        let Ok(Some(rec)) = self.state.container(id) else {
-            return;
-        };
+        if let Ok(Some(rec)) = self.state.container(id) {
+            self.record_exit(&rec, code, now_nanos());
+        }
+    }
+
+    /// [`Engine::finish`] under the container's lock (taken by the
+    /// caller), with the time of the exit.
+    pub(crate) fn record_exit(&self, rec: &nook_state::ContainerRecord, code: i32, time: i64) {
+        let id = &rec.id;
         let _ = self.runtime().delete(id, true);
         if let Ok(r) = self.layers.rootfs(id) {
             let _ = r.unmount();
         }
-        let _ = self.state.set_container_exited(id, code, now_nanos());
+        let _ = self.state.set_container_exited(id, code, time);
         if rec.auto_remove {
             self.teardown(id);
             let _ = self.state.remove_container(id);
         }
     }
-
-    /// Be container `id`'s monitor: launch it, `report` how that went (one
-    /// line), then watch it to its end.
-    pub fn serve_monitor(&self, id: &str, report: &mut dyn FnMut(&str)) -> Result<i32> {
-        match self.launch(id) {
-            Ok(l) => {
-                report("ok");
-                self.watch(id, l, None)
-            }
-            Err(Error::CannotRun { code, message }) => {
-                report(&format!("exit {code} {message}"));
-                Ok(code)
-            }
-            Err(e) => {
-                report(&format!("error {e}"));
-                Err(e)
-            }
-        }
-    }
-
-    /// Start container `id` detached: spawn `monitor` (in a session of its
-    /// own, so it outlives the caller and its terminal) and wait for its
-    /// report.
-    pub fn start_detached(&self, id: &str, monitor: &Path) -> Result<()> {
-        let mut cmd = Command::new(monitor);
-        cmd.arg(&self.root)
-            .arg(id)
-            .arg(self.cgroup_parent())
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null());
-        // SAFETY: setsid is async-signal-safe; nothing else runs between
-        // fork and exec.
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
-                libc::setsid();
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().map_err(Error::io("run", monitor))?;
-        let mut line = String::new();
-        if let Some(out) = child.stdout.take() {
-            let _ = std::io::BufReader::new(out).read_line(&mut line);
-        }
-        let line = line.trim_end();
-        match line.split_once(' ').unwrap_or((line, "")) {
-            ("ok", _) => Ok(()),
-            ("exit", rest) => {
-                let (code, message) = rest.split_once(' ').unwrap_or((rest, ""));
-                Err(Error::CannotRun {
-                    code: code.parse().unwrap_or(125),
-                    message: message.to_string(),
-                })
-            }
-            ("error", message) => Err(Error::Monitor(message.to_string())),
-            _ => {
-                let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
-                Err(Error::Monitor(format!(
-                    "the monitor ended before it reported ({status})"
-                )))
-            }
-        }
-    }
-
-    /// The log of container `word`: its last `tail` entries (all when
-    /// `None`), then, with `follow`, what comes until it stops; each entry
-    /// given to `out`.
-    pub fn logs(
-        &self,
-        word: &str,
-        tail: Option<usize>,
-        follow: bool,
-        out: &mut dyn FnMut(&LogEntry),
-    ) -> Result<()> {
-        let c = self.container(word)?;
-        let path = c.record.log_path.clone();
-        let mut file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !follow => return Ok(()),
-            Err(e) => return Err(Error::io("open", &path)(e)),
-        };
-        let mut text = String::new();
-        file.read_to_string(&mut text)
-            .map_err(Error::io("read", &path))?;
-        // only whole lines: a line being written is read when it is complete
-        let whole = text.rfind('\n').map_or(0, |i| i + 1);
-        let entries: Vec<LogEntry> = text[..whole].lines().filter_map(parse_entry).collect();
-        let skip = tail.map_or(0, |n| entries.len().saturating_sub(n));
-        entries[skip..].iter().for_each(&mut *out);
-        if !follow {
-            return Ok(());
-        }
-        let mut pos = whole as u64;
-        loop {
-            let running = matches!(
-                self.state
-                    .container(&c.record.id)?
-                    .map(|r| self.with_status(r).status),
-                Some(super::LiveStatus::Running)
-            );
-            file.seek(std::io::SeekFrom::Start(pos))
-                .map_err(Error::io("read", &path))?;
-            let mut more = String::new();
-            file.read_to_string(&mut more)
-                .map_err(Error::io("read", &path))?;
-            let whole = more.rfind('\n').map_or(0, |i| i + 1);
-            more[..whole]
-                .lines()
-                .filter_map(parse_entry)
-                .for_each(|e| out(&e));
-            pos += whole as u64;
-            if !running {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-fn parse_entry(line: &str) -> Option<LogEntry> {
-    let v: Value = serde_json::from_str(line).ok()?;
-    Some(LogEntry {
-        stream: match v["stream"].as_str()? {
-            "stderr" => Stream::Stderr,
-            _ => Stream::Stdout,
-        },
-        time: v["time"].as_str().unwrap_or("").to_string(),
-        text: v["log"].as_str()?.to_string(),
-    })
 }
 
 /// Where output goes: the log file and, when attached, the caller's own
 /// streams.
 struct LogSink<'a> {
-    log: Option<File>,
+    log: LogWriter,
     echo: Option<(BorrowedFd<'a>, BorrowedFd<'a>)>,
-    partial: [Vec<u8>; 2],
 }
 
 impl LogSink<'_> {
@@ -315,44 +282,23 @@ impl LogSink<'_> {
             let fd = if stream == Stream::Stdout { o } else { e };
             let _ = nook_sys::fd::write_all(fd.as_raw_fd(), data);
         }
-        let i = stream as usize;
-        self.partial[i].extend_from_slice(data);
-        while let Some(n) = self.partial[i].iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = self.partial[i].drain(..=n).collect();
-            self.entry(stream, &line);
-        }
-        while self.partial[i].len() >= MAX_LINE {
-            let piece: Vec<u8> = self.partial[i].drain(..MAX_LINE).collect();
-            self.entry(stream, &piece);
-        }
+        self.log.data(stream.log(), data);
     }
 
     fn end(&mut self, stream: Stream) {
-        let rest = std::mem::take(&mut self.partial[stream as usize]);
-        if !rest.is_empty() {
-            self.entry(stream, &rest);
-        }
-    }
-
-    fn entry(&mut self, stream: Stream, text: &[u8]) {
-        let Some(log) = &mut self.log else { return };
-        let v = json!({
-            "log": String::from_utf8_lossy(text),
-            "stream": stream.as_str(),
-            "time": jiff::Timestamp::now().to_string(),
-        });
-        let _ = writeln!(log, "{v}");
+        self.log.end(stream.log());
     }
 }
 
 /// Copy both pipes into `sink` until both end, or the container has
 /// exited and they stay quiet.
 fn relay(l: &Launched, sink: &mut LogSink<'_>) {
-    let mut open = [true, true];
+    let mut open = [true, l.err.is_some()];
     let mut exited = false;
     let mut buf = vec![0u8; 64 * 1024];
+    let err = l.err.as_ref().unwrap_or(&l.out);
     while open[0] || open[1] {
-        let fds = [l.out.as_fd(), l.err.as_fd(), l.child.pidfd.as_fd()];
+        let fds = [l.out.as_fd(), err.as_fd(), l.child.pidfd.as_fd()];
         let mut pfd: Vec<libc::pollfd> = fds
             .iter()
             .enumerate()

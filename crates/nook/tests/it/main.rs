@@ -9,6 +9,7 @@ mod auth;
 mod crash;
 mod errors;
 mod lifecycle;
+mod monitor;
 mod progress;
 mod pull;
 mod remove;

@@ -112,9 +112,16 @@ fn rmi_refuses_an_image_a_container_uses_unless_forced_and_the_container_keeps_i
         "still"
     );
     n.ok(&["image", "prune", "-f"]);
-    assert_eq!(n.layers(), layers, "prune freed a layer a container stands on");
+    assert_eq!(
+        n.layers(),
+        layers,
+        "prune freed a layer a container stands on"
+    );
     n.ok(&["rm", "-f", "user", "runner"]);
     n.ok(&["image", "prune", "-a", "-f"]);
-    assert!(n.layers().is_empty() && n.blobs().is_empty(), "left after the containers went");
+    assert!(
+        n.layers().is_empty() && n.blobs().is_empty(),
+        "left after the containers went"
+    );
     n.assert_consistent();
 }

@@ -63,7 +63,10 @@ fn cpu_follows_a_busy_loop_and_an_idle_one_stays_low() {
     assert_eq!(spin["Name"], "spin");
     let busy = percent(&spin["CPUPerc"]);
     let calm = percent(&idle["CPUPerc"]);
-    assert!(busy > 8.0 && busy > 10.0 * calm, "busy loop at {busy}%, idle at {calm}%");
+    assert!(
+        busy > 8.0 && busy > 10.0 * calm,
+        "busy loop at {busy}%, idle at {calm}%"
+    );
     assert!(calm < 5.0, "sleeping container at {calm}%");
     assert!(busy <= 200.0, "more than the 2 CPUs: {busy}%");
     for r in &rows {
