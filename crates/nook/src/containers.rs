@@ -251,12 +251,7 @@ pub fn run(engine: &Engine, a: cli::Run) -> Result<i32> {
             ..Default::default()
         };
         let engine = Engine::open_with(root, options)?;
-        let code = attach(
-            &engine,
-            cli::Attach {
-                container: rec.id.clone(),
-            },
-        )?;
+        let code = attach_to(&engine, &rec.id)?;
         if a.rm {
             engine.remove_container(&rec.id, true)?;
         }

@@ -586,7 +586,6 @@ fn container_json(engine: &Engine, c: &Container, size: bool) -> Value {
         "HostsPath": dir.join("hosts"),
         "LogPath": r.log_path,
         "Name": format!("/{}", r.name),
-        "RestartCount": 0,
         "Driver": "overlay",
         "Platform": "linux",
         "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "",

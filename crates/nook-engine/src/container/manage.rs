@@ -48,6 +48,14 @@ impl Engine {
             Err(e) => return Err(e.into()),
         }
         self.state.set_container_stop_requested(&id, false)?;
+        // the exit of its last run is recorded: its exit file must not
+        // stand for this run
+        let exit = self.container_dir(&id).join(nook_monitor::exit::EXIT_FILE);
+        match std::fs::remove_file(&exit) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("remove", &exit)(e)),
+        }
         self.start_detached(&id, &cmds(&id)?)?;
         self.container(&id)
     }
