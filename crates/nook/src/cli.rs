@@ -273,6 +273,9 @@ pub struct Run {
     /// The container's hostname.
     #[arg(short = 'h', long)]
     pub hostname: Option<String>,
+    /// Security and process flags.
+    #[command(flatten)]
+    pub flags: crate::run_flags::RunFlags,
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
@@ -319,9 +322,10 @@ pub struct Logs {
 /// `stop`.
 #[derive(Debug, Args)]
 pub struct Stop {
-    /// Seconds to wait before killing it.
-    #[arg(short, long, default_value_t = 10)]
-    pub time: u64,
+    /// Seconds to wait before killing it (the container's --stop-timeout,
+    /// else 10).
+    #[arg(short, long)]
+    pub time: Option<u64>,
     /// The containers.
     #[arg(required = true)]
     pub containers: Vec<String>,

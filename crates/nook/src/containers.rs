@@ -45,16 +45,19 @@ fn expand_env(env: &[String]) -> Vec<String> {
 
 /// `run`.
 pub fn run(engine: &Engine, a: cli::Run) -> Result<i32> {
+    let flags = a.flags.parse()?;
     let opts = RunOptions {
         image: a.image.clone(),
         name: a.name,
-        env: expand_env(&a.env),
+        env: flags.env.into_iter().chain(expand_env(&a.env)).collect(),
         workdir: a.workdir,
         user: a.user,
         entrypoint: a.entrypoint,
         cmd: a.cmd,
         hostname: a.hostname,
         auto_remove: a.rm,
+        security: flags.security,
+        lifecycle: flags.lifecycle,
     };
     let rec = match engine.create_container(&opts) {
         Err(Error::NoSuchImage(_)) => {
@@ -256,9 +259,11 @@ fn each(names: &[String], mut f: impl FnMut(&str) -> nook_engine::Result<()>) ->
 /// `stop`.
 pub fn stop(engine: &Engine, a: cli::Stop) -> Result {
     each(&a.containers, |n| {
-        engine
-            .stop_container(n, Duration::from_secs(a.time))
-            .map(drop)
+        let time = match a.time {
+            Some(t) => Duration::from_secs(t),
+            None => engine.container(n)?.stop_timeout(),
+        };
+        engine.stop_container(n, time).map(drop)
     })
 }
 
@@ -318,7 +323,7 @@ fn container_json(engine: &Engine, c: &Container) -> Value {
     };
     let dir = engine.container_dir(&r.id);
     let storage = engine.layers().root().join("containers").join(&r.id);
-    json!({
+    let mut out = json!({
         "Id": r.id,
         "Created": time(Some(r.created)),
         "Path": args.first().cloned().unwrap_or(Value::Null),
@@ -347,7 +352,9 @@ fn container_json(engine: &Engine, c: &Container) -> Value {
             "Env": p["env"], "Cmd": list("io.nook.cmd"), "Entrypoint": list("io.nook.entrypoint"),
             "Image": r.image_name, "WorkingDir": p["cwd"],
         },
-    })
+    });
+    crate::run_flags::inspect_fields(&mut out, &spec);
+    out
 }
 
 /// `inspect`: containers, then images, by each name.

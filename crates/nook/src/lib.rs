@@ -8,6 +8,7 @@
 //! - [`containers`]: the container commands (run, ps, logs, ...).
 //! - [`render`]: sizes, ages, tables, `--format` templates.
 //! - [`progress`]: a pull's progress display.
+//! - [`run_flags`]: `run`'s security and process flags.
 
 #![warn(missing_docs)]
 
@@ -16,6 +17,7 @@ pub mod commands;
 pub mod containers;
 pub mod progress;
 pub mod render;
+pub mod run_flags;
 
 use clap::Parser;
 
