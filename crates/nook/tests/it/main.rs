@@ -8,9 +8,11 @@ mod archive;
 mod auth;
 mod crash;
 mod errors;
+mod misc;
 mod pull;
 mod remove;
 mod run;
+mod security;
 
 use nook_testkit::layout::{self, busybox_layer, file_layer, Built, Comp, Layout};
 use nook_testkit::Registry;
