@@ -275,7 +275,7 @@ pub struct Run {
     pub hostname: Option<String>,
     /// Security and process flags.
     #[command(flatten)]
-    pub flags: crate::run_flags::RunFlags,
+    pub flags: Box<crate::run_flags::RunFlags>,
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,

@@ -45,7 +45,7 @@ fn expand_env(env: &[String]) -> Vec<String> {
 
 /// `run`.
 pub fn run(engine: &Engine, a: cli::Run) -> Result<i32> {
-    let flags = a.flags.parse()?;
+    let flags = (*a.flags).parse()?;
     let opts = RunOptions {
         image: a.image.clone(),
         name: a.name,
