@@ -41,11 +41,27 @@ fn init_is_pid_1_reaps_zombies_and_forwards_signals() {
         "--init",
         "--name",
         "i1",
+        "--cap-drop",
+        "ALL",
+        "--cap-add",
+        "KILL",
         &s.image,
         "sh",
         "-c",
         "while true; do sleep 0.1; done",
     ]);
+    // exec gets the container's capabilities and seccomp, not the defaults
+    let out = s.n.ok(&[
+        "exec",
+        "i1",
+        "sh",
+        "-c",
+        "grep -E '^(CapEff|Seccomp):' /proc/self/status",
+    ]);
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["CapEff:", "0000000000000020", "Seccomp:", "2"]
+    );
     let t = Instant::now();
     s.n.ok(&["stop", "-t", "5", "i1"]);
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
