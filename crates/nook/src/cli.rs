@@ -323,9 +323,9 @@ pub struct Logs {
 #[derive(Debug, Args)]
 pub struct Stop {
     /// Seconds to wait before killing it (the container's --stop-timeout,
-    /// else 10).
-    #[arg(short, long)]
-    pub time: Option<u64>,
+    /// else 10; -1: no timeout).
+    #[arg(short, long, allow_negative_numbers = true)]
+    pub time: Option<i64>,
     /// The containers.
     #[arg(required = true)]
     pub containers: Vec<String>,

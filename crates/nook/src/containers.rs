@@ -260,7 +260,7 @@ fn each(names: &[String], mut f: impl FnMut(&str) -> nook_engine::Result<()>) ->
 pub fn stop(engine: &Engine, a: cli::Stop) -> Result {
     each(&a.containers, |n| {
         let time = match a.time {
-            Some(t) => Duration::from_secs(t),
+            Some(t) => Duration::from_secs(nook_engine::container::lifecycle::timeout_secs(t)),
             None => engine.container(n)?.stop_timeout(),
         };
         engine.stop_container(n, time).map(drop)

@@ -161,7 +161,16 @@ pub fn stop_timeout(annotations: &Value) -> u64 {
     annotations[STOP_TIMEOUT]
         .as_str()
         .and_then(|t| t.parse::<i64>().ok())
-        .map_or(10, |t| t.max(0) as u64)
+        .map_or(10, timeout_secs)
+}
+
+/// A stop timeout in seconds as Docker takes it: a negative one is no
+/// timeout (waits as long as a wait can).
+pub fn timeout_secs(t: i64) -> u64 {
+    match t {
+        t if t < 0 => u32::MAX as u64,
+        t => t as u64,
+    }
 }
 
 #[cfg(test)]
@@ -218,5 +227,6 @@ mod tests {
         assert_eq!(spec["domainname"], "example.org");
         assert_eq!(stop_signal(&json!({})), libc::SIGTERM);
         assert_eq!(stop_timeout(&json!({})), 10);
+        assert_eq!(timeout_secs(-1), u32::MAX as u64);
     }
 }

@@ -494,6 +494,7 @@ const BY_CAPABILITY: &[(&str, &[&str])] = &[
             "unshare",
         ],
     ),
+    ("CAP_DAC_READ_SEARCH", &["open_by_handle_at"]),
     ("CAP_SYS_BOOT", &["reboot"]),
     ("CAP_SYS_CHROOT", &["chroot"]),
     (
