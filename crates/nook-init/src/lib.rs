@@ -8,7 +8,8 @@
 //!
 //! Only libc: the program is small and static.
 
-use std::ffi::CString;
+use std::ffi::{CString, OsString};
+use std::os::unix::ffi::OsStrExt;
 
 /// The exit status for a `wait` status: the code, or 128+N for signal N.
 pub fn exit_status(wstatus: i32) -> i32 {
@@ -22,10 +23,10 @@ pub fn exit_status(wstatus: i32) -> i32 {
 }
 
 /// The command in `args` (after the program's name and an optional `--`).
-pub fn command(args: &[String]) -> Option<Vec<CString>> {
+pub fn command(args: &[OsString]) -> Option<Vec<CString>> {
     let rest = args.get(1..)?;
-    let rest = match rest.first().map(String::as_str) {
-        Some("--") => &rest[1..],
+    let rest = match rest.first().map(|a| a.as_bytes()) {
+        Some(b"--") => &rest[1..],
         _ => rest,
     };
     if rest.is_empty() {
@@ -79,7 +80,7 @@ fn reap(main: libc::pid_t) -> Option<i32> {
 }
 
 /// Run `args` (`nook-init [--] CMD ARGS...`): the exit status.
-pub fn run(args: &[String]) -> i32 {
+pub fn run(args: &[OsString]) -> i32 {
     let Some(cmd) = command(args) else {
         say("usage: nook-init -- COMMAND [ARGS...]");
         return 2;
@@ -123,8 +124,8 @@ pub fn run(args: &[String]) -> i32 {
 mod tests {
     use super::*;
 
-    fn s(v: &[&str]) -> Vec<String> {
-        v.iter().map(|x| x.to_string()).collect()
+    fn s(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
     }
 
     #[test]

@@ -79,14 +79,15 @@ impl RunFlags {
     /// Read the files and build the engine's options.
     pub fn parse(self) -> nook_engine::Result<Parsed> {
         let lookup = |k: &str| std::env::var(k).ok();
-        let none = |_: &str| None;
+        // a bare label name is a label with an empty value
+        let empty = |_: &str| Some(String::new());
         let mut env = Vec::new();
         for f in &self.env_file {
             env.extend(lifecycle::parse_kv_file(f, "--env-file", &lookup)?);
         }
         let mut labels = Vec::new();
         for f in &self.label_file {
-            labels.extend(lifecycle::parse_kv_file(f, "--label-file", &none)?);
+            labels.extend(lifecycle::parse_kv_file(f, "--label-file", &empty)?);
         }
         labels.extend(self.label);
         let init = match self.init {

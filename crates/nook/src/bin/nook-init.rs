@@ -2,6 +2,6 @@
 //! container and runs as its PID 1 (see the nook-init crate).
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     std::process::exit(nook_init::run(&args));
 }

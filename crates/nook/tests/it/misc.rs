@@ -162,7 +162,7 @@ fn stop_uses_the_stop_signal_and_timeout() {
 fn labels_env_files_groups_users_and_kernel_settings() {
     let s = Sec::new();
     let labels = s.n.dir.path().join("labels");
-    std::fs::write(&labels, "# labels\nb=2\nover=file\n").unwrap();
+    std::fs::write(&labels, "# labels\nb=2\nover=file\nbare\n").unwrap();
     s.n.ok(&[
         "run",
         "--name",
@@ -182,7 +182,7 @@ fn labels_env_files_groups_users_and_kernel_settings() {
     let got: serde_json::Value = serde_json::from_str(&got).unwrap();
     assert_eq!(
         got,
-        serde_json::json!({"from": "image", "over": "flag", "a": "1", "b": "2"})
+        serde_json::json!({"from": "image", "over": "flag", "a": "1", "b": "2", "bare": ""})
     );
 
     let env = s.n.dir.path().join("env");
