@@ -365,6 +365,9 @@ pub struct Exec {
     /// The user.
     #[arg(short, long)]
     pub user: Option<String>,
+    /// Give the command every capability.
+    #[arg(long)]
+    pub privileged: bool,
     /// The container.
     pub container: String,
     /// The command and its arguments.

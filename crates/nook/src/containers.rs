@@ -89,6 +89,7 @@ pub fn exec(engine: &Engine, a: cli::Exec) -> Result<i32> {
         env: expand_env(&a.env),
         workdir: a.workdir,
         user: a.user,
+        privileged: a.privileged,
     };
     match engine.exec_container(&a.container, &opts) {
         Ok(code) => Ok(code),

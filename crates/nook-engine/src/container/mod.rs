@@ -429,6 +429,10 @@ impl Engine {
         };
         let mut process = spec::process_json(&p, &ids);
         inherit_security(&mut process, &saved, ids.0);
+        if opts.privileged {
+            process["capabilities"] =
+                security::capability_sets(&security::all_caps(), ids.0 as u64);
+        }
         let process =
             serde_json::from_value(process).map_err(|e| Error::invalid("exec process", id, e))?;
         let child = match self.runtime().exec(ExecRequest::new(id.clone(), process)) {
@@ -507,6 +511,8 @@ pub struct ExecOptions {
     pub workdir: Option<String>,
     /// `-u USER[:GROUP]`.
     pub user: Option<String>,
+    /// `--privileged`: every capability.
+    pub privileged: bool,
 }
 
 /// A failure to start a program: 127 when it is not found, 126 when it

@@ -4,7 +4,7 @@
 //! `--env-file`, `--group-add`, numeric users, `--domainname`, `-w`,
 //! `--sysctl`.
 
-use super::security::Sec;
+use super::security::{own_status, Sec};
 use std::time::{Duration, Instant};
 
 /// Wait until `nook logs NAME` has `want` (5 s at most); the logs.
@@ -61,6 +61,18 @@ fn init_is_pid_1_reaps_zombies_and_forwards_signals() {
     assert_eq!(
         out.split_whitespace().collect::<Vec<_>>(),
         ["CapEff:", "0000000000000020", "Seccomp:", "2"]
+    );
+    let out = s.n.ok(&[
+        "exec",
+        "--privileged",
+        "i1",
+        "sh",
+        "-c",
+        "grep ^CapEff: /proc/self/status",
+    ]);
+    assert_eq!(
+        out.split_whitespace().nth(1),
+        Some(own_status("CapBnd").as_str())
     );
     let t = Instant::now();
     s.n.ok(&["stop", "-t", "5", "i1"]);
