@@ -432,9 +432,7 @@ impl Security {
             }
         }
         let linux = &mut spec["linux"];
-        if !self.sysctls.is_empty() {
-            linux["sysctl"] = Value::Object(self.sysctls.clone());
-        }
+        linux["sysctl"] = Value::Object(with_default_sysctls(&self.sysctls));
         if self.unmask {
             linux["maskedPaths"] = json!([]);
             linux["readonlyPaths"] = json!([]);
@@ -456,6 +454,18 @@ impl Security {
         }
         Ok(())
     }
+}
+
+/// The sysctls with Docker's defaults for a container with its own network
+/// namespace: any user may bind ports below 1024 and open ICMP sockets.
+pub fn with_default_sysctls(
+    given: &serde_json::Map<String, Value>,
+) -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("net.ipv4.ip_unprivileged_port_start".into(), json!("0"));
+    m.insert("net.ipv4.ping_group_range".into(), json!("0 2147483647"));
+    m.extend(given.clone());
+    m
 }
 
 /// `process.capabilities`: Docker gives a non-root process only the
@@ -670,6 +680,10 @@ mod tests {
         assert_eq!(spec["mounts"][0]["options"], json!(["rw"]));
         assert_eq!(spec["mounts"][1]["destination"], "/tmp");
         assert_eq!(spec["linux"]["maskedPaths"], json!([]));
+        assert_eq!(
+            spec["linux"]["sysctl"]["net.ipv4.ip_unprivileged_port_start"],
+            "0"
+        );
         assert!(spec["linux"].get("seccomp").is_none());
         assert_eq!(spec["linux"]["resources"]["devices"][0]["allow"], true);
         assert!(spec["linux"]["devices"]

@@ -240,9 +240,10 @@ fn labels_env_files_groups_users_and_kernel_settings() {
     let out = s.sh(
         &["--domainname", "example.org", "-w", "/new/dir", "--sysctl", "net.ipv4.ip_forward=1",
           "--sysctl", "kernel.shmmni=1000"],
-        "cat /proc/sys/kernel/domainname; pwd; cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni",
+        "cat /proc/sys/kernel/domainname; pwd; cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni \
+         /proc/sys/net/ipv4/ip_unprivileged_port_start",
     );
-    assert_eq!(out, "example.org\n/new/dir\n1\n1000\n");
+    assert_eq!(out, "example.org\n/new/dir\n1\n1000\n0\n");
     let err = s.n.fails(&[
         "run",
         "--rm",
