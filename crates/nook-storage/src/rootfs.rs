@@ -207,10 +207,13 @@ impl Rootfs {
     /// namespace).
     pub fn mount(&self, opts: &MountOptions) -> Result<(), StoreError> {
         if !opts.legacy_mount_api {
+            // before Linux 6.5 overlay parses its options only at create
+            // time (fsconfig takes any key): an unknown `lowerdir+` shows
+            // as EINVAL there
             match self.mount_new_api(opts) {
                 Err(StoreError::Mount {
                     errno: Errno::EINVAL | Errno::ENOSYS,
-                    op: "fsconfig lowerdir+" | "fsopen",
+                    op: "fsconfig lowerdir+" | "fsopen" | "create overlay",
                     ..
                 }) => {}
                 r => return r,
