@@ -207,6 +207,9 @@ impl Rootfs {
     /// namespace).
     pub fn mount(&self, opts: &MountOptions) -> Result<(), StoreError> {
         if !opts.legacy_mount_api {
+            // before Linux 6.5 overlay parses its options only at create
+            // time (fsconfig takes any key): an unknown `lowerdir+` shows
+            // as EINVAL there
             match self.mount_new_api(opts) {
                 // before 6.5 overlay takes fsconfig's strings as legacy
                 // options and refuses `lowerdir+` only when the mount is made

@@ -507,6 +507,9 @@ pub struct Run {
     /// The container's hostname.
     #[arg(short = 'h', long)]
     pub hostname: Option<String>,
+    /// Security and process flags.
+    #[command(flatten)]
+    pub flags: Box<crate::run_flags::RunFlags>,
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
@@ -579,9 +582,10 @@ pub struct Logs {
 /// `stop`.
 #[derive(Debug, Args)]
 pub struct Stop {
-    /// Seconds to wait before killing it.
-    #[arg(short, long, default_value_t = 10)]
-    pub time: u64,
+    /// Seconds to wait before killing it (the container's --stop-timeout,
+    /// else 10; -1: no timeout).
+    #[arg(short, long, allow_negative_numbers = true)]
+    pub time: Option<i64>,
     /// The containers.
     #[arg(required = true)]
     pub containers: Vec<String>,
@@ -621,6 +625,9 @@ pub struct Exec {
     /// The user.
     #[arg(short, long)]
     pub user: Option<String>,
+    /// Give the command every capability.
+    #[arg(long)]
+    pub privileged: bool,
     /// The container.
     pub container: String,
     /// The command and its arguments.

@@ -196,10 +196,11 @@ fn expand_env(env: &[String]) -> Vec<String> {
 
 /// `run`.
 pub fn run(engine: &Engine, a: cli::Run) -> Result<i32> {
+    let flags = (*a.flags).parse()?;
     let opts = RunOptions {
         image: a.image.clone(),
         name: a.name,
-        env: expand_env(&a.env),
+        env: flags.env.into_iter().chain(expand_env(&a.env)).collect(),
         workdir: a.workdir,
         user: a.user,
         entrypoint: a.entrypoint,
@@ -216,6 +217,8 @@ pub fn run(engine: &Engine, a: cli::Run) -> Result<i32> {
         // an attached terminal is removed by this process, once it has
         // the exit code
         auto_remove: a.rm && (a.detach || !a.tty),
+        security: flags.security,
+        lifecycle: flags.lifecycle,
     };
     let rec = match engine.create_container(&opts) {
         Err(Error::NoSuchImage(_)) => {
@@ -279,6 +282,7 @@ pub fn exec(engine: &Engine, a: cli::Exec) -> Result<i32> {
         env: expand_env(&a.env),
         workdir: a.workdir,
         user: a.user,
+        privileged: a.privileged,
     };
     match engine.exec_container(&a.container, &opts) {
         Ok(code) => Ok(code),
@@ -336,18 +340,24 @@ fn state_name(s: LiveStatus) -> &'static str {
     }
 }
 
-/// The command a container runs, as `ps` shows it.
+/// The command a container runs, as `ps` shows it.  Only `process.args`
+/// is decoded: the rest of the spec (its seccomp profile alone is some
+/// 6 KiB) is skipped, which keeps `ps` of many containers fast.
 pub(crate) fn command_of(c: &Container) -> String {
-    let spec: Value = serde_json::from_str(&c.record.config).unwrap_or_default();
-    let args: Vec<String> = spec["process"]["args"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
-    args.join(" ")
+    #[derive(serde::Deserialize)]
+    struct Spec {
+        process: Option<Process>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Process {
+        #[serde(default)]
+        args: Vec<String>,
+    }
+    serde_json::from_str::<Spec>(&c.record.config)
+        .ok()
+        .and_then(|s| s.process)
+        .map(|p| p.args.join(" "))
+        .unwrap_or_default()
 }
 
 /// The fields of one `ps` row, as `--format` sees them.
@@ -395,9 +405,11 @@ pub(crate) fn each(names: &[String], mut f: impl FnMut(&str) -> nook_engine::Res
 /// `stop`.
 pub fn stop(engine: &Engine, a: cli::Stop) -> Result {
     each(&a.containers, |n| {
-        engine
-            .stop_container(n, Duration::from_secs(a.time))
-            .map(drop)
+        let time = match a.time {
+            Some(t) => Duration::from_secs(nook_engine::container::lifecycle::timeout_secs(t)),
+            None => engine.container(n)?.stop_timeout(),
+        };
+        engine.stop_container(n, time).map(drop)
     })
 }
 

@@ -12,6 +12,7 @@
 //! - [`stats`]: `stats`, the live usage table.
 //! - [`render`]: sizes, ages, tables, `--format` templates.
 //! - [`progress`]: a pull's progress display.
+//! - [`run_flags`]: `run`'s security and process flags.
 
 #![warn(missing_docs)]
 
@@ -22,6 +23,7 @@ pub mod lifecycle;
 pub mod listing;
 pub mod progress;
 pub mod render;
+pub mod run_flags;
 pub mod stats;
 
 use clap::Parser;

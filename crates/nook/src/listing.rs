@@ -596,6 +596,8 @@ fn container_json(engine: &Engine, c: &Container, size: bool) -> Value {
         "Config": config,
         "NetworkSettings": network_settings(),
     });
+    // labels, stop settings, --init's command, the security flags
+    crate::run_flags::inspect_fields(&mut v, &spec);
     if size {
         let s = engine.container_size(&r.id).unwrap_or_default();
         v["SizeRw"] = json!(s.rw);

@@ -25,13 +25,20 @@
 //! - [`manage`]: start, restart, wait, pause, rename, prune, sizes.
 //! - [`top`]: the processes of a container.
 //! - [`stats`]: usage samples.
+//! - [`security`]: capabilities, seccomp, privileged, read-only root,
+//!   tmpfs, ulimits, sysctls, added groups; [`seccomp_profile`]: nook's
+//!   default seccomp profile and Docker-format profile files.
+//! - [`lifecycle`]: labels, stop signal and timeout, `--init`, env files.
 
 pub mod detach;
 pub mod health;
+pub mod lifecycle;
 pub mod logs;
 pub mod manage;
 pub mod monitor;
 pub mod names;
+pub mod seccomp_profile;
+pub mod security;
 pub mod spec;
 pub mod stats;
 pub mod top;
@@ -86,6 +93,10 @@ pub struct RunOptions {
     pub interactive: bool,
     /// `-t`: a terminal.
     pub tty: bool,
+    /// Capabilities, seccomp, read-only root, tmpfs, ulimits, sysctls.
+    pub security: security::SecurityOptions,
+    /// Labels, stop signal and timeout, `--init`, domain name.
+    pub lifecycle: lifecycle::LifecycleOptions,
 }
 
 /// A container's status as it truly is: the record, checked against the
@@ -109,6 +120,24 @@ pub struct Container {
     pub record: ContainerRecord,
     /// What is true now.
     pub status: LiveStatus,
+}
+
+impl Container {
+    fn annotations(&self) -> Value {
+        let spec: Value = serde_json::from_str(&self.record.config).unwrap_or_default();
+        spec["annotations"].clone()
+    }
+
+    /// The signal `stop` sends it (`--stop-signal`, the image's
+    /// StopSignal, else SIGTERM).
+    pub fn stop_signal(&self) -> i32 {
+        lifecycle::stop_signal(&self.annotations())
+    }
+
+    /// How long `stop` waits by default (`--stop-timeout`, else 10 s).
+    pub fn stop_timeout(&self) -> Duration {
+        Duration::from_secs(lifecycle::stop_timeout(&self.annotations()))
+    }
 }
 
 /// Unix nanoseconds now.
@@ -285,7 +314,7 @@ impl Engine {
             etc_dir: &etc_dir,
             annotations,
         })?;
-        let config = serde_json::to_string(&built).map_err(|e| Error::invalid("spec", id, e))?;
+        let config = finish_spec(&built, opts, image_config, rootfs)?;
         let name = match &opts.name {
             Some(n) => {
                 names::check(n)?;
@@ -380,7 +409,7 @@ impl Engine {
         let id = c.record.id.clone();
         let pidfd = c.record.pid.and_then(|p| nook_sys::pidfd::open(p).ok());
         let rt = self.runtime();
-        let _ = rt.kill(&id, libc::SIGTERM, false);
+        let _ = rt.kill(&id, c.stop_signal(), false);
         let _ = rt.resume(&id); // a paused container gets the signal once thawed
         let exited = |t| match &pidfd {
             Some(fd) => {
@@ -472,8 +501,14 @@ impl Engine {
                 .unwrap_or_else(|| base.cwd().to_string_lossy().into()),
             user,
         };
-        let process = serde_json::from_value(spec::process_json(&p, &ids))
-            .map_err(|e| Error::invalid("exec process", id, e))?;
+        let mut process = spec::process_json(&p, &ids);
+        inherit_security(&mut process, &saved, ids.0);
+        if opts.privileged {
+            process["capabilities"] =
+                security::capability_sets(&security::all_caps(), ids.0 as u64);
+        }
+        let process =
+            serde_json::from_value(process).map_err(|e| Error::invalid("exec process", id, e))?;
         let child = match self.runtime().exec(ExecRequest::new(id.clone(), process)) {
             Ok(c) => c,
             Err(e) => return Err(cannot_run(e)),
@@ -495,6 +530,63 @@ fn with_annotations(config: &str, extra: &Value) -> Result<String> {
     serde_json::to_string(&spec).map_err(|e| Error::invalid("spec", "annotations", e))
 }
 
+/// The spec built from the image with the security and lifecycle flags
+/// applied, as JSON text.
+fn finish_spec(
+    built: &oci_spec::runtime::Spec,
+    opts: &RunOptions,
+    image_config: &Value,
+    rootfs: &std::path::Path,
+) -> Result<String> {
+    let sec = security::Security::parse(&opts.security)?;
+    lifecycle::check(&opts.lifecycle)?;
+    let mut v = serde_json::to_value(built).map_err(|e| Error::invalid("spec", "built", e))?;
+    sec.apply(&mut v, rootfs)?;
+    lifecycle::apply(&opts.lifecycle, image_config, &mut v);
+    v["annotations"]["io.nook.host-config"] = json!(host_config(opts).to_string());
+    // what the runtime will read must be a valid spec
+    serde_json::from_value::<oci_spec::runtime::Spec>(v.clone())
+        .map_err(|e| Error::invalid("container spec", "built", e))?;
+    Ok(v.to_string())
+}
+
+/// The flags `inspect` shows in HostConfig, in Docker's names.
+fn host_config(opts: &RunOptions) -> Value {
+    let s = &opts.security;
+    json!({
+        "Privileged": s.privileged, "CapAdd": s.cap_add, "CapDrop": s.cap_drop,
+        "SecurityOpt": s.security_opt, "ReadonlyRootfs": s.read_only,
+        "Tmpfs": s.tmpfs.iter().map(|t| {
+            let (d, o) = t.split_once(':').unwrap_or((t, ""));
+            (d.to_string(), json!(o))
+        }).collect::<serde_json::Map<_, _>>(),
+        "Ulimits": s.ulimits.iter().filter_map(|u| security::parse_ulimit(u).ok().map(|(_, soft, hard)| {
+            let name = u.split_once('=').map_or("", |(n, _)| n);
+            let n = |v: u64| if v == u64::MAX { -1 } else { v as i64 };
+            json!({"Name": name, "Soft": n(soft), "Hard": n(hard)})
+        })).collect::<Vec<_>>(),
+        "Sysctls": s.sysctls.iter().filter_map(|k| k.split_once('=')).map(|(k, v)| (k.to_string(), json!(v)))
+            .collect::<serde_json::Map<_, _>>(),
+        "GroupAdd": s.group_add, "Init": opts.lifecycle.init.is_some(),
+    })
+}
+
+/// An exec'd process gets the container's capabilities (for its uid, as
+/// Docker gives them), no_new_privs and rlimits.
+fn inherit_security(process: &mut Value, saved: &oci_spec::runtime::Spec, uid: u32) {
+    let Some(p) = saved.process() else { return };
+    if let Some(b) = p.capabilities().as_ref().and_then(|c| c.bounding().clone()) {
+        let caps: Vec<String> = b.iter().map(|c| c.to_string()).collect();
+        process["capabilities"] = security::capability_sets(&caps, uid as u64);
+    }
+    process["noNewPrivileges"] = json!(p.no_new_privileges().unwrap_or(false));
+    if let Ok(r) = serde_json::to_value(p.rlimits()) {
+        if !r.is_null() {
+            process["rlimits"] = r;
+        }
+    }
+}
+
 /// What `exec` runs.
 #[derive(Clone, Debug, Default)]
 pub struct ExecOptions {
@@ -506,6 +598,8 @@ pub struct ExecOptions {
     pub workdir: Option<String>,
     /// `-u USER[:GROUP]`.
     pub user: Option<String>,
+    /// `--privileged`: every capability.
+    pub privileged: bool,
 }
 
 /// A failure to start a program: 127 when it is not found, 126 when it

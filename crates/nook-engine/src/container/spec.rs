@@ -165,6 +165,26 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>)> {
     Ok((uid, gid, extra))
 }
 
+/// The gid of `--group-add` `group` (a number, or a name in the image's
+/// /etc/group read inside `rootfs`).
+pub(crate) fn group_id(rootfs: &Path, group: &str) -> Result<u32> {
+    if let Ok(n) = group.parse::<u32>() {
+        return Ok(n);
+    }
+    let text = read_in_root(rootfs, "/etc/group")?;
+    text.lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 3 && f[0] == group)
+        .and_then(|f| f[2].parse().ok())
+        .ok_or_else(|| {
+            Error::invalid(
+                "--group-add",
+                group,
+                format!("unable to find group {group}: no matching entries in group file"),
+            )
+        })
+}
+
 fn num(s: &str, user: &str) -> Result<u32> {
     s.parse()
         .map_err(|_| Error::invalid("user", user, format!("bad id {s:?} in the image's files")))

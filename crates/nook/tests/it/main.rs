@@ -9,11 +9,13 @@ mod auth;
 mod crash;
 mod errors;
 mod lifecycle;
+mod misc;
 mod monitor;
 mod progress;
 mod pull;
 mod remove;
 mod run;
+mod security;
 mod stats;
 mod tls;
 
