@@ -273,6 +273,20 @@ impl State {
         })
     }
 
+    /// Replace the container's saved OCI config (JSON): `update` keeps its
+    /// new limits there; false when it is no longer recorded.
+    pub fn set_container_config(&self, id: &str, config: &str) -> Result<bool> {
+        self.write(|tx| {
+            let n = tx
+                .execute(
+                    "UPDATE containers SET config = ?2 WHERE id = ?1",
+                    params![id, config],
+                )
+                .map_err(sql("save a container's config"))?;
+            Ok(n == 1)
+        })
+    }
+
     /// Forget the container; whether it was recorded.
     pub fn remove_container(&self, id: &str) -> Result<bool> {
         self.write(|tx| {
@@ -376,8 +390,11 @@ mod tests {
             (r.status, r.exit_code, r.finished, r.pid),
             (ContainerStatus::Exited, Some(137), Some(9), None)
         );
+        assert!(s.set_container_config(&id, "{\"new\":1}").unwrap());
+        assert_eq!(s.container(&id).unwrap().unwrap().config, "{\"new\":1}");
         assert!(s.remove_container(&id).unwrap());
         assert!(!s.set_container_exited(&id, 0, 10).unwrap());
+        assert!(!s.set_container_config(&id, "{}").unwrap());
         assert!(s.image_users(&image).unwrap().is_empty());
     }
 }

@@ -30,6 +30,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Kill(a) => crate::containers::kill(&engine()?, a)?,
         Command::Rm(a) => crate::containers::rm(&engine()?, a)?,
         Command::Inspect(a) => crate::containers::inspect(&engine()?, a)?,
+        Command::Update(a) => crate::resources::update(&engine()?, a)?,
         other => image_command(Cli {
             command: other,
             ..cli
@@ -68,6 +69,7 @@ fn image_command(cli: Cli) -> Result {
         | Command::Stop(_)
         | Command::Kill(_)
         | Command::Rm(_)
+        | Command::Update(_)
         | Command::Inspect(_) => unreachable!("container commands are run by run()"),
         Command::Logout(a) => {
             let (key, removed) = engine()?.logout(a.server.as_deref())?;

@@ -55,6 +55,7 @@ pub fn run(engine: &Engine, a: cli::Run) -> Result<i32> {
         cmd: a.cmd,
         hostname: a.hostname,
         auto_remove: a.rm,
+        resources: crate::resources::for_run(&a.resources)?,
     };
     let rec = match engine.create_container(&opts) {
         Err(Error::NoSuchImage(_)) => {
@@ -355,7 +356,10 @@ pub fn inspect(engine: &Engine, a: cli::Inspect) -> Result {
     let mut all = Vec::new();
     for name in &a.images {
         match engine.container(name) {
-            Ok(c) => all.push(container_json(engine, &c)),
+            Ok(c) => all.push(crate::resources::with_host_config(
+                container_json(engine, &c),
+                &c,
+            )),
             Err(Error::State(nook_state_err))
                 if nook_state_err.to_string().starts_with("no such container") =>
             {

@@ -7,6 +7,7 @@
 //! - [`commands`]: each command run against the engine.
 //! - [`containers`]: the container commands (run, ps, logs, ...).
 //! - [`render`]: sizes, ages, tables, `--format` templates.
+//! - [`resources`]: the resource flags, and `update`.
 //! - [`progress`]: a pull's progress display.
 
 #![warn(missing_docs)]
@@ -16,6 +17,7 @@ pub mod commands;
 pub mod containers;
 pub mod progress;
 pub mod render;
+pub mod resources;
 
 use clap::Parser;
 

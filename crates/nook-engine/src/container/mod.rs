@@ -18,9 +18,11 @@
 //! - [`monitor`]: what holds a running container's stdio, writes its log
 //!   and records its exit.
 //! - [`names`]: generated names.
+//! - [`resources`]: resource limits (`--memory`, `--cpus`, ...) and `update`.
 
 pub mod monitor;
 pub mod names;
+pub mod resources;
 pub mod spec;
 
 use crate::{Engine, Error, Result};
@@ -57,6 +59,8 @@ pub struct RunOptions {
     pub hostname: Option<String>,
     /// `--rm`.
     pub auto_remove: bool,
+    /// `--memory`, `--cpus`, ... (checked again against the host).
+    pub resources: resources::Resources,
 }
 
 /// A container's status as it truly is: the record, checked against the
@@ -130,6 +134,8 @@ impl Engine {
     /// Make a container from `opts.image` (which must be in the store):
     /// its root mounted, its spec built, its record written (last).
     pub fn create_container(&self, opts: &RunOptions) -> Result<ContainerRecord> {
+        let mut limits = opts.resources.clone();
+        limits.check(&resources::HostLimits::probe(), false)?;
         let _lock = self.lock(false)?;
         let image = self.inspect(&opts.image)?;
         let id = random_id()?;
@@ -148,8 +154,17 @@ impl Engine {
             .map_err(Error::from);
         let result = made.and_then(|rootfs| {
             rootfs.mount(&nook_storage::MountOptions::default())?;
-            let rec =
-                self.new_record(&id, opts, &image.config, &rootfs.merged(), &image.record.id)?;
+            let opts = RunOptions {
+                resources: limits,
+                ..opts.clone()
+            };
+            let rec = self.new_record(
+                &id,
+                &opts,
+                &image.config,
+                &rootfs.merged(),
+                &image.record.id,
+            )?;
             self.state.insert_container(&rec)?;
             Ok(())
         });
@@ -226,6 +241,8 @@ impl Engine {
             etc_dir: &etc_dir,
             annotations,
         })?;
+        let mut built = serde_json::to_value(&built).map_err(|e| Error::invalid("spec", id, e))?;
+        opts.resources.apply(&mut built)?;
         let config = serde_json::to_string(&built).map_err(|e| Error::invalid("spec", id, e))?;
         let name = match &opts.name {
             Some(n) => {
