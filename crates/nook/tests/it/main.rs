@@ -10,6 +10,7 @@ mod crash;
 mod errors;
 mod pull;
 mod remove;
+mod resources;
 mod run;
 
 use nook_testkit::layout::{self, busybox_layer, file_layer, Built, Comp, Layout};
