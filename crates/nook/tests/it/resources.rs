@@ -179,7 +179,7 @@ fn each_limit_is_in_effect_inside_and_on_the_host_and_inspect_shows_it() {
     let last_cpu = nook_engine::container::resources::parse_list(&cpu)
         .unwrap()
         .into_iter()
-        .last()
+        .next_back()
         .unwrap()
         .to_string();
     let (dev, numbers) = block_device();
@@ -408,7 +408,7 @@ fn update_changes_a_running_containers_limits_and_saves_them() {
     // a stopped container keeps its new limits for its next start
     s.n.ok(&["kill", "limited"]);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while s.n.ok(&["ps", "-q"]) != "" && Instant::now() < deadline {
+    while !s.n.ok(&["ps", "-q"]).is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
     s.n.ok(&["update", "-m", "96m", "limited"]);
