@@ -384,6 +384,9 @@ pub struct ResourceArgs {
     /// Tune the container's OOM preference (-1000 to 1000).
     #[arg(long, value_name = "INT", allow_hyphen_values = true)]
     pub oom_score_adj: Option<String>,
+    /// Tune the container's memory swappiness (0 to 100; -1: the kernel's).
+    #[arg(long, value_name = "INT", allow_hyphen_values = true)]
+    pub memory_swappiness: Option<String>,
     /// Size of /dev/shm (default 64m).
     #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
     pub shm_size: Option<String>,

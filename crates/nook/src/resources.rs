@@ -30,6 +30,7 @@ fn flags(l: &cli::LimitArgs) -> ResourceFlags {
         device_read_iops: l.device_read_iops.clone(),
         device_write_iops: l.device_write_iops.clone(),
         oom_kill_disable: l.oom_kill_disable,
+        memory_swappiness: None,
         oom_score_adj: None,
         shm_size: None,
     }
@@ -47,6 +48,7 @@ pub fn for_run(a: &cli::ResourceArgs) -> Result<Resources> {
     let mut f = flags(&a.limits);
     f.oom_score_adj = a.oom_score_adj.clone();
     f.shm_size = a.shm_size.clone();
+    f.memory_swappiness = a.memory_swappiness.clone();
     let mut r = f.parse()?;
     warn(&r.check(&HostLimits::probe(), false)?);
     Ok(r)

@@ -76,6 +76,8 @@ pub struct Resources {
     pub memory_reservation: i64,
     /// `--kernel-memory`, bytes (cgroup v1 only; deprecated).
     pub kernel_memory: i64,
+    /// `--memory-swappiness` (0..100; cgroup v1 only).
+    pub memory_swappiness: Option<i64>,
     /// `--cpus`, in billionths of a CPU.
     pub nano_cpus: i64,
     /// `--cpu-shares` (relative weight).
@@ -123,6 +125,8 @@ pub struct ResourceFlags {
     pub memory_reservation: Option<String>,
     /// `--kernel-memory`.
     pub kernel_memory: Option<String>,
+    /// `--memory-swappiness` (-1: the kernel's).
+    pub memory_swappiness: Option<String>,
     /// `--cpus`.
     pub cpus: Option<String>,
     /// `-c, --cpu-shares`.
@@ -267,6 +271,12 @@ impl ResourceFlags {
             memory_swap,
             memory_reservation: size("--memory-reservation", &self.memory_reservation)?,
             kernel_memory: size("--kernel-memory", &self.kernel_memory)?,
+            memory_swappiness: match &self.memory_swappiness {
+                Some(_) => {
+                    Some(int("--memory-swappiness", &self.memory_swappiness)?).filter(|v| *v != -1)
+                }
+                None => None,
+            },
             nano_cpus: self.cpus.as_deref().map_or(Ok(0), parse_cpus)?,
             cpu_shares: int("-c, --cpu-shares", &self.cpu_shares)?,
             cpu_period: int("--cpu-period", &self.cpu_period)?,
@@ -499,6 +509,17 @@ impl Resources {
                 w.push("Specifying a kernel memory limit is deprecated and will be removed in a future release.".into());
             }
         }
+        if let Some(v) = self.memory_swappiness {
+            if !(0..=100).contains(&v) {
+                return Err(impossible(format!(
+                    "Invalid value: {v}, valid memory swappiness range is 0-100"
+                )));
+            }
+            if host.memory_v2 {
+                w.push("Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded.".into());
+                self.memory_swappiness = None;
+            }
+        }
         if self.oom_kill_disable == Some(true) {
             if host.memory_v2 {
                 w.push(
@@ -594,6 +615,9 @@ impl Resources {
         }
         if let Some(d) = self.oom_kill_disable {
             mem.insert("disableOOMKiller".into(), json!(d));
+        }
+        if let Some(v) = self.memory_swappiness {
+            mem.insert("swappiness".into(), json!(v));
         }
         if !mem.is_empty() {
             r.insert("memory".into(), Value::Object(mem));
@@ -714,6 +738,7 @@ impl Resources {
         set(&mut r.memory_swap, delta.memory_swap);
         set(&mut r.memory_reservation, delta.memory_reservation);
         set(&mut r.kernel_memory, delta.kernel_memory);
+        r.memory_swappiness = delta.memory_swappiness.or(r.memory_swappiness);
         if delta.nano_cpus != 0 {
             if self.cpu_period > 0 {
                 return Err(impossible("Conflicting options: Nano CPUs cannot be updated as CPU Period has already been set"));
@@ -981,6 +1006,20 @@ mod tests {
         let w = r.check(&v2, false).unwrap();
         assert_eq!((r.kernel_memory, r.oom_kill_disable), (0, Some(false)));
         assert_eq!(w.len(), 2, "{w:?}");
+        let (r, _) = checked(|f| f.memory_swappiness = Some("10".into())).unwrap();
+        assert_eq!(
+            r.linux_resources().unwrap()["memory"],
+            json!({"swappiness": 10})
+        );
+        let (r, _) = checked(|f| f.memory_swappiness = Some("-1".into())).unwrap();
+        assert_eq!(r.memory_swappiness, None);
+        assert_eq!(
+            err(|f| f.memory_swappiness = Some("101".into())),
+            "Invalid value: 101, valid memory swappiness range is 0-100"
+        );
+        let mut r = flags(|f| f.memory_swappiness = Some("0".into())).unwrap();
+        assert_eq!(r.check(&v2, false).unwrap().len(), 1);
+        assert_eq!(r.memory_swappiness, None);
         let (r, w) = checked(|f| f.oom_kill_disable = true).unwrap();
         assert_eq!(
             r.linux_resources().unwrap()["memory"]["disableOOMKiller"],

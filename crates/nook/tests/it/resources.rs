@@ -201,6 +201,8 @@ fn each_limit_is_in_effect_inside_and_on_the_host_and_inspect_shows_it() {
         "50",
         "--oom-score-adj",
         "300",
+        "--memory-swappiness",
+        "10",
         "--shm-size",
         "16m",
         "--device-read-bps",
@@ -211,6 +213,10 @@ fn each_limit_is_in_effect_inside_and_on_the_host_and_inspect_shows_it() {
     let mem = |v1: &str, v2: &str| s.cg(&id, "memory", v1, v2);
     assert_eq!(mem("memory.limit_in_bytes", "memory.max"), "67108864");
     assert_eq!(mem("memory.soft_limit_in_bytes", "memory.low"), "33554432");
+    if v1_has("memory") {
+        assert_eq!(mem("memory.swappiness", ""), "10");
+        assert_eq!(s.host_config(&id)["MemorySwappiness"], json!(10));
+    }
     if v1_has("memory") && host().swap_limit {
         // Docker's default: memory+swap twice the memory
         assert_eq!(mem("memory.memsw.limit_in_bytes", ""), "134217728");
@@ -509,6 +515,10 @@ fn impossible_values_are_one_line_125_and_leave_nothing() {
         (
             vec!["--kernel-memory", "1m"],
             "Minimum kernel memory limit allowed is 4MB",
+        ),
+        (
+            vec!["--memory-swappiness", "101"],
+            "Invalid value: 101, valid memory swappiness range is 0-100",
         ),
     ];
     for (flags, want) in cases {
