@@ -415,8 +415,11 @@ impl Engine {
                 .unwrap_or_else(|| base.cwd().to_string_lossy().into()),
             user,
         };
-        let process = serde_json::from_value(spec::process_json(&p, &ids))
-            .map_err(|e| Error::invalid("exec process", id, e))?;
+        let mut process: oci_spec::runtime::Process =
+            serde_json::from_value(spec::process_json(&p, &ids))
+                .map_err(|e| Error::invalid("exec process", id, e))?;
+        // as Docker's: an exec'd process has the container's OOM score
+        process.set_oom_score_adj(base.oom_score_adj());
         let child = match self.runtime().exec(ExecRequest::new(id.clone(), process)) {
             Ok(c) => c,
             Err(e) => return Err(cannot_run(e)),

@@ -259,6 +259,7 @@ fn each_limit_is_in_effect_inside_and_on_the_host_and_inspect_shows_it() {
         }
     }
     assert_eq!(s.inside(&id, "cat /proc/1/oom_score_adj"), "300\n");
+    assert_eq!(s.inside(&id, "cat /proc/self/oom_score_adj"), "300\n");
     let df = s.inside(&id, "df -k /dev/shm");
     let blocks = df
         .lines()
