@@ -336,16 +336,16 @@ impl HostLimits {
                 .or_else(|| read(Path::new(sys)))
                 .unwrap_or_else(|| default.to_string())
         };
-        let memory_v2 = v1("memory").is_none() && v2.is_some();
-        let swap_limit = match (v1("memory"), &v2) {
-            (Some(d), _) => d.join("memory.memsw.limit_in_bytes").exists(),
-            (None, Some(d)) => child_has(d, &["memory.swap.max"]),
-            _ => false,
+        // v2, as Docker judges it: the controller is there, so is the knob
+        let on_v2 = |c: &str| layout.v2_controllers().iter().any(|x| x == c);
+        let memory_v2 = v1("memory").is_none() && on_v2("memory");
+        let swap_limit = match v1("memory") {
+            Some(d) => d.join("memory.memsw.limit_in_bytes").exists(),
+            None => on_v2("memory"),
         };
-        let blkio_weight = match (v1("blkio"), &v2) {
-            (Some(d), _) => d.join("blkio.weight").exists() || d.join("blkio.bfq.weight").exists(),
-            (None, Some(d)) => child_has(d, &["io.weight", "io.bfq.weight"]),
-            _ => false,
+        let blkio_weight = match v1("blkio") {
+            Some(d) => d.join("blkio.weight").exists() || d.join("blkio.bfq.weight").exists(),
+            None => on_v2("io"),
         };
         HostLimits {
             ncpu: nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
@@ -373,16 +373,6 @@ impl HostLimits {
             blkio_weight,
         }
     }
-}
-
-/// Whether a cgroup just below `dir` has one of `files` (a v2 root lacks
-/// the controllers' files; its children have them).
-fn child_has(dir: &Path, files: &[&str]) -> bool {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return false;
-    };
-    rd.flatten()
-        .any(|e| files.iter().any(|f| e.path().join(f).exists()))
 }
 
 /// The numbers of a cpuset list (`0-2,4`), Docker's `ParseUintList`.
