@@ -208,8 +208,8 @@ impl Rootfs {
     pub fn mount(&self, opts: &MountOptions) -> Result<(), StoreError> {
         if !opts.legacy_mount_api {
             match self.mount_new_api(opts) {
-                // before 6.8 (Debian 12's 6.1) overlay takes fsconfig's
-                // keys unchecked and refuses `lowerdir+` only at create
+                // before 6.5 overlay takes fsconfig's strings as legacy
+                // options and refuses `lowerdir+` only when the mount is made
                 Err(StoreError::Mount {
                     errno: Errno::EINVAL | Errno::ENOSYS,
                     op: "fsconfig lowerdir+" | "fsopen" | "create overlay",

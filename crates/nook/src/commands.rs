@@ -24,13 +24,28 @@ pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Run(a) => return crate::containers::run(&engine()?, a),
         Command::Exec(a) => return crate::containers::exec(&engine()?, a),
-        Command::Ps(a) => crate::containers::ps(&engine()?, a)?,
-        Command::Logs(a) => crate::containers::logs(&engine()?, a)?,
+        Command::Ps(a) => crate::listing::ps(&engine()?, a)?,
+        Command::Logs(a) => crate::listing::logs(&engine()?, a)?,
         Command::Stop(a) => crate::containers::stop(&engine()?, a)?,
         Command::Kill(a) => crate::containers::kill(&engine()?, a)?,
         Command::Rm(a) => crate::containers::rm(&engine()?, a)?,
-        Command::Inspect(a) => crate::containers::inspect(&engine()?, a)?,
+        Command::Inspect(a) => crate::listing::inspect(&engine()?, a)?,
         Command::Update(a) => crate::resources::update(&engine()?, a)?,
+        c @ (Command::Create(_)
+        | Command::Start(_)
+        | Command::Restart(_)
+        | Command::Wait(_)
+        | Command::Pause(_)
+        | Command::Unpause(_)
+        | Command::Rename(_)
+        | Command::Top(_)
+        | Command::Port(_)
+        | Command::Stats(_)) => return crate::lifecycle::run(&engine()?, c),
+        Command::Container(c) => match crate::lifecycle::command_of(c) {
+            Ok(command) => return run(Cli { command, ..cli }),
+            Err(prune) => crate::lifecycle::container_prune(&engine()?, prune)?,
+        },
+        Command::System(SystemCommand::Prune(a)) => crate::lifecycle::system_prune(&engine()?, a)?,
         other => image_command(Cli {
             command: other,
             ..cli
@@ -69,8 +84,22 @@ fn image_command(cli: Cli) -> Result {
         | Command::Stop(_)
         | Command::Kill(_)
         | Command::Rm(_)
+        | Command::Inspect(_)
         | Command::Update(_)
-        | Command::Inspect(_) => unreachable!("container commands are run by run()"),
+        | Command::Create(_)
+        | Command::Start(_)
+        | Command::Restart(_)
+        | Command::Wait(_)
+        | Command::Pause(_)
+        | Command::Unpause(_)
+        | Command::Rename(_)
+        | Command::Top(_)
+        | Command::Port(_)
+        | Command::Stats(_)
+        | Command::Container(_)
+        | Command::System(SystemCommand::Prune(_)) => {
+            unreachable!("container commands are run by run()")
+        }
         Command::Logout(a) => {
             let (key, removed) = engine()?.logout(a.server.as_deref())?;
             match removed {

@@ -5,7 +5,11 @@
 //!
 //! - [`cli`]: commands and flags.
 //! - [`commands`]: each command run against the engine.
-//! - [`containers`]: the container commands (run, ps, logs, ...).
+//! - [`containers`]: the container commands (run, stop, kill, rm, exec).
+//! - [`listing`]: ps, logs, inspect.
+//! - [`lifecycle`]: create, start, restart, wait, pause, rename, top,
+//!   port, prune, `nook container <cmd>`.
+//! - [`stats`]: `stats`, the live usage table.
 //! - [`render`]: sizes, ages, tables, `--format` templates.
 //! - [`resources`]: the resource flags, and `update`.
 //! - [`progress`]: a pull's progress display.
@@ -15,9 +19,12 @@
 pub mod cli;
 pub mod commands;
 pub mod containers;
+pub mod lifecycle;
+pub mod listing;
 pub mod progress;
 pub mod render;
 pub mod resources;
+pub mod stats;
 
 use clap::Parser;
 

@@ -1,13 +1,12 @@
 //! The resource flags of `run`/`create` and the `update` command: the
 //! flags handed to nook-engine's parser (Docker's units and messages),
-//! Docker's warnings printed, and `HostConfig`'s resource fields for
-//! `inspect`.
+//! Docker's warnings printed (`inspect` shows the limits from the
+//! spec's `io.nook.resources` annotation: see `listing`).
 
 use crate::cli;
 use crate::Failure;
 use nook_engine::container::resources::{HostLimits, ResourceFlags, Resources};
 use nook_engine::Engine;
-use serde_json::Value;
 
 type Result<T = ()> = std::result::Result<T, Failure>;
 
@@ -75,17 +74,4 @@ pub fn update(engine: &Engine, a: cli::Update) -> Result {
         true => Err(Failure(String::new())),
         false => Ok(()),
     }
-}
-
-/// A container's `inspect` JSON with the resource fields of Docker's
-/// `HostConfig` added (from the limits its spec keeps).
-pub fn with_host_config(mut shown: Value, c: &nook_engine::Container) -> Value {
-    let spec: Value = serde_json::from_str(&c.record.config).unwrap_or_default();
-    if let (Ok(Value::Object(limits)), Some(hc)) = (
-        serde_json::to_value(Resources::of_spec(&spec)),
-        shown["HostConfig"].as_object_mut(),
-    ) {
-        hc.extend(limits);
-    }
-    shown
 }

@@ -18,12 +18,18 @@
 //! - [`monitor`]: what holds a running container's stdio, writes its log
 //!   and records its exit.
 //! - [`names`]: generated names.
+//! - [`manage`]: start, restart, wait, pause, rename, prune, sizes.
+//! - [`top`]: the processes of a container.
+//! - [`stats`]: usage samples.
 //! - [`resources`]: resource limits (`--memory`, `--cpus`, ...) and `update`.
 
+pub mod manage;
 pub mod monitor;
 pub mod names;
 pub mod resources;
 pub mod spec;
+pub mod stats;
+pub mod top;
 
 use crate::{Engine, Error, Result};
 use nook_container::{ExecRequest, Runtime};
@@ -326,6 +332,7 @@ impl Engine {
         let pidfd = c.record.pid.and_then(|p| nook_sys::pidfd::open(p).ok());
         let rt = self.runtime();
         let _ = rt.kill(&id, libc::SIGTERM, false);
+        let _ = rt.resume(&id); // a paused container gets the signal once thawed
         let exited = |t| match &pidfd {
             Some(fd) => {
                 nook_sys::pidfd::wait_exit(std::os::fd::AsFd::as_fd(fd), Some(t)).unwrap_or(true)
@@ -363,6 +370,7 @@ impl Engine {
         let _guard = ContainerLock::take(&self.container_dir(&id));
         let rt = self.runtime();
         let _ = rt.kill(&id, libc::SIGKILL, false);
+        let _ = rt.resume(&id); // a paused container gets the signal once thawed
         match rt.delete(&id, true) {
             Ok(()) | Err(nook_container::Error::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),

@@ -8,10 +8,14 @@ mod archive;
 mod auth;
 mod crash;
 mod errors;
+mod lifecycle;
+mod progress;
 mod pull;
 mod remove;
 mod resources;
 mod run;
+mod stats;
+mod tls;
 
 use nook_testkit::layout::{self, busybox_layer, file_layer, Built, Comp, Layout};
 use nook_testkit::Registry;
