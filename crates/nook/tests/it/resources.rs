@@ -409,6 +409,15 @@ fn update_changes_a_running_containers_limits_and_saves_them() {
     assert!(quota.starts_with("50000"), "{quota}");
     assert_eq!(s.host_config(&id)["NanoCpus"], json!(500_000_000));
 
+    // `create` takes the same flags, `container update` is `update`
+    let made =
+        s.n.ok(&["create", "-m", "32m", "--pids-limit", "7", "bb:1", "sh"]);
+    let made = made.trim();
+    assert_eq!(s.host_config(made)["Memory"], json!(32 << 20));
+    s.n.ok(&["container", "update", "--pids-limit", "9", made]);
+    assert_eq!(s.host_config(made)["PidsLimit"], json!(9));
+    s.n.ok(&["rm", made]);
+
     // refused updates change nothing
     let err = s.n.fails(&["update", "-m", "4m", "limited"]);
     assert_eq!(err, "Error: Minimum memory limit allowed is 6MB\n");
