@@ -958,6 +958,10 @@ mod tests {
             err(|f| f.kernel_memory = Some("1m".into())),
             "Minimum kernel memory limit allowed is 4MB"
         );
+    }
+
+    #[test]
+    fn swap_defaults_and_what_the_host_cannot_limit() {
         // swap defaults to twice the memory; -1 is unlimited
         let (r, w) = checked(|f| f.memory = Some("100m".into())).unwrap();
         assert_eq!((r.memory_swap, w.len()), (200 << 20, 0));
