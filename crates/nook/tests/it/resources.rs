@@ -450,107 +450,119 @@ fn update_changes_a_running_containers_limits_and_saves_them() {
     s.assert_empty();
 }
 
-#[test]
-fn impossible_values_are_one_line_125_and_leave_nothing() {
-    let s = Store::new();
+/// Impossible values (flags) and Docker's messages, the same on any host.
+const BAD: &[(&[&str], &str)] = &[
+    (
+        &["-m", "abc"],
+        r#"invalid argument "abc" for "-m, --memory" flag: invalid size: 'abc'"#,
+    ),
+    (&["-m", "4m"], "Minimum memory limit allowed is 6MB"),
+    (
+        &["-m", "10m", "--memory-swap", "5m"],
+        "Minimum memoryswap limit should be larger than memory limit, see usage",
+    ),
+    (
+        &["--memory-swap", "1g"],
+        "You should always set the Memory limit when using Memoryswap limit, see usage",
+    ),
+    (
+        &["--memory-reservation", "1m"],
+        "Minimum memory reservation allowed is 6MB",
+    ),
+    (
+        &["-m", "10m", "--memory-reservation", "20m"],
+        "Minimum memory limit can not be less than memory reservation limit, see usage",
+    ),
+    (
+        &["--cpus", "x"],
+        r#"invalid argument "x" for "--cpus" flag: failed to parse x as a rational number"#,
+    ),
+    (
+        &["--cpus", "1", "--cpu-quota", "50000"],
+        "Conflicting options: Nano CPUs and CPU Quota cannot both be set",
+    ),
+    (
+        &["--cpu-period", "100"],
+        "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)",
+    ),
+    (
+        &["--cpu-quota", "10"],
+        "CPU cfs quota can not be less than 1ms (i.e. 1000)",
+    ),
+    (
+        &["--cpuset-cpus", "0-x"],
+        "Invalid value 0-x for cpuset cpus: invalid format: 0-x",
+    ),
+    (
+        &["--blkio-weight", "5"],
+        "Range of blkio weight is from 10 to 1000",
+    ),
+    (
+        &["--device-read-bps", "/dev/nook-no-such-disk:1mb"],
+        "stat /dev/nook-no-such-disk: no such file or directory",
+    ),
+    (
+        &["--device-write-bps", "/dev/null:1mb"],
+        "/dev/null is not a block device",
+    ),
+    (
+        &["--device-read-iops", "/dev/null:fast"],
+        r#"invalid argument "/dev/null:fast" for "--device-read-iops" flag: invalid rate for device: /dev/null:fast. The correct format is <device-path>:<number>. Number must be a positive integer"#,
+    ),
+    (
+        &["--oom-score-adj", "1001"],
+        "Invalid value 1001, range for oom score adj is [-1000, 1000]",
+    ),
+    (
+        &["--pids-limit", "many"],
+        r#"invalid argument "many" for "--pids-limit" flag: strconv.ParseInt: parsing "many": invalid syntax"#,
+    ),
+    (
+        &["--shm-size", "-1"],
+        r#"invalid argument "-1" for "--shm-size" flag: invalid size: '-1'"#,
+    ),
+    (
+        &["--kernel-memory", "1m"],
+        "Minimum kernel memory limit allowed is 4MB",
+    ),
+    (
+        &["--memory-swappiness", "101"],
+        "Invalid value: 101, valid memory swappiness range is 0-100",
+    ),
+];
+
+/// Impossible values (flags) with Docker's messages for this host.
+fn bad_values() -> Vec<(Vec<String>, String)> {
     let h = host();
     let n = h.ncpu;
-    let cpus_err =
+    let mut out: Vec<(Vec<String>, String)> =
+        BAD.iter().map(|(f, m)| (svec(f), m.to_string())).collect();
+    let cpus =
         format!("Range of CPUs is from 0.01 to {n}.00, as there are only {n} CPUs available");
-    let too_many = (n + 1).to_string();
-    let cpuset_err = format!(
+    out.push((svec(&["--cpus", &(n + 1).to_string()]), cpus));
+    let cpuset = format!(
         "Requested CPUs are not available - requested 64-65, available: {}",
         h.cpus
     );
-    let mems_err = format!(
+    out.push((svec(&["--cpuset-cpus", "64-65"]), cpuset));
+    let mems = format!(
         "Requested memory nodes are not available - requested 64, available: {}",
         h.mems
     );
-    let cases: Vec<(Vec<&str>, &str)> = vec![
-        (
-            vec!["-m", "abc"],
-            r#"invalid argument "abc" for "-m, --memory" flag: invalid size: 'abc'"#,
-        ),
-        (vec!["-m", "4m"], "Minimum memory limit allowed is 6MB"),
-        (
-            vec!["-m", "10m", "--memory-swap", "5m"],
-            "Minimum memoryswap limit should be larger than memory limit, see usage",
-        ),
-        (
-            vec!["--memory-swap", "1g"],
-            "You should always set the Memory limit when using Memoryswap limit, see usage",
-        ),
-        (
-            vec!["--memory-reservation", "1m"],
-            "Minimum memory reservation allowed is 6MB",
-        ),
-        (
-            vec!["-m", "10m", "--memory-reservation", "20m"],
-            "Minimum memory limit can not be less than memory reservation limit, see usage",
-        ),
-        (
-            vec!["--cpus", "x"],
-            r#"invalid argument "x" for "--cpus" flag: failed to parse x as a rational number"#,
-        ),
-        (vec!["--cpus", &too_many], &cpus_err),
-        (
-            vec!["--cpus", "1", "--cpu-quota", "50000"],
-            "Conflicting options: Nano CPUs and CPU Quota cannot both be set",
-        ),
-        (
-            vec!["--cpu-period", "100"],
-            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)",
-        ),
-        (
-            vec!["--cpu-quota", "10"],
-            "CPU cfs quota can not be less than 1ms (i.e. 1000)",
-        ),
-        (vec!["--cpuset-cpus", "64-65"], &cpuset_err),
-        (
-            vec!["--cpuset-cpus", "0-x"],
-            "Invalid value 0-x for cpuset cpus: invalid format: 0-x",
-        ),
-        (vec!["--cpuset-mems", "64"], &mems_err),
-        (
-            vec!["--blkio-weight", "5"],
-            "Range of blkio weight is from 10 to 1000",
-        ),
-        (
-            vec!["--device-read-bps", "/dev/nook-no-such-disk:1mb"],
-            "stat /dev/nook-no-such-disk: no such file or directory",
-        ),
-        (
-            vec!["--device-write-bps", "/dev/null:1mb"],
-            "/dev/null is not a block device",
-        ),
-        (
-            vec!["--device-read-iops", "/dev/null:fast"],
-            r#"invalid argument "/dev/null:fast" for "--device-read-iops" flag: invalid rate for device: /dev/null:fast. The correct format is <device-path>:<number>. Number must be a positive integer"#,
-        ),
-        (
-            vec!["--oom-score-adj", "1001"],
-            "Invalid value 1001, range for oom score adj is [-1000, 1000]",
-        ),
-        (
-            vec!["--pids-limit", "many"],
-            r#"invalid argument "many" for "--pids-limit" flag: strconv.ParseInt: parsing "many": invalid syntax"#,
-        ),
-        (
-            vec!["--shm-size", "-1"],
-            r#"invalid argument "-1" for "--shm-size" flag: invalid size: '-1'"#,
-        ),
-        (
-            vec!["--kernel-memory", "1m"],
-            "Minimum kernel memory limit allowed is 4MB",
-        ),
-        (
-            vec!["--memory-swappiness", "101"],
-            "Invalid value: 101, valid memory swappiness range is 0-100",
-        ),
-    ];
-    for (flags, want) in cases {
+    out.push((svec(&["--cpuset-mems", "64"]), mems));
+    out
+}
+
+fn svec(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn impossible_values_are_one_line_125_and_leave_nothing() {
+    let s = Store::new();
+    for (flags, want) in bad_values() {
         let mut args = vec!["run", "--rm", "--name", "bad"];
-        args.extend(&flags);
+        args.extend(flags.iter().map(String::as_str));
         args.extend(["bb:1", "sh", "-c", "true"]);
         let err = s.n.fails(&args);
         assert_eq!(err, format!("Error: {want}\n"), "{flags:?}");
