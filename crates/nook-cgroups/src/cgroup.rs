@@ -369,9 +369,16 @@ impl Cgroup {
         // cgroup (exclusive) and `dir` (exclusive).  The runtime's own cgroup
         // and those above it are never written — except the root of a pure v2
         // host, which has no processes-vs-controllers conflict.
+        // A root given with `Layout::with_root` (an engine's cgroup parent)
+        // stands in for the own cgroup: it is written when it holds no
+        // process (the kernel refuses controllers to a cgroup with
+        // processes), else the engine's containers get none on v2.
         let may_enable = |a: &Path| {
             if !a.starts_with(mountpoint) {
                 return false;
+            }
+            if a == own && a != mountpoint && !has_procs(a) {
+                return true;
             }
             if own.starts_with(a) {
                 return mode == Mode::V2 && a == mountpoint && own == mountpoint;

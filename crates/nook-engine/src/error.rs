@@ -75,6 +75,9 @@ pub enum Error {
     /// A container's monitor that could not start it.
     #[error("container monitor: {0}")]
     Monitor(String),
+    /// A resource limit that cannot be used (Docker's message).
+    #[error(transparent)]
+    Resources(#[from] crate::container::resources::ResourceError),
     /// A value the caller gave that cannot be used.
     #[error("invalid {what} {value:?}: {reason}")]
     Invalid {

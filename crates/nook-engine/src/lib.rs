@@ -30,6 +30,7 @@
 //! - [`info`]: inspect (Docker's JSON) and disk usage.
 //! - [`auth`]: login and logout.
 //! - [`progress`]: what a pull reports as it goes.
+//! - [`units`]: sizes as Docker's command line writes them.
 //! - [`lock`]: the lock file between adding and freeing content.
 
 #![warn(missing_docs)]
@@ -44,6 +45,7 @@ pub mod names;
 pub mod progress;
 pub mod pull;
 pub mod remove;
+pub mod units;
 mod unpack;
 
 pub use archive::{LoadedImage, SaveFormat};

@@ -312,8 +312,8 @@ impl State {
         })
     }
 
-    /// Set the container's OCI spec (JSON), once it is built; false when
-    /// it is no longer recorded.
+    /// Set the container's OCI spec (JSON), once it is built, or with
+    /// `update`'s new limits; false when it is no longer recorded.
     pub fn set_container_config(&self, id: &str, config: &str) -> Result<bool> {
         self.write(|tx| {
             let n = tx
@@ -489,9 +489,12 @@ mod tests {
             (r.status, r.stop_requested, r.monitor_pid),
             (ContainerStatus::Exited, true, None)
         );
+        assert!(s.set_container_config(&id, "{\"new\":1}").unwrap());
+        assert_eq!(s.container(&id).unwrap().unwrap().config, "{\"new\":1}");
         assert!(s.remove_container(&id).unwrap());
         assert!(!s.set_container_exited(&id, 0, 10).unwrap());
         assert!(!s.set_container_stop_requested(&id, true).unwrap());
+        assert!(!s.set_container_config(&id, "{}").unwrap());
         assert!(s.image_users(&image).unwrap().is_empty());
     }
 }

@@ -27,6 +27,8 @@ pub struct Cli {
 
 /// A command.
 #[derive(Debug, Subcommand)]
+// parsed once per process: `run`'s many flags need no box
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Download an image from a registry.
     Pull(Pull),
@@ -60,6 +62,8 @@ pub enum Command {
     Rm(Rm),
     /// Execute a command in a running container.
     Exec(Exec),
+    /// Update the resource limits of one or more containers.
+    Update(Update),
     /// Display detailed information on containers (or images).
     Inspect(Inspect),
     /// Create a new container.
@@ -196,6 +200,8 @@ pub enum ContainerCommand {
     Port(Port),
     /// Display a live stream of container(s) resource usage statistics.
     Stats(Stats),
+    /// Update the resource limits of one or more containers.
+    Update(Update),
     /// Remove all stopped containers.
     Prune(ContainerPrune),
     /// Record a detached container's exit (the exit command its monitor
@@ -510,6 +516,9 @@ pub struct Run {
     /// Security and process flags.
     #[command(flatten)]
     pub flags: Box<crate::run_flags::RunFlags>,
+    /// Resource limits.
+    #[command(flatten)]
+    pub resources: ResourceArgs,
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
@@ -633,4 +642,88 @@ pub struct Exec {
     /// The command and its arguments.
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub cmd: Vec<String>,
+}
+
+/// The resource flags of `run`/`create` (Docker's names and units).
+#[derive(Debug, Args, Default)]
+pub struct ResourceArgs {
+    /// The limits `update` can change too.
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    /// Tune the container's OOM preference (-1000 to 1000).
+    #[arg(long, value_name = "INT", allow_hyphen_values = true)]
+    pub oom_score_adj: Option<String>,
+    /// Tune the container's memory swappiness (0 to 100; -1: the kernel's).
+    #[arg(long, value_name = "INT", allow_hyphen_values = true)]
+    pub memory_swappiness: Option<String>,
+    /// Size of /dev/shm (default 64m).
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
+    pub shm_size: Option<String>,
+}
+
+/// The resource limits of `run`/`create` and `update`.
+#[derive(Debug, Args, Default)]
+pub struct LimitArgs {
+    /// Memory limit (e.g. 512m, 1g).
+    #[arg(short, long, value_name = "BYTES", allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    /// Memory plus swap limit: -1 for unlimited swap (default twice --memory).
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Memory soft limit.
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
+    pub memory_reservation: Option<String>,
+    /// Kernel memory limit (cgroup v1 only; deprecated).
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
+    pub kernel_memory: Option<String>,
+    /// Number of CPUs (e.g. 1.5).
+    #[arg(long, value_name = "DECIMAL", allow_hyphen_values = true)]
+    pub cpus: Option<String>,
+    /// CPU shares (relative weight).
+    #[arg(short = 'c', long, value_name = "INT", allow_hyphen_values = true)]
+    pub cpu_shares: Option<String>,
+    /// Limit CPU CFS (Completely Fair Scheduler) period.
+    #[arg(long, value_name = "INT", allow_hyphen_values = true)]
+    pub cpu_period: Option<String>,
+    /// Limit CPU CFS (Completely Fair Scheduler) quota.
+    #[arg(long, value_name = "INT", allow_hyphen_values = true)]
+    pub cpu_quota: Option<String>,
+    /// CPUs in which to allow execution (0-3, 0,1).
+    #[arg(long, value_name = "LIST", allow_hyphen_values = true)]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes in which to allow execution (0-3, 0,1).
+    #[arg(long, value_name = "LIST", allow_hyphen_values = true)]
+    pub cpuset_mems: Option<String>,
+    /// Tune container pids limit (-1 for unlimited).
+    #[arg(long, value_name = "INT", allow_hyphen_values = true)]
+    pub pids_limit: Option<String>,
+    /// Block IO (relative weight), between 10 and 1000, or 0 to disable.
+    #[arg(long, value_name = "UINT16", allow_hyphen_values = true)]
+    pub blkio_weight: Option<String>,
+    /// Limit read rate (bytes per second) from a device (PATH:RATE).
+    #[arg(long, value_name = "PATH:RATE", allow_hyphen_values = true)]
+    pub device_read_bps: Vec<String>,
+    /// Limit write rate (bytes per second) to a device (PATH:RATE).
+    #[arg(long, value_name = "PATH:RATE", allow_hyphen_values = true)]
+    pub device_write_bps: Vec<String>,
+    /// Limit read rate (IO per second) from a device (PATH:RATE).
+    #[arg(long, value_name = "PATH:RATE", allow_hyphen_values = true)]
+    pub device_read_iops: Vec<String>,
+    /// Limit write rate (IO per second) to a device (PATH:RATE).
+    #[arg(long, value_name = "PATH:RATE", allow_hyphen_values = true)]
+    pub device_write_iops: Vec<String>,
+    /// Disable the OOM killer.
+    #[arg(long)]
+    pub oom_kill_disable: bool,
+}
+
+/// `update`.
+#[derive(Debug, Args)]
+pub struct Update {
+    /// The new limits.
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    /// The containers.
+    #[arg(required = true)]
+    pub containers: Vec<String>,
 }

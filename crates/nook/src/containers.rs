@@ -219,6 +219,7 @@ pub fn run(engine: &Engine, a: cli::Run) -> Result<i32> {
         auto_remove: a.rm && (a.detach || !a.tty),
         security: flags.security,
         lifecycle: flags.lifecycle,
+        resources: crate::resources::for_run(&a.resources)?,
     };
     let rec = match engine.create_container(&opts) {
         Err(Error::NoSuchImage(_)) => {

@@ -11,6 +11,7 @@
 //!   port, prune, `nook container <cmd>`.
 //! - [`stats`]: `stats`, the live usage table.
 //! - [`render`]: sizes, ages, tables, `--format` templates.
+//! - [`resources`]: the resource flags, and `update`.
 //! - [`progress`]: a pull's progress display.
 //! - [`run_flags`]: `run`'s security and process flags.
 
@@ -23,6 +24,7 @@ pub mod lifecycle;
 pub mod listing;
 pub mod progress;
 pub mod render;
+pub mod resources;
 pub mod run_flags;
 pub mod stats;
 

@@ -39,6 +39,7 @@ pub fn command_of(c: ContainerCommand) -> std::result::Result<Command, cli::Cont
         ContainerCommand::Top(a) => Command::Top(a),
         ContainerCommand::Port(a) => Command::Port(a),
         ContainerCommand::Stats(a) => Command::Stats(a),
+        ContainerCommand::Update(a) => Command::Update(a),
         ContainerCommand::Prune(a) => return Err(a),
         ContainerCommand::Cleanup(_) => unreachable!("commands::run runs cleanup"),
     })

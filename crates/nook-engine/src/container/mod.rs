@@ -29,6 +29,7 @@
 //!   tmpfs, ulimits, sysctls, added groups; [`seccomp_profile`]: nook's
 //!   default seccomp profile and Docker-format profile files.
 //! - [`lifecycle`]: labels, stop signal and timeout, `--init`, env files.
+//! - [`resources`]: resource limits (`--memory`, `--cpus`, ...) and `update`.
 
 pub mod detach;
 pub mod health;
@@ -37,6 +38,7 @@ pub mod logs;
 pub mod manage;
 pub mod monitor;
 pub mod names;
+pub mod resources;
 pub mod seccomp_profile;
 pub mod security;
 pub mod spec;
@@ -97,6 +99,8 @@ pub struct RunOptions {
     pub security: security::SecurityOptions,
     /// Labels, stop signal and timeout, `--init`, domain name.
     pub lifecycle: lifecycle::LifecycleOptions,
+    /// `--memory`, `--cpus`, ... (checked again against the host).
+    pub resources: resources::Resources,
 }
 
 /// A container's status as it truly is: the record, checked against the
@@ -191,6 +195,8 @@ impl Engine {
     /// its root mounted, its spec built, its record written (last).
     pub fn create_container(&self, opts: &RunOptions) -> Result<ContainerRecord> {
         let detached = detach::annotations(opts)?;
+        let mut limits = opts.resources.clone();
+        limits.check(&resources::HostLimits::probe(), false)?;
         let _lock = self.lock(false)?;
         let image = self.inspect(&opts.image)?;
         let id = random_id()?;
@@ -229,6 +235,10 @@ impl Engine {
             .and_then(|()| Ok(self.layers.prepare_rootfs(&id, &lowers)?));
         let result = made.and_then(|rootfs| {
             rootfs.mount(&nook_storage::MountOptions::default())?;
+            let opts = RunOptions {
+                resources: limits,
+                ..opts.clone()
+            };
             let rec = self.new_record(
                 &id,
                 &opts,
@@ -315,6 +325,10 @@ impl Engine {
             annotations,
         })?;
         let config = finish_spec(&built, opts, image_config, rootfs)?;
+        let mut built: Value =
+            serde_json::from_str(&config).map_err(|e| Error::invalid("spec", id, e))?;
+        opts.resources.apply(&mut built)?;
+        let config = serde_json::to_string(&built).map_err(|e| Error::invalid("spec", id, e))?;
         let name = match &opts.name {
             Some(n) => {
                 names::check(n)?;
@@ -507,8 +521,10 @@ impl Engine {
             process["capabilities"] =
                 security::capability_sets(&security::all_caps(), ids.0 as u64);
         }
-        let process =
+        let mut process: oci_spec::runtime::Process =
             serde_json::from_value(process).map_err(|e| Error::invalid("exec process", id, e))?;
+        // as Docker's: an exec'd process has the container's OOM score
+        process.set_oom_score_adj(base.oom_score_adj());
         let child = match self.runtime().exec(ExecRequest::new(id.clone(), process)) {
             Ok(c) => c,
             Err(e) => return Err(cannot_run(e)),

@@ -14,6 +14,7 @@ mod monitor;
 mod progress;
 mod pull;
 mod remove;
+mod resources;
 mod run;
 mod security;
 mod stats;
