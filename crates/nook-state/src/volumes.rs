@@ -6,7 +6,7 @@
 //! cascade), and they go with the container's row.
 
 use crate::{sql, Error, Result, State};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, Row};
 use std::collections::BTreeMap;
 
 /// A volume to record.

@@ -30,6 +30,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Kill(a) => crate::containers::kill(&engine()?, a)?,
         Command::Rm(a) => crate::containers::rm(&engine()?, a)?,
         Command::Inspect(a) => crate::containers::inspect(&engine()?, a)?,
+        Command::Volume(c) => crate::volumes::volume(&engine()?, c)?,
         other => image_command(Cli {
             command: other,
             ..cli
@@ -68,7 +69,8 @@ fn image_command(cli: Cli) -> Result {
         | Command::Stop(_)
         | Command::Kill(_)
         | Command::Rm(_)
-        | Command::Inspect(_) => unreachable!("container commands are run by run()"),
+        | Command::Inspect(_)
+        | Command::Volume(_) => unreachable!("container commands are run by run()"),
         Command::Logout(a) => {
             let (key, removed) = engine()?.logout(a.server.as_deref())?;
             match removed {

@@ -55,6 +55,8 @@ pub fn run(engine: &Engine, a: cli::Run) -> Result<i32> {
         cmd: a.cmd,
         hostname: a.hostname,
         auto_remove: a.rm,
+        volumes: a.volumes,
+        mounts: a.mounts,
     };
     let rec = match engine.create_container(&opts) {
         Err(Error::NoSuchImage(_)) => {
@@ -286,7 +288,13 @@ fn nook_sys_signal(s: &str) -> Result<i32> {
 /// `rm`.
 pub fn rm(engine: &Engine, a: cli::Rm) -> Result {
     each(&a.containers, |n| {
-        engine.remove_container(n, a.force).map(drop)
+        let volumes = engine.container(n)?.record.id;
+        let volumes = engine.container_volumes(&volumes)?;
+        engine.remove_container(n, a.force)?;
+        match a.volumes {
+            true => engine.remove_anonymous_volumes(&volumes),
+            false => Ok(()),
+        }
     })
 }
 
@@ -337,6 +345,7 @@ fn container_json(engine: &Engine, c: &Container) -> Value {
         "LogPath": r.log_path,
         "Name": format!("/{}", r.name),
         "Driver": "overlay",
+        "Mounts": nook_engine::container::mounts::shown(&r.config),
         "HostConfig": {"AutoRemove": r.auto_remove, "NetworkMode": "none", "LogConfig": {"Type": "json-file"}},
         "GraphDriver": {"Name": "overlay", "Data": {
             "MergedDir": storage.join("merged"), "UpperDir": storage.join("upper"),

@@ -6,6 +6,7 @@
 //! - [`cli`]: commands and flags.
 //! - [`commands`]: each command run against the engine.
 //! - [`containers`]: the container commands (run, ps, logs, ...).
+//! - [`volumes`]: `volume create/ls/inspect/rm/prune`.
 //! - [`render`]: sizes, ages, tables, `--format` templates.
 //! - [`progress`]: a pull's progress display.
 
@@ -16,6 +17,7 @@ pub mod commands;
 pub mod containers;
 pub mod progress;
 pub mod render;
+pub mod volumes;
 
 use clap::Parser;
 

@@ -18,10 +18,14 @@
 //! - [`monitor`]: what holds a running container's stdio, writes its log
 //!   and records its exit.
 //! - [`names`]: generated names.
+//! - [`mounts`]: `-v`, `--mount` and the image's Volumes.
+//! - [`tree`]: file trees copied by descriptor (volumes filled, `cp`).
 
 pub mod monitor;
+pub mod mounts;
 pub mod names;
 pub mod spec;
+pub mod tree;
 
 use crate::{Engine, Error, Result};
 use nook_container::{ExecRequest, Runtime};
@@ -57,6 +61,10 @@ pub struct RunOptions {
     pub hostname: Option<String>,
     /// `--rm`.
     pub auto_remove: bool,
+    /// `-v/--volume` (`SRC:DST[:OPTS]`, `DST`).
+    pub volumes: Vec<String>,
+    /// `--mount` (`type=...,source=...,target=...`).
+    pub mounts: Vec<String>,
 }
 
 /// A container's status as it truly is: the record, checked against the
@@ -86,7 +94,7 @@ pub fn now_nanos() -> i64 {
 }
 
 /// 32 random bytes as 64 hex digits.
-fn random_id() -> Result<String> {
+pub(crate) fn random_id() -> Result<String> {
     let mut b = [0u8; 32];
     let mut got = 0;
     while got < b.len() {
@@ -140,6 +148,8 @@ impl Engine {
             .rev()
             .map(|l| crate::to_storage_digest(&l.chain_id))
             .collect::<Result<_>>()?;
+        let mount_requests = mounts::requests(&opts.volumes, &opts.mounts, &image.config)?;
+        let mut planned = mounts::Planned::default();
         let dir = self.container_dir(&id);
         std::fs::create_dir_all(&dir).map_err(Error::io("create", &dir))?;
         let made = self
@@ -148,13 +158,18 @@ impl Engine {
             .map_err(Error::from);
         let result = made.and_then(|rootfs| {
             rootfs.mount(&nook_storage::MountOptions::default())?;
-            let rec =
+            self.plan_mounts(mount_requests, &rootfs.merged(), &mut planned)?;
+            let mut rec =
                 self.new_record(&id, opts, &image.config, &rootfs.merged(), &image.record.id)?;
+            rec.config = mounts::apply(&rec.config, &planned)?;
             self.state.insert_container(&rec)?;
+            self.state.add_container_volumes(&id, &planned.volumes)?;
             Ok(())
         });
         if let Err(e) = result {
+            let _ = self.state.remove_container(&id);
             self.teardown(&id);
+            self.unplan_mounts(&planned);
             return Err(e);
         }
         self.state

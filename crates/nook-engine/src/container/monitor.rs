@@ -166,8 +166,10 @@ impl Engine {
         }
         let _ = self.state.set_container_exited(id, code, now_nanos());
         if rec.auto_remove {
+            let volumes = self.state.container_volumes(id).unwrap_or_default();
             self.teardown(id);
             let _ = self.state.remove_container(id);
+            let _ = self.remove_anonymous_volumes(&volumes);
         }
     }
 

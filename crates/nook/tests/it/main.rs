@@ -11,6 +11,7 @@ mod errors;
 mod pull;
 mod remove;
 mod run;
+mod volumes;
 
 use nook_testkit::layout::{self, busybox_layer, file_layer, Built, Comp, Layout};
 use nook_testkit::Registry;

@@ -1,0 +1,390 @@
+//! Volumes, bind mounts and `cp`, checked from inside real containers: a
+//! named volume's data outlives its containers, a new volume is filled
+//! from the image, binds are writable or read-only, anonymous volumes
+//! (from `-v /dst` and the image's Volumes) go with `rm -v`, a volume in
+//! use is kept, bad mount flags leave nothing, and `cp` never leaves the
+//! container's root.  Every test removes its containers, volumes and
+//! mounts however it ends.
+
+use super::*;
+use nook_testkit::layout::header;
+use serde_json::json;
+
+/// A tar with /data/seed (uid 1000, mode 0640) and /etc/passwd.
+fn data_layer() -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut d = header();
+    d.set_entry_type(tar::EntryType::Directory);
+    d.set_mode(0o750);
+    d.set_uid(1000);
+    d.set_size(0);
+    b.append_data(&mut d, "data/", &[][..]).unwrap();
+    let mut h = header();
+    h.set_uid(1000);
+    h.set_gid(1000);
+    h.set_mode(0o640);
+    h.set_size(5);
+    b.append_data(&mut h, "data/seed", &b"seed\n"[..]).unwrap();
+    let passwd = b"root:x:0:0::/root:/bin/sh\ncontainer-only:x:7:7::/:/bin/sh\n";
+    let mut p = header();
+    p.set_size(passwd.len() as u64);
+    b.append_data(&mut p, "etc/passwd", &passwd[..]).unwrap();
+    b.into_inner().unwrap()
+}
+
+/// `test/vol:v1` on `reg`: busybox, /data/seed, and `Volumes: {"/data"}`.
+fn push_image(reg: &Registry) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut l = Layout::new(&dir.path().join("layout"));
+    let layers = [busybox_layer(), data_layer()];
+    let diff_ids: Vec<String> = layers
+        .iter()
+        .map(|t| nook_image::digest::sha256(t).to_string())
+        .collect();
+    let descs: Vec<_> = layers
+        .iter()
+        .map(|t| l.blob(Comp::Gzip.media_type(), &layout::compress(t, Comp::Gzip)))
+        .collect();
+    let config = json!({
+        "architecture": "amd64", "os": "linux",
+        "config": {"Cmd": ["sh"], "Env": ["PATH=/bin"], "Volumes": {"/data": {}}},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    });
+    let config = l.blob(
+        "application/vnd.oci.image.config.v1+json",
+        config.to_string().as_bytes(),
+    );
+    let manifest = json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": config.json(), "layers": descs.iter().map(|d| d.json()).collect::<Vec<_>>(),
+    });
+    let m = l.blob(
+        "application/vnd.oci.image.manifest.v1+json",
+        manifest.to_string().as_bytes(),
+    );
+    l.tag("v1", &m);
+    let name = format!("{}/test/vol:v1", reg.host());
+    nook_testkit::skopeo_copy(
+        &format!("oci:{}:v1", l.dir.display()),
+        &format!("docker://{name}"),
+        &[],
+    );
+    name
+}
+
+/// A store with the image pulled; on drop its containers are removed,
+/// then its volumes, then any mount left below its root.
+struct Store {
+    n: Nook,
+    image: String,
+    _reg: Registry,
+}
+
+impl Store {
+    fn new() -> Store {
+        let reg = Registry::start();
+        let image = push_image(&reg);
+        let n = Nook::new();
+        n.ok(&["pull", "-q", &image]);
+        Store {
+            n,
+            image,
+            _reg: reg,
+        }
+    }
+
+    fn lines(&self, args: &[&str]) -> Vec<String> {
+        self.n.ok(args).lines().map(String::from).collect()
+    }
+
+    fn volumes(&self) -> Vec<String> {
+        self.lines(&["volume", "ls", "-q"])
+    }
+
+    fn containers(&self) -> Vec<String> {
+        self.lines(&["ps", "-aq", "--no-trunc"])
+    }
+
+    fn mounts(&self) -> Vec<String> {
+        let root = self.n.root.to_string_lossy().into_owned();
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4).map(String::from))
+            .filter(|m| m.starts_with(&root))
+            .collect()
+    }
+
+    /// `run --rm IMAGE sh -c SCRIPT` with `flags` before the image: its
+    /// output, exit code and stderr.
+    fn sh(&self, flags: &[&str], script: &str) -> (String, i32, String) {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&[&self.image, "sh", "-c", script]);
+        let out = self.n.run(&args);
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn mounts_of(&self, name: &str) -> Vec<Value> {
+        let v: Value =
+            serde_json::from_str(&self.n.ok(&["inspect", "-f", "{{json .Mounts}}", name])).unwrap();
+        v.as_array().unwrap().clone()
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        for id in self.containers() {
+            let _ = self.n.run(&["rm", "-f", &id]);
+        }
+        for v in self.volumes() {
+            let _ = self.n.run(&["volume", "rm", "-f", &v]);
+        }
+        for m in self.mounts() {
+            let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+}
+
+#[test]
+fn a_named_volume_is_filled_from_the_image_and_outlives_its_containers() {
+    let s = Store::new();
+    let (out, code, err) = s.sh(
+        &["-v", "vol1:/data"],
+        "cat /data/seed; stat -c '%u %a' /data/seed /data; echo kept > /data/new",
+    );
+    assert_eq!(
+        (out.as_str(), code),
+        ("seed\n1000 640\n1000 750\n", 0),
+        "{err}"
+    );
+    let (out, code, _) = s.sh(&["-v", "vol1:/data:ro"], "cat /data/new; touch /data/x");
+    assert_eq!(out, "kept\n");
+    assert_ne!(code, 0);
+    // nocopy: a new volume stays empty
+    let (out, _, _) = s.sh(
+        &["--mount", "source=vol2,target=/data,volume-nocopy"],
+        "ls -A /data",
+    );
+    assert_eq!(out, "");
+    // the image's /data is targeted: no anonymous volume was made
+    assert_eq!(s.volumes(), vec!["vol1", "vol2"]);
+    let inspect: Value = serde_json::from_str(&s.n.ok(&["volume", "inspect", "vol1"])).unwrap();
+    let mountpoint = inspect[0]["Mountpoint"].as_str().unwrap().to_string();
+    assert_eq!(
+        mountpoint,
+        s.n.root.join("volumes/vol1/_data").to_string_lossy()
+    );
+    assert_eq!(
+        std::fs::read_to_string(format!("{mountpoint}/new")).unwrap(),
+        "kept\n"
+    );
+    assert_eq!(inspect[0]["Driver"], "local");
+
+    // create with labels, filters, json
+    s.n.ok(&["volume", "create", "--label", "team=a", "vol3"]);
+    assert_eq!(s.n.ok(&["volume", "create", "vol3"]), "vol3\n");
+    assert_eq!(
+        s.lines(&["volume", "ls", "-q", "--filter", "label=team=a"]),
+        vec!["vol3"]
+    );
+    let row: Value = serde_json::from_str(
+        s.n.ok(&["volume", "ls", "--format", "json", "-f", "name=vol3"])
+            .trim(),
+    )
+    .unwrap();
+    assert_eq!(
+        (row["Name"].as_str(), row["Labels"].as_str()),
+        (Some("vol3"), Some("team=a"))
+    );
+
+    // a stopped container keeps its volume in use
+    s.n.ok(&[
+        "run",
+        "--name",
+        "user",
+        "-v",
+        "vol1:/data",
+        &s.image,
+        "sh",
+        "-c",
+        ":",
+    ]);
+    assert_eq!(
+        s.lines(&["volume", "ls", "-q", "--filter", "dangling=true"]),
+        vec!["vol2", "vol3"]
+    );
+    let err = s.n.fails(&["volume", "rm", "vol1"]);
+    assert!(err.contains("vol1: volume is in use"), "{err}");
+    let err = s.n.fails(&["volume", "rm", "-f", "vol1"]);
+    assert!(err.contains("in use"), "{err}");
+    assert!(Path::new(&mountpoint).join("new").exists());
+    let mounts = s.mounts_of("user");
+    assert_eq!(mounts.len(), 1, "{mounts:?}");
+    assert_eq!(
+        (
+            &mounts[0]["Type"],
+            &mounts[0]["Name"],
+            &mounts[0]["Destination"],
+            &mounts[0]["RW"]
+        ),
+        (
+            &json!("volume"),
+            &json!("vol1"),
+            &json!("/data"),
+            &json!(true)
+        )
+    );
+    s.n.ok(&["rm", "-v", "user"]);
+    assert_eq!(
+        s.volumes(),
+        vec!["vol1", "vol2", "vol3"],
+        "rm -v keeps named volumes"
+    );
+    assert_eq!(s.n.ok(&["volume", "rm", "vol1", "vol2"]), "vol1\nvol2\n");
+    assert!(!s.n.root.join("volumes/vol1").exists());
+    let err = s.n.fails(&["volume", "rm", "vol1"]);
+    assert!(err.contains("no such volume: vol1"), "{err}");
+    s.n.ok(&["volume", "rm", "-f", "vol1"]);
+    let out = s.n.ok(&["volume", "prune", "-f", "-a"]);
+    assert!(out.starts_with("Deleted Volumes:\nvol3\n"), "{out}");
+    assert!(s.volumes().is_empty());
+}
+
+#[test]
+fn binds_are_writable_or_read_only_and_a_missing_source_is_made_for_v() {
+    let s = Store::new();
+    let host = s.n.dir.path().join("host");
+    std::fs::create_dir(&host).unwrap();
+    std::fs::write(host.join("f"), "from host\n").unwrap();
+    let h = host.to_str().unwrap();
+    let (out, code, err) = s.sh(&["-v", &format!("{h}:/h:z")], "cat /h/f; echo w > /h/w");
+    assert_eq!((out.as_str(), code), ("from host\n", 0), "{err}");
+    assert_eq!(std::fs::read_to_string(host.join("w")).unwrap(), "w\n");
+    for flags in [
+        vec!["-v".to_string(), format!("{h}:/h:ro")],
+        vec![
+            "--mount".to_string(),
+            format!("type=bind,src={h},dst=/h,readonly"),
+        ],
+    ] {
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        let (out, code, err) = s.sh(&flags, "cat /h/f; echo x > /h/x");
+        assert_eq!(out, "from host\n");
+        assert_ne!(code, 0);
+        assert!(err.contains("Read-only file system"), "{err}");
+        assert!(!host.join("x").exists());
+    }
+    // a file bound over a file
+    let (out, _, err) = s.sh(&["-v", &format!("{h}/f:/etc/motd:ro")], "cat /etc/motd");
+    assert_eq!(out, "from host\n", "{err}");
+    // -v makes a missing source; --mount refuses it
+    let missing = host.join("made/by/v");
+    let (_, code, err) = s.sh(&["-v", &format!("{}:/m", missing.display())], "touch /m/y");
+    assert_eq!(code, 0, "{err}");
+    assert!(missing.join("y").exists());
+    assert!(s.volumes().is_empty(), "binds are not volumes");
+}
+
+#[test]
+fn anonymous_volumes_go_with_rm_v_and_run_rm_and_stay_otherwise() {
+    let s = Store::new();
+    // the image's Volumes and -v /extra: two anonymous volumes, filled
+    s.n.ok(&[
+        "run",
+        "--name",
+        "ca",
+        "-v",
+        "/extra",
+        &s.image,
+        "sh",
+        "-c",
+        "cat /data/seed; echo a > /extra/a",
+    ]);
+    let vols = s.volumes();
+    assert_eq!(vols.len(), 2, "{vols:?}");
+    assert!(vols.iter().all(|v| v.len() == 64));
+    let mounts = s.mounts_of("ca");
+    let dsts: BTreeSet<&str> = mounts
+        .iter()
+        .map(|m| m["Destination"].as_str().unwrap())
+        .collect();
+    assert_eq!(dsts, BTreeSet::from(["/data", "/extra"]));
+    assert!(mounts
+        .iter()
+        .all(|m| m["Type"] == "volume" && m["Driver"] == "local"));
+    let data = mounts.iter().find(|m| m["Destination"] == "/data").unwrap();
+    let seed = Path::new(data["Source"].as_str().unwrap()).join("seed");
+    assert_eq!(std::fs::read_to_string(&seed).unwrap(), "seed\n");
+    // rm without -v keeps them
+    s.n.ok(&["rm", "ca"]);
+    assert_eq!(s.volumes(), vols);
+    // rm -v removes this container's only
+    s.n.ok(&["run", "--name", "cb", &s.image, "sh", "-c", ":"]);
+    assert_eq!(s.volumes().len(), 3);
+    s.n.ok(&["rm", "-v", "cb"]);
+    assert_eq!(s.volumes(), vols);
+    // run --rm removes its anonymous volumes, not a named one
+    let (_, code, err) = s.sh(&["-v", "/more", "-v", "named:/named"], "true");
+    assert_eq!(code, 0, "{err}");
+    let mut want = vols.clone();
+    want.insert(0, "named".into());
+    want.sort();
+    assert_eq!(s.volumes(), want);
+    // prune: anonymous ones no container uses
+    let out = s.n.ok(&["volume", "prune", "-f"]);
+    assert!(out.starts_with("Deleted Volumes:"), "{out}");
+    assert_eq!(s.volumes(), vec!["named"]);
+}
+
+#[test]
+fn bad_mount_flags_fail_in_one_line_and_leave_nothing() {
+    let s = Store::new();
+    let cases: [(&[&str], &str); 8] = [
+        (&["-v", "good:/a", "-v", "vol:/x:bogus"], "\"bogus\""),
+        (&["-v", "vol:relative"], "must be absolute"),
+        (
+            &["--mount", "type=bind,src=/nonexistent-nook-src,dst=/x"],
+            "bind source path does not exist: /nonexistent-nook-src",
+        ),
+        (&["-v", "bad$name:/x"], "\"bad$name\""),
+        (&["-v", "good:/proc/x"], "/proc/x"),
+        (&["--mount", "type=volume,target=/x,color=red"], "color"),
+        (
+            &["-v", "good:/a", "-v", "other:/a"],
+            "duplicate mount point",
+        ),
+        (&["-v", "good:/a", "-u", "nosuchuser"], "nosuchuser"),
+    ];
+    for (flags, want) in cases {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&[&s.image, "true"]);
+        let err = s.n.fails(&args);
+        assert!(err.contains(want), "{flags:?}: {err}");
+        assert!(s.containers().is_empty(), "{flags:?}: a record left");
+        assert!(
+            s.volumes().is_empty(),
+            "{flags:?}: a volume left: {:?}",
+            s.volumes()
+        );
+        assert!(
+            entries(&s.n.root.join("volumes")).is_empty(),
+            "{flags:?}: a volume directory left"
+        );
+        assert!(
+            entries(&s.n.root.join("storage/containers")).is_empty(),
+            "{flags:?}: a root left"
+        );
+        assert!(s.mounts().is_empty(), "{flags:?}: {:?}", s.mounts());
+    }
+    let err = s.n.fails(&["volume", "create", "x"]);
+    assert!(err.contains("\"x\""), "{err}");
+    let err = s.n.fails(&["volume", "create", "-d", "nfs", "vv"]);
+    assert!(err.contains("\"nfs\""), "{err}");
+    assert!(s.volumes().is_empty());
+}
