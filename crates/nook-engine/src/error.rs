@@ -75,6 +75,14 @@ pub enum Error {
     /// A container's monitor that could not start it.
     #[error("container monitor: {0}")]
     Monitor(String),
+    /// `cp` to or from a container that failed.
+    #[error("{message}")]
+    Copy {
+        /// The container, by name.
+        container: String,
+        /// What went wrong (naming the path).
+        message: String,
+    },
     /// A value the caller gave that cannot be used.
     #[error("invalid {what} {value:?}: {reason}")]
     Invalid {

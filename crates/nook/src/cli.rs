@@ -71,6 +71,8 @@ pub enum Command {
     /// Manage volumes.
     #[command(subcommand)]
     Volume(VolumeCommand),
+    /// Copy files between a container and the host.
+    Cp(Cp),
 }
 
 /// `nook image ...`.
@@ -458,4 +460,22 @@ pub struct VolumePrune {
     /// Do not ask for confirmation.
     #[arg(short, long)]
     pub force: bool,
+}
+
+/// `cp`.
+#[derive(Debug, Args)]
+pub struct Cp {
+    /// Keep owners (uid/gid) as they are.
+    #[arg(short, long)]
+    pub archive: bool,
+    /// Follow a link given as the source.
+    #[arg(short = 'L', long)]
+    pub follow_link: bool,
+    /// No progress output (there is none).
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// CONTAINER:SRC_PATH, a host path, or - (a tar on stdin).
+    pub src: String,
+    /// CONTAINER:DEST_PATH, a host path, or - (a tar on stdout).
+    pub dest: String,
 }

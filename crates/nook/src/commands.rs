@@ -31,6 +31,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Rm(a) => crate::containers::rm(&engine()?, a)?,
         Command::Inspect(a) => crate::containers::inspect(&engine()?, a)?,
         Command::Volume(c) => crate::volumes::volume(&engine()?, c)?,
+        Command::Cp(a) => crate::volumes::cp(&engine()?, a)?,
         other => image_command(Cli {
             command: other,
             ..cli
@@ -70,7 +71,8 @@ fn image_command(cli: Cli) -> Result {
         | Command::Kill(_)
         | Command::Rm(_)
         | Command::Inspect(_)
-        | Command::Volume(_) => unreachable!("container commands are run by run()"),
+        | Command::Volume(_)
+        | Command::Cp(_) => unreachable!("container commands are run by run()"),
         Command::Logout(a) => {
             let (key, removed) = engine()?.logout(a.server.as_deref())?;
             match removed {

@@ -1,4 +1,5 @@
-//! `nook volume create/ls/inspect/rm/prune`, with Docker's output.
+//! `nook volume create/ls/inspect/rm/prune` and `nook cp`, with Docker's
+//! output.
 
 use crate::cli::{self, VolumeCommand};
 use crate::commands::print_template;
@@ -196,4 +197,53 @@ fn prune(engine: &Engine, a: cli::VolumePrune) -> Result {
     }
     writeln!(out, "Total reclaimed space: {}", render::size(freed))?;
     Ok(())
+}
+
+/// `CONTAINER:PATH` split (a local path holding `:` is written `./a:b`
+/// or `/a:b`, as Docker reads it).
+fn container_path(arg: &str) -> Option<(&str, &str)> {
+    if arg.starts_with('/') || arg.starts_with('.') {
+        return None;
+    }
+    arg.split_once(':')
+        .filter(|(c, _)| !c.is_empty() && !c.contains('/'))
+}
+
+/// A host side: `-` (stdin or stdout) or a path.
+fn host_end(arg: &str, reading: bool) -> Result<nook_engine::container::copy::HostEnd> {
+    use nook_engine::container::copy::HostEnd;
+    use std::os::fd::AsFd;
+    Ok(match arg {
+        "-" => {
+            let fd = match reading {
+                true => std::io::stdin().as_fd().try_clone_to_owned()?,
+                false => std::io::stdout().as_fd().try_clone_to_owned()?,
+            };
+            HostEnd::Stream(std::fs::File::from(fd))
+        }
+        p => HostEnd::Path(p.into()),
+    })
+}
+
+/// `cp`.
+pub fn cp(engine: &Engine, a: cli::Cp) -> Result {
+    let opts = nook_engine::container::copy::CopyOptions {
+        archive: a.archive,
+        follow_link: a.follow_link,
+    };
+    match (container_path(&a.src), container_path(&a.dest)) {
+        (Some(_), Some(_)) => Err(Failure(
+            "copying between containers is not supported".into(),
+        )),
+        (None, None) => Err(Failure(format!(
+            "must specify at least one container source: {} {}",
+            a.src, a.dest
+        ))),
+        (Some((c, p)), None) => {
+            Ok(engine.copy_from_container(c, p, host_end(&a.dest, false)?, opts)?)
+        }
+        (None, Some((c, p))) => {
+            Ok(engine.copy_to_container(c, host_end(&a.src, true)?, p, opts)?)
+        }
+    }
 }

@@ -19,8 +19,10 @@
 //!   and records its exit.
 //! - [`names`]: generated names.
 //! - [`mounts`]: `-v`, `--mount` and the image's Volumes.
+//! - [`copy`]: `cp`, in and out, resolved inside the container's root.
 //! - [`tree`]: file trees copied by descriptor (volumes filled, `cp`).
 
+pub mod copy;
 pub mod monitor;
 pub mod mounts;
 pub mod names;

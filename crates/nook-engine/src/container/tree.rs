@@ -66,11 +66,37 @@ pub(crate) fn open_at(
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// The names in directory `dir` (not `.`, `..`).
+/// The names in directory `dir` (not `.`, `..`), read through the
+/// descriptor (no /proc path: a process in a container's mount namespace
+/// may have none).
 pub(crate) fn list(dir: BorrowedFd<'_>) -> io::Result<Vec<OsString>> {
-    let mut names: Vec<OsString> = std::fs::read_dir(nook_sys::path::proc_fd_path(dir))?
-        .map(|e| e.map(|e| e.file_name()))
-        .collect::<io::Result<_>>()?;
+    let own = open_at(dir, OsStr::new("."), libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+    let raw = std::os::fd::IntoRawFd::into_raw_fd(own);
+    // SAFETY: fdopendir takes the descriptor (closed by closedir).
+    let d = unsafe { libc::fdopendir(raw) };
+    if d.is_null() {
+        let e = io::Error::last_os_error();
+        // SAFETY: fdopendir failed: the descriptor is still ours.
+        unsafe { libc::close(raw) };
+        return Err(e);
+    }
+    let mut names = Vec::new();
+    loop {
+        // SAFETY: a stream from fdopendir; readdir's entry is valid until
+        // the next call, and its name is copied before it.
+        let ent = unsafe { libc::readdir(d) };
+        if ent.is_null() {
+            break;
+        }
+        // SAFETY: d_name is NUL-terminated.
+        let name = unsafe { std::ffi::CStr::from_ptr((*ent).d_name.as_ptr()) };
+        let b = name.to_bytes();
+        if b != b"." && b != b".." {
+            names.push(OsStr::from_bytes(b).to_os_string());
+        }
+    }
+    // SAFETY: the stream from fdopendir, closed once.
+    unsafe { libc::closedir(d) };
     names.sort();
     Ok(names)
 }

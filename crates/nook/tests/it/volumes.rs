@@ -388,3 +388,150 @@ fn bad_mount_flags_fail_in_one_line_and_leave_nothing() {
     assert!(err.contains("\"nfs\""), "{err}");
     assert!(s.volumes().is_empty());
 }
+
+/// The names and link targets (`name -> target`) of a tar.
+fn tar_names(data: &[u8]) -> Vec<String> {
+    let mut a = tar::Archive::new(data);
+    a.entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let p = e.path().unwrap().to_string_lossy().into_owned();
+            match e.link_name().unwrap() {
+                Some(l) => format!("{p} -> {}", l.display()),
+                None => p,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn cp_copies_in_and_out_inside_the_containers_root_running_or_stopped() {
+    let s = Store::new();
+    let h = s.n.dir.path().join("h");
+    std::fs::create_dir_all(h.join("tree/sub")).unwrap();
+    std::fs::write(h.join("in.txt"), "in\n").unwrap();
+    std::fs::write(h.join("tree/a"), "a\n").unwrap();
+    std::fs::write(h.join("tree/sub/b"), "b\n").unwrap();
+    std::os::unix::fs::symlink("../../../../../..", h.join("tree/up")).unwrap();
+    let hs = |p: &str| h.join(p).to_string_lossy().into_owned();
+    let script = "mkdir -p /tmp; ln -s /etc /tmp/etclink; ln -s ../../../../../.. /tmp/up; touch /tmp/ready; sleep 30";
+    s.n.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "cr",
+        "-v",
+        "vol:/data",
+        &s.image,
+        "sh",
+        "-c",
+        script,
+    ]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !s
+        .n
+        .run(&["exec", "cr", "sh", "-c", "test -e /tmp/ready"])
+        .status
+        .success()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the container never got ready"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let exec = |cmd: &str| s.n.ok(&["exec", "cr", "sh", "-c", cmd]);
+    let unique = format!("nook-cp-{}", std::process::id());
+
+    // out through a link to /etc: the container's passwd, not the host's
+    s.n.ok(&["cp", "cr:/tmp/etclink/passwd", &hs("pw")]);
+    assert!(std::fs::read_to_string(h.join("pw"))
+        .unwrap()
+        .contains("container-only"));
+    // in through links: the container's /etc, and ../.. stops at its root
+    s.n.ok(&["cp", &hs("in.txt"), "cr:/tmp/etclink/"]);
+    s.n.ok(&["cp", &hs("in.txt"), &format!("cr:/tmp/up/{unique}")]);
+    assert_eq!(exec(&format!("cat /etc/in.txt /{unique}")), "in\nin\n");
+    assert!(!Path::new("/etc/in.txt").exists() && !Path::new(&format!("/{unique}")).exists());
+    // into a volume
+    s.n.ok(&["cp", &hs("in.txt"), "cr:/data/"]);
+    let vol = s.n.root.join("volumes/vol/_data");
+    assert_eq!(std::fs::read_to_string(vol.join("in.txt")).unwrap(), "in\n");
+    // a tree in, its link kept as a link
+    s.n.ok(&["cp", &hs("tree"), "cr:/tmp/"]);
+    assert_eq!(
+        exec("cat /tmp/tree/a /tmp/tree/sub/b; readlink /tmp/tree/up"),
+        "a\nb\n../../../../../..\n"
+    );
+    // and out again into a new directory: the link stays a link
+    let out = h.join("out");
+    std::fs::create_dir(&out).unwrap();
+    s.n.ok(&["cp", "cr:/tmp/tree", &out.join("copy").to_string_lossy()]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("copy/sub/b")).unwrap(),
+        "b\n"
+    );
+    assert_eq!(
+        std::fs::read_link(out.join("copy/up")).unwrap(),
+        Path::new("../../../../../..")
+    );
+    // a tar on stdout
+    let tarred = s.n.run(&["cp", "cr:/etc/passwd", "-"]);
+    assert!(tarred.status.success());
+    assert_eq!(tar_names(&tarred.stdout), vec!["passwd"]);
+    // a hostile tar on stdin: a link to / then a file through it
+    let mut b = tar::Builder::new(Vec::new());
+    let mut l = header();
+    l.set_entry_type(tar::EntryType::Symlink);
+    l.set_size(0);
+    b.append_link(&mut l, "l", "/").unwrap();
+    let mut f = header();
+    f.set_size(4);
+    b.append_data(&mut f, format!("l/tmp/{unique}"), &b"pwn\n"[..])
+        .unwrap();
+    let evil = b.into_inner().unwrap();
+    let mut cmd = s.n.cmd(&["cp", "-", "cr:/tmp"]);
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &evil).unwrap();
+    let done = child.wait_with_output().unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(
+        !Path::new(&format!("/tmp/{unique}")).exists(),
+        "a tar wrote on the host"
+    );
+    assert_eq!(exec(&format!("cat /tmp/{unique}")), "pwn\n");
+
+    // stopped: the same root, its volume mounted
+    s.n.ok(&["kill", "cr"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    // stopped and unmounted by its monitor
+    while !s.n.ok(&["ps", "-q"]).is_empty() || !s.mounts().is_empty() {
+        assert!(std::time::Instant::now() < deadline);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    s.n.ok(&["cp", "cr:/tmp/etclink/passwd", &hs("pw2")]);
+    assert!(std::fs::read_to_string(h.join("pw2"))
+        .unwrap()
+        .contains("container-only"));
+    s.n.ok(&["cp", "cr:/data/in.txt", &hs("fromvol")]);
+    assert_eq!(std::fs::read_to_string(h.join("fromvol")).unwrap(), "in\n");
+    s.n.ok(&["cp", &hs("tree/a"), "cr:/data/a2"]);
+    assert_eq!(std::fs::read_to_string(vol.join("a2")).unwrap(), "a\n");
+    assert!(s.mounts().is_empty(), "{:?}", s.mounts());
+
+    // bad input
+    let err = s.n.fails(&["cp", "cr:/nonexistent", &hs("x")]);
+    assert!(err.contains("/nonexistent"), "{err}");
+    let err = s.n.fails(&["cp", &hs("in.txt"), &hs("y")]);
+    assert!(err.contains("at least one container"), "{err}");
+    let err = s.n.fails(&["cp", &hs("tree"), "cr:/etc/passwd"]);
+    assert!(err.contains("cannot copy a directory to a file"), "{err}");
+}
