@@ -58,7 +58,7 @@ pub use nook_state::{ContainerRecord, ImageRecord, Tag};
 pub use progress::{NoProgress, PullEvent, PullProgress};
 pub use pull::{PullOptions, PullResult};
 pub use remove::{PruneReport, Removal};
-pub use volume::{Volume, VolumeOptions};
+pub use volume::{Volume, VolumeOptions, VolumeUsage};
 
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};

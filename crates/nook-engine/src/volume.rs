@@ -224,6 +224,9 @@ impl Engine {
     /// Remove the anonymous volumes of a removed container (`rm -v`,
     /// `run --rm`); a volume another container still uses is kept.
     pub fn remove_anonymous_volumes(&self, names: &[String]) -> Result<()> {
+        if names.is_empty() {
+            return Ok(());
+        }
         let _lock = self.lock(true)?;
         for n in names {
             let Some(r) = self.state.volume(n)? else {
@@ -234,6 +237,36 @@ impl Engine {
             }
         }
         Ok(())
+    }
+}
+
+/// Disk usage of volumes, as `system df` shows it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VolumeUsage {
+    /// How many volumes.
+    pub count: usize,
+    /// How many of them containers use.
+    pub active: usize,
+    /// The bytes of their files.
+    pub size: u64,
+    /// The bytes of the ones no container uses.
+    pub reclaimable: u64,
+}
+
+impl Engine {
+    /// Disk usage of volumes.
+    pub fn volume_usage(&self) -> Result<VolumeUsage> {
+        let mut u = VolumeUsage::default();
+        for v in self.volumes()? {
+            let size = dir_size(&v.mountpoint);
+            u.count += 1;
+            u.size += size;
+            match self.volume_users(&v.record.volume.name)?.is_empty() {
+                true => u.reclaimable += size,
+                false => u.active += 1,
+            }
+        }
+        Ok(u)
     }
 }
 

@@ -137,6 +137,9 @@ impl State {
 
     /// Record that container `id` uses `volumes` (each recorded).
     pub fn add_container_volumes(&self, id: &str, volumes: &[String]) -> Result<()> {
+        if volumes.is_empty() {
+            return Ok(());
+        }
         self.write(|tx| {
             for v in volumes {
                 tx.execute(

@@ -323,6 +323,7 @@ fn df(engine: &Engine, a: cli::Df) -> Result {
                "Reclaimable": format!("{} ({}%)", render::size(u.reclaimable), pct(u.reclaimable, u.size))}),
         json!({"Type": "Containers", "TotalCount": u.containers.to_string(), "Active": "0",
                "Size": "0B", "Reclaimable": "0B"}),
+        crate::volumes::df_row(&engine.volume_usage()?),
     ];
     let mut out = std::io::stdout().lock();
     match a.format.as_deref() {

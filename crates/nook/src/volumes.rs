@@ -247,3 +247,14 @@ pub fn cp(engine: &Engine, a: cli::Cp) -> Result {
         }
     }
 }
+
+/// The `Local Volumes` row of `system df`.
+pub fn df_row(u: &nook_engine::VolumeUsage) -> Value {
+    let pct = match u.size {
+        0 => 0,
+        s => u.reclaimable * 100 / s,
+    };
+    json!({"Type": "Local Volumes", "TotalCount": u.count.to_string(), "Active": u.active.to_string(),
+           "Size": render::size(u.size),
+           "Reclaimable": format!("{} ({pct}%)", render::size(u.reclaimable))})
+}

@@ -291,28 +291,22 @@ pub fn parse_mount(spec: &str) -> Result<MountRequest> {
     }
     let target = target.ok_or_else(|| Error::invalid("mount", spec, "target is required"))?;
     m.target = check_target(&target, "mount", spec)?;
-    match kind {
-        MountKind::Bind if m.source.is_empty() => {
-            return Err(Error::invalid(
-                "mount",
-                spec,
-                "source is required for type=bind",
-            ))
-        }
-        MountKind::Bind if !m.source.starts_with('/') => {
-            return Err(Error::invalid(
-                "mount",
-                spec,
-                format!("bind source path {:?} must be absolute", m.source),
-            ))
-        }
-        MountKind::Tmpfs if !m.source.is_empty() => {
-            return Err(Error::invalid("mount", spec, "type=tmpfs takes no source"))
-        }
-        MountKind::Volume if !m.source.is_empty() => crate::volume::check_name(&m.source)?,
-        _ => {}
-    }
+    check_source(&m, spec)?;
     Ok(m)
+}
+
+/// The source of a `--mount` checked for its type.
+fn check_source(m: &MountRequest, spec: &str) -> Result<()> {
+    let bad = |reason: String| Err(Error::invalid("mount", spec, reason));
+    match m.kind {
+        MountKind::Bind if m.source.is_empty() => bad("source is required for type=bind".into()),
+        MountKind::Bind if !m.source.starts_with('/') => {
+            bad(format!("bind source path {:?} must be absolute", m.source))
+        }
+        MountKind::Tmpfs if !m.source.is_empty() => bad("type=tmpfs takes no source".into()),
+        MountKind::Volume if !m.source.is_empty() => crate::volume::check_name(&m.source),
+        _ => Ok(()),
+    }
 }
 
 /// Bytes from Docker's size syntax (`64m`, `1g`, `512k`, `100`; binary
@@ -401,6 +395,9 @@ impl Engine {
         rootfs: &Path,
         planned: &mut Planned,
     ) -> Result<()> {
+        if reqs.is_empty() {
+            return Ok(());
+        }
         let root = std::fs::File::open(rootfs).map_err(Error::io("open", rootfs))?;
         for m in reqs {
             let source = match m.kind {

@@ -184,6 +184,17 @@ fn a_named_volume_is_filled_from_the_image_and_outlives_its_containers() {
         "kept\n"
     );
     assert_eq!(inspect[0]["Driver"], "local");
+    let df = s.n.ok(&["system", "df", "--format", "json"]);
+    let row: Value = df
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|r| r["Type"] == "Local Volumes")
+        .unwrap();
+    assert_eq!(
+        (row["TotalCount"].as_str(), row["Active"].as_str()),
+        (Some("2"), Some("0")),
+        "{df}"
+    );
 
     // create with labels, filters, json
     s.n.ok(&["volume", "create", "--label", "team=a", "vol3"]);
@@ -288,6 +299,17 @@ fn binds_are_writable_or_read_only_and_a_missing_source_is_made_for_v() {
     assert_eq!(code, 0, "{err}");
     assert!(missing.join("y").exists());
     assert!(s.volumes().is_empty(), "binds are not volumes");
+    // a tmpfs with its size and mode
+    let (out, code, err) = s.sh(
+        &["--mount", "type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=1770"],
+        "stat -c %a /t; grep ' /t ' /proc/mounts",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("1770\ntmpfs /t tmpfs rw,nosuid,nodev,noexec"),
+        "{out}"
+    );
+    assert!(out.contains("size=1024k"), "{out}");
 }
 
 #[test]
