@@ -68,6 +68,9 @@ struct Target<'a> {
     to: PathBuf,
     rename_top: Option<OsString>,
     owner: Option<(u32, u32)>,
+    /// Device nodes are made (not on the host: a node a container made
+    /// must not become a way into the host's devices).
+    devices: bool,
 }
 
 /// Docker's rule: where a copy of `top` lands, given what `dest` (a path
@@ -141,6 +144,7 @@ fn unpack_entry(
         tar::EntryType::Directory => libc::S_IFDIR,
         tar::EntryType::Regular | tar::EntryType::Continuous => libc::S_IFREG,
         tar::EntryType::Symlink => libc::S_IFLNK,
+        tar::EntryType::Char | tar::EntryType::Block if !t.devices => return Ok(()),
         tar::EntryType::Char => libc::S_IFCHR,
         tar::EntryType::Block => libc::S_IFBLK,
         tar::EntryType::Fifo => libc::S_IFIFO,
@@ -295,10 +299,17 @@ fn add(
             }
         }
         libc::S_IFREG => {
-            let f = File::from(open(libc::O_RDONLY)?);
+            // O_NONBLOCK: a file swapped for a FIFO meanwhile cannot block
+            let f = File::from(open(libc::O_RDONLY | libc::O_NONBLOCK)?);
+            let meta = f.metadata()?;
+            if !meta.is_file() {
+                return Err(io::Error::other("changed while being copied"));
+            }
+            // exactly the size the header says, however the file changes
+            let size = meta.len();
             h.set_entry_type(tar::EntryType::Regular);
-            h.set_size(f.metadata()?.len());
-            b.append_data(&mut h, path, f)?;
+            h.set_size(size);
+            b.append_data(&mut h, path, f.take(size).chain(io::repeat(0)).take(size))?;
         }
         libc::S_IFLNK => {
             let target = nook_sys::path::readlinkat(dir, name).map_err(io::Error::from)?;
@@ -372,16 +383,28 @@ fn peek_top(r: &mut dyn Read) -> Res<(Option<Top>, Vec<u8>)> {
     }
 }
 
+/// How a stream is received.
+#[derive(Clone, Copy, Debug)]
+struct How {
+    /// The source was `dir/.`: its content lands in an existing `dest`.
+    contents_only: bool,
+    /// A tar from stdin: unpacked as it is into the directory `dest`.
+    as_is: bool,
+    /// The owner of what is made (`None`: the archive's).
+    owner: Option<(u32, u32)>,
+    /// Whether device nodes are made.
+    devices: bool,
+}
+
 /// Unpack the tar on `input` at `dest` below `root`, by Docker's rules
 /// (`as_is`: a tar from stdin, unpacked into the directory `dest`).
-fn receive(
-    root: BorrowedFd<'_>,
-    dest: &str,
-    input: &mut dyn Read,
-    contents_only: bool,
-    as_is: bool,
-    owner: Option<(u32, u32)>,
-) -> Res {
+fn receive(root: BorrowedFd<'_>, dest: &str, input: &mut dyn Read, how: How) -> Res {
+    let How {
+        contents_only,
+        as_is,
+        owner,
+        devices,
+    } = how;
     if as_is {
         let clean = nook_sys::path::clean_relative(Path::new(dest));
         let fd = nook_sys::path::open_in_root(root, &clean, libc::O_RDONLY | libc::O_DIRECTORY, 0)
@@ -392,6 +415,7 @@ fn receive(
             to: clean,
             rename_top: None,
             owner,
+            devices,
         };
         return unpack(&t, input);
     }
@@ -405,6 +429,7 @@ fn receive(
         to,
         rename_top: Some(top.name),
         owner,
+        devices,
     };
     unpack(&t, &mut io::Cursor::new(head).chain(input))
 }
@@ -474,7 +499,13 @@ impl Engine {
         let child = move || {
             let root = open_root()?;
             let mut input = File::from(r);
-            receive(root.as_fd(), &dest, &mut input, contents_only, as_is, owner)
+            let how = How {
+                contents_only,
+                as_is,
+                owner,
+                devices: true,
+            };
+            receive(root.as_fd(), &dest, &mut input, how)
         };
         let host = move |mut out: File| -> Res {
             match src {
@@ -524,7 +555,13 @@ fn receive_on_host(
         rel.push('/');
     }
     let rel = if rel.is_empty() { ".".to_string() } else { rel };
-    receive(dir.as_fd(), &rel, input, contents_only, false, owner)
+    let how = How {
+        contents_only,
+        as_is: false,
+        owner,
+        devices: false,
+    };
+    receive(dir.as_fd(), &rel, input, how)
 }
 
 /// `/`, as the container side sees it.

@@ -498,6 +498,14 @@ fn cp_copies_in_and_out_inside_the_containers_root_running_or_stopped() {
         std::fs::read_link(out.join("copy/up")).unwrap(),
         Path::new("../../../../../..")
     );
+    // a device node a container made is not made on the host
+    exec("mkdir /tmp/devs; mknod /tmp/devs/sda b 8 0; echo f > /tmp/devs/f");
+    s.n.ok(&["cp", "cr:/tmp/devs", &out.join("devs").to_string_lossy()]);
+    assert!(out.join("devs/f").exists());
+    assert!(
+        !out.join("devs/sda").exists(),
+        "a block device was made on the host"
+    );
     // a tar on stdout
     let tarred = s.n.run(&["cp", "cr:/etc/passwd", "-"]);
     assert!(tarred.status.success());
