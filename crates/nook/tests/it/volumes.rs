@@ -25,11 +25,28 @@ fn data_layer() -> Vec<u8> {
     h.set_mode(0o640);
     h.set_size(5);
     b.append_data(&mut h, "data/seed", &b"seed\n"[..]).unwrap();
+    let mut l = header();
+    l.set_entry_type(tar::EntryType::Symlink);
+    l.set_size(0);
+    b.append_link(&mut l, "data/link", "seed").unwrap();
+    // a link a mount target goes through: resolved inside the root
+    let mut e = header();
+    e.set_entry_type(tar::EntryType::Symlink);
+    e.set_size(0);
+    b.append_link(&mut e, "escape", "../../../../../../../../tmp")
+        .unwrap();
     let passwd = b"root:x:0:0::/root:/bin/sh\ncontainer-only:x:7:7::/:/bin/sh\n";
     let mut p = header();
     p.set_size(passwd.len() as u64);
     b.append_data(&mut p, "etc/passwd", &passwd[..]).unwrap();
     b.into_inner().unwrap()
+}
+
+/// A host path that must never be made: where a mount target below the
+/// image's `/escape` link (to `../../..(...)/tmp`) would be if the link
+/// were followed out of the container's root.
+fn escape_target() -> String {
+    format!("/tmp/nook-escape-{}", std::process::id())
 }
 
 /// `test/vol:v1` on `reg`: busybox, /data/seed, and `Volumes: {"/data"}`.
@@ -155,11 +172,11 @@ fn a_named_volume_is_filled_from_the_image_and_outlives_its_containers() {
     let s = Store::new();
     let (out, code, err) = s.sh(
         &["-v", "vol1:/data"],
-        "cat /data/seed; stat -c '%u %a' /data/seed /data; echo kept > /data/new",
+        "cat /data/seed; stat -c '%u %a' /data/seed /data; readlink /data/link; echo kept > /data/new",
     );
     assert_eq!(
         (out.as_str(), code),
-        ("seed\n1000 640\n1000 750\n", 0),
+        ("seed\n1000 640\n1000 750\nseed\n", 0),
         "{err}"
     );
     let (out, code, _) = s.sh(&["-v", "vol1:/data:ro"], "cat /data/new; touch /data/x");
@@ -299,6 +316,41 @@ fn binds_are_writable_or_read_only_and_a_missing_source_is_made_for_v() {
     assert_eq!(code, 0, "{err}");
     assert!(missing.join("y").exists());
     assert!(s.volumes().is_empty(), "binds are not volumes");
+    // a target through a link out of the root is made inside it
+    let name = escape_target();
+    let target = format!("vol9:/escape/{}/sub", &name[5..]);
+    let script = format!("echo in > /escape/{}/sub/f", &name[5..]);
+    let (_, code, err) = s.sh(&["-v", &target], &script);
+    let escaped = Path::new(&name).exists();
+    let _ = std::fs::remove_dir_all(&name);
+    assert!(!escaped, "a mount target was made on the host");
+    assert_eq!(code, 0, "{err}");
+    let f = s.n.root.join("volumes/vol9/_data/f");
+    assert_eq!(std::fs::read_to_string(f).unwrap(), "in\n");
+    s.n.ok(&["volume", "rm", "vol9"]);
+    // inspect's Mounts of a bind
+    let ro = format!("{h}:/h:ro");
+    s.n.ok(&["run", "--name", "cb", "-v", &ro, &s.image, "sh", "-c", ":"]);
+    let m = &s.mounts_of("cb")[0];
+    assert_eq!(
+        (
+            &m["Type"],
+            &m["Source"],
+            &m["Destination"],
+            &m["Mode"],
+            &m["RW"],
+            &m["Propagation"]
+        ),
+        (
+            &json!("bind"),
+            &json!(h),
+            &json!("/h"),
+            &json!("ro"),
+            &json!(false),
+            &json!("rprivate")
+        )
+    );
+    s.n.ok(&["rm", "cb"]);
     // a tmpfs with its size and mode
     let (out, code, err) = s.sh(
         &["--mount", "type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=1770"],
