@@ -15,7 +15,7 @@ use crate::{Engine, Error, Result};
 use nook_state::{NewVolume, VolumeRecord};
 use std::collections::BTreeMap;
 use std::os::unix::fs::DirBuilderExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The one driver there is.
 pub const LOCAL_DRIVER: &str = "local";
@@ -68,6 +68,48 @@ pub fn check_name(name: &str) -> Result<()> {
     }
 }
 
+/// The host directory a volume made with the local driver's bind options
+/// (`-o type=none -o o=bind -o device=/path`) stands for; `None` for a
+/// plain volume.  Other device mounts (`type=tmpfs`, `nfs`, ...) are
+/// refused, naming the option.
+pub fn bind_device(options: &BTreeMap<String, String>) -> Result<Option<PathBuf>> {
+    if options.is_empty() {
+        return Ok(None);
+    }
+    let get = |k: &str| options.get(k).map(String::as_str).unwrap_or("");
+    if !get("size").is_empty() {
+        return Err(Error::invalid(
+            "volume option size",
+            get("size"),
+            "quota size requested but no quota support",
+        ));
+    }
+    let typ = get("type");
+    if !matches!(typ, "none" | "bind") {
+        return Err(Error::invalid(
+            "volume option type",
+            typ,
+            "only bind devices are supported (-o type=none -o o=bind -o device=PATH)",
+        ));
+    }
+    if !get("o").split(',').any(|o| o == "bind" || o == "rbind") {
+        return Err(Error::invalid(
+            "volume option o",
+            get("o"),
+            "must hold bind with type=none",
+        ));
+    }
+    let device = get("device");
+    if !device.starts_with('/') || !Path::new(device).is_dir() {
+        return Err(Error::invalid(
+            "volume option device",
+            device,
+            "must be an existing absolute directory",
+        ));
+    }
+    Ok(Some(PathBuf::from(device)))
+}
+
 /// Options of Docker's local driver.
 const LOCAL_OPTIONS: [&str; 4] = ["type", "device", "o", "size"];
 
@@ -109,13 +151,7 @@ impl Engine {
                 "the local driver takes type, device, o and size",
             ));
         }
-        if !opts.options.is_empty() {
-            return Err(Error::invalid(
-                "volume options",
-                format!("{:?}", opts.options),
-                "mounting a device for a volume is not supported",
-            ));
-        }
+        bind_device(&opts.options)?;
         let (name, anonymous) = match &opts.name {
             Some(n) => (n.clone(), false),
             None => (crate::container::random_id()?, true),

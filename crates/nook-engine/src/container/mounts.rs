@@ -399,7 +399,7 @@ impl Engine {
             return Ok(());
         }
         let root = std::fs::File::open(rootfs).map_err(Error::io("open", rootfs))?;
-        for m in reqs {
+        for mut m in reqs {
             let source = match m.kind {
                 MountKind::Bind => {
                     let p = PathBuf::from(&m.source);
@@ -409,7 +409,11 @@ impl Engine {
                     }
                     p
                 }
-                MountKind::Volume => self.use_volume(&m, root.as_fd(), planned)?,
+                MountKind::Volume => {
+                    let (data, name) = self.use_volume(&m, root.as_fd(), planned)?;
+                    m.source = name;
+                    data
+                }
                 MountKind::Tmpfs => PathBuf::from("tmpfs"),
             };
             let as_file = m.kind == MountKind::Bind && !source.is_dir();
@@ -435,7 +439,7 @@ impl Engine {
         m: &MountRequest,
         root: std::os::fd::BorrowedFd<'_>,
         planned: &mut Planned,
-    ) -> Result<PathBuf> {
+    ) -> Result<(PathBuf, String)> {
         let anonymous = m.source.is_empty();
         let name = match anonymous {
             true => crate::container::random_id()?,
@@ -456,12 +460,15 @@ impl Engine {
             planned.made.push(name.clone());
         }
         if !planned.volumes.contains(&name) {
-            planned.volumes.push(name);
+            planned.volumes.push(name.clone());
         }
+        // a bind-device volume's data is its device
+        let data =
+            crate::volume::bind_device(&vol.record.volume.options)?.unwrap_or(vol.mountpoint);
         if !m.nocopy {
-            super::tree::populate(root, Path::new(&m.target), &vol.mountpoint)?;
+            super::tree::populate(root, Path::new(&m.target), &data)?;
         }
-        Ok(vol.mountpoint)
+        Ok((data, name))
     }
 
     /// Undo [`Engine::plan_mounts`]: remove the volumes it made.
@@ -541,10 +548,7 @@ pub fn apply(config: &str, planned: &Planned) -> Result<String> {
     for (m, source) in &planned.mounts {
         mounts.push(oci_mount(m, source));
         let name = match m.kind {
-            MountKind::Volume => source
-                .parent()
-                .and_then(|p| p.file_name())
-                .map(|n| n.to_string_lossy().into_owned()),
+            MountKind::Volume => Some(m.source.clone()),
             _ => None,
         };
         shown.push(docker_mount(m, source, name.as_deref()));

@@ -328,6 +328,41 @@ fn binds_are_writable_or_read_only_and_a_missing_source_is_made_for_v() {
     let f = s.n.root.join("volumes/vol9/_data/f");
     assert_eq!(std::fs::read_to_string(f).unwrap(), "in\n");
     s.n.ok(&["volume", "rm", "vol9"]);
+    // a volume that is a bind of a host directory (the local driver's
+    // -o type=none,o=bind,device=PATH): filled from the image, written through
+    let dev = s.n.dir.path().join("device");
+    std::fs::create_dir(&dev).unwrap();
+    let device = format!("device={}", dev.display());
+    s.n.ok(&[
+        "volume",
+        "create",
+        "-o",
+        "type=none",
+        "-o",
+        "o=bind",
+        "-o",
+        &device,
+        "bv",
+    ]);
+    let (out, code, err) = s.sh(&["-v", "bv:/data"], "cat /data/seed; echo w > /data/w");
+    assert_eq!((out.as_str(), code), ("seed\n", 0), "{err}");
+    assert_eq!(std::fs::read_to_string(dev.join("w")).unwrap(), "w\n");
+    assert_eq!(std::fs::read_to_string(dev.join("seed")).unwrap(), "seed\n");
+    s.n.ok(&["volume", "rm", "bv"]);
+    assert!(
+        dev.join("w").exists(),
+        "removing the volume keeps its device"
+    );
+    for (opts, want) in [
+        (["-o", "type=tmpfs"], "\"tmpfs\""),
+        (["-o", "color=red"], "\"color\""),
+    ] {
+        let mut args = vec!["volume", "create"];
+        args.extend_from_slice(&opts);
+        args.push("nv");
+        let err = s.n.fails(&args);
+        assert!(err.contains(want), "{err}");
+    }
     // inspect's Mounts of a bind
     let ro = format!("{h}:/h:ro");
     s.n.ok(&["run", "--name", "cb", "-v", &ro, &s.image, "sh", "-c", ":"]);
