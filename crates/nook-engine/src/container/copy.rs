@@ -586,6 +586,10 @@ impl Engine {
             container: c.record.name.clone(),
             message: m,
         };
+        // a stopped container: its root is not mounted and unmounted under
+        // a monitor finishing or an rm removing it (nor by another cp)
+        let _lock = (c.status != LiveStatus::Running)
+            .then(|| super::ContainerLock::take(&self.container_dir(&id)));
         let entry = match c.status {
             LiveStatus::Running => Enter::Namespace(
                 File::open(format!("/proc/{}/ns/mnt", c.record.pid.unwrap_or(0)))
