@@ -284,6 +284,9 @@ pub struct Run {
     /// Attach a file system mount (type=bind|volume|tmpfs,source=...,target=...).
     #[arg(long = "mount", value_name = "MOUNT")]
     pub mounts: Vec<String>,
+    /// Mount a tmpfs (DST[:OPTS], e.g. /run:size=64m,mode=1777).
+    #[arg(long = "tmpfs", value_name = "DST")]
+    pub tmpfs: Vec<String>,
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,

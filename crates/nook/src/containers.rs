@@ -57,6 +57,7 @@ pub fn run(engine: &Engine, a: cli::Run) -> Result<i32> {
         auto_remove: a.rm,
         volumes: a.volumes,
         mounts: a.mounts,
+        tmpfs: a.tmpfs,
     };
     let rec = match engine.create_container(&opts) {
         Err(Error::NoSuchImage(_)) => {

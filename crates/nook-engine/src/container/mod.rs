@@ -67,6 +67,8 @@ pub struct RunOptions {
     pub volumes: Vec<String>,
     /// `--mount` (`type=...,source=...,target=...`).
     pub mounts: Vec<String>,
+    /// `--tmpfs DST[:OPTS]`.
+    pub tmpfs: Vec<String>,
 }
 
 /// A container's status as it truly is: the record, checked against the
@@ -150,7 +152,8 @@ impl Engine {
             .rev()
             .map(|l| crate::to_storage_digest(&l.chain_id))
             .collect::<Result<_>>()?;
-        let mount_requests = mounts::requests(&opts.volumes, &opts.mounts, &image.config)?;
+        let mount_requests =
+            mounts::requests(&opts.volumes, &opts.mounts, &opts.tmpfs, &image.config)?;
         let mut planned = mounts::Planned::default();
         let dir = self.container_dir(&id);
         std::fs::create_dir_all(&dir).map_err(Error::io("create", &dir))?;

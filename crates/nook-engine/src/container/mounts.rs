@@ -66,6 +66,9 @@ pub struct MountRequest {
     pub tmpfs_mode: Option<u32>,
     /// `volume-label`s for a volume made here.
     pub labels: BTreeMap<String, String>,
+    /// `--tmpfs DST:OPTS`: its mount options (Docker's defaults, then
+    /// these); such a tmpfs is not listed in `inspect`'s Mounts.
+    pub tmpfs_flag: Option<Vec<String>>,
 }
 
 impl MountRequest {
@@ -83,6 +86,7 @@ impl MountRequest {
             tmpfs_size: None,
             tmpfs_mode: None,
             labels: BTreeMap::new(),
+            tmpfs_flag: None,
         }
     }
 }
@@ -178,6 +182,61 @@ pub fn parse_volume(spec: &str) -> Result<MountRequest> {
     if kind == MountKind::Volume && m.mode.is_empty() {
         m.mode = "z".into();
     }
+    Ok(m)
+}
+
+/// Mount options `--tmpfs` takes (those with `=` take a value).
+const TMPFS_OPTIONS: [&str; 21] = [
+    "ro",
+    "rw",
+    "exec",
+    "noexec",
+    "suid",
+    "nosuid",
+    "dev",
+    "nodev",
+    "sync",
+    "async",
+    "dirsync",
+    "atime",
+    "noatime",
+    "relatime",
+    "norelatime",
+    "strictatime",
+    "nostrictatime",
+    "diratime",
+    "nodiratime",
+    "mand",
+    "nomand",
+];
+
+/// Parse `--tmpfs DST[:OPTS]` as Docker does: a tmpfs with `noexec`,
+/// `nosuid`, `nodev` unless the options say otherwise.
+pub fn parse_tmpfs(spec: &str) -> Result<MountRequest> {
+    let (dst, opts) = spec.split_once(':').unwrap_or((spec, ""));
+    let target = check_target(dst, "tmpfs", spec)?;
+    let mut options: Vec<String> = ["noexec", "nosuid", "nodev"].map(String::from).to_vec();
+    for o in opts.split(',').filter(|o| !o.is_empty()) {
+        let key = o.split_once('=').map_or(o, |(k, _)| k);
+        let valued = ["size", "mode", "uid", "gid", "nr_inodes", "nr_blocks"].contains(&key);
+        if !(valued && o.contains('=') || TMPFS_OPTIONS.contains(&o)) {
+            return Err(Error::invalid(
+                "tmpfs option",
+                o,
+                format!("in {spec:?}: not a tmpfs mount option"),
+            ));
+        }
+        let opposite = o
+            .strip_prefix("no")
+            .map(String::from)
+            .unwrap_or(format!("no{o}"));
+        options.retain(|x| *x != opposite && x.split_once('=').is_none_or(|(k, _)| k != key));
+        options.push(o.to_string());
+    }
+    let mut m = MountRequest::new(MountKind::Tmpfs, "", target);
+    m.readonly = options.iter().any(|o| o == "ro");
+    options.retain(|o| o != "ro" && o != "rw");
+    m.tmpfs_flag = Some(options);
     Ok(m)
 }
 
@@ -342,11 +401,13 @@ pub struct Planned {
     pub made: Vec<String>,
 }
 
-/// All the mounts of `volumes` (`-v`), `mounts` (`--mount`) and the
+/// All the mounts of `volumes` (`-v`), `mounts` (`--mount`), `tmpfs`
+/// (`--tmpfs`) and the
 /// image's `Volumes`, parsed and checked; nothing made yet.
 pub fn requests(
     volumes: &[String],
     mounts: &[String],
+    tmpfs: &[String],
     image_config: &Value,
 ) -> Result<Vec<MountRequest>> {
     let mut all = volumes
@@ -355,6 +416,9 @@ pub fn requests(
         .collect::<Result<Vec<_>>>()?;
     for m in mounts {
         all.push(parse_mount(m)?);
+    }
+    for t in tmpfs {
+        all.push(parse_tmpfs(t)?);
     }
     for (i, m) in all.iter().enumerate() {
         if all[..i].iter().any(|o| o.target == m.target) {
@@ -483,6 +547,9 @@ impl Engine {
 fn oci_mount(m: &MountRequest, source: &Path) -> Value {
     let mut options: Vec<String> = Vec::new();
     match m.kind {
+        MountKind::Tmpfs if m.tmpfs_flag.is_some() => {
+            options.extend(m.tmpfs_flag.iter().flatten().cloned());
+        }
         MountKind::Tmpfs => {
             options.extend(["nosuid", "nodev", "noexec"].map(String::from));
             if let Some(s) = m.tmpfs_size {
@@ -551,7 +618,9 @@ pub fn apply(config: &str, planned: &Planned) -> Result<String> {
             MountKind::Volume => Some(m.source.clone()),
             _ => None,
         };
-        shown.push(docker_mount(m, source, name.as_deref()));
+        if m.tmpfs_flag.is_none() {
+            shown.push(docker_mount(m, source, name.as_deref()));
+        }
     }
     spec["mounts"] = Value::Array(mounts);
     if !spec["annotations"].is_object() {
@@ -645,15 +714,31 @@ mod tests {
     }
 
     #[test]
+    fn tmpfs_flags_take_dockers_defaults_and_mount_options() {
+        let m = parse_tmpfs("/run").unwrap();
+        assert_eq!(m.tmpfs_flag.unwrap(), vec!["noexec", "nosuid", "nodev"]);
+        let m = parse_tmpfs("/run:exec,size=64m,mode=1777,ro").unwrap();
+        assert!(m.readonly);
+        assert_eq!(
+            m.tmpfs_flag.unwrap(),
+            vec!["nosuid", "nodev", "exec", "size=64m", "mode=1777"]
+        );
+        for bad in ["/run:bogus", "run", "/proc", "/x:size"] {
+            assert!(parse_tmpfs(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn image_volumes_become_anonymous_unless_targeted() {
         let cfg = json!({"config": {"Volumes": {"/data": {}, "/logs": {}}}});
-        let r = requests(&["v1:/data".into()], &[], &cfg).unwrap();
+        let r = requests(&["v1:/data".into()], &[], &[], &cfg).unwrap();
         assert_eq!(r.len(), 2);
         assert_eq!((r[1].source.as_str(), r[1].target.as_str()), ("", "/logs"));
-        assert!(requests(&["v1:/a".into(), "v2:/a/".into()], &[], &cfg).is_err());
+        assert!(requests(&["v1:/a".into(), "v2:/a/".into()], &[], &[], &cfg).is_err());
         let e = requests(
             &[],
             &["type=bind,src=/nonexistent-nook,dst=/x".into()],
+            &[],
             &cfg,
         )
         .unwrap_err();

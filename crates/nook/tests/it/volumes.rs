@@ -328,6 +328,20 @@ fn binds_are_writable_or_read_only_and_a_missing_source_is_made_for_v() {
     let f = s.n.root.join("volumes/vol9/_data/f");
     assert_eq!(std::fs::read_to_string(f).unwrap(), "in\n");
     s.n.ok(&["volume", "rm", "vol9"]);
+    // --tmpfs: Docker's defaults, then the options given
+    let (out, code, err) = s.sh(
+        &["--tmpfs", "/run2:size=2m,mode=1777,exec"],
+        "stat -c %a /run2; grep ' /run2 ' /proc/mounts",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("1777\ntmpfs /run2 tmpfs rw,nosuid,nodev"),
+        "{out}"
+    );
+    assert!(
+        out.contains("size=2048k") && !out.contains("noexec"),
+        "{out}"
+    );
     // a volume that is a bind of a host directory (the local driver's
     // -o type=none,o=bind,device=PATH): filled from the image, written through
     let dev = s.n.dir.path().join("device");
@@ -453,7 +467,8 @@ fn anonymous_volumes_go_with_rm_v_and_run_rm_and_stay_otherwise() {
 #[test]
 fn bad_mount_flags_fail_in_one_line_and_leave_nothing() {
     let s = Store::new();
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 9] = [
+        (&["-v", "good:/a", "--tmpfs", "/t:bogus"], "\"bogus\""),
         (&["-v", "good:/a", "-v", "vol:/x:bogus"], "\"bogus\""),
         (&["-v", "vol:relative"], "must be absolute"),
         (
