@@ -49,6 +49,9 @@ mod unpack;
 pub mod volume;
 
 pub use archive::{LoadedImage, SaveFormat};
+pub use container::manage::{ContainerPrune, ContainerSize};
+pub use container::stats::StatsSample;
+pub use container::top::ProcessTable;
 pub use container::{Container, ExecOptions, LiveStatus, RunOptions};
 pub use error::{Error, Result};
 pub use info::{DiskUsage, ImageDetails};

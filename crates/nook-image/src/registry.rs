@@ -127,7 +127,25 @@ fn new_agent(o: &ClientOptions, verify: bool) -> Agent {
 fn transport(url: &str) -> impl FnOnce(ureq::Error) -> Error + '_ {
     move |e| Error::Transport {
         url: url.to_string(),
-        message: e.to_string(),
+        message: describe(&e),
+    }
+}
+
+/// A transport error as a person can act on it: the two TLS failures
+/// people meet with private registries say what to do.
+fn describe(e: &ureq::Error) -> String {
+    let text = e.to_string();
+    if text.contains("InvalidContentType") || text.contains("corrupt message") {
+        "the server does not speak HTTPS (plain HTTP is used only for a registry \
+         given with --insecure-registry)"
+            .to_string()
+    } else if let Some(why) = text.split("invalid peer certificate: ").nth(1) {
+        format!(
+            "its TLS certificate is not trusted ({why}): add its CA to the system's \
+             roots, or give the registry with --insecure-registry"
+        )
+    } else {
+        text
     }
 }
 
@@ -266,7 +284,7 @@ impl Client {
             let resp = match req.call() {
                 Ok(r) => r,
                 Err(e) => {
-                    failures.push(format!("{url}: {e}"));
+                    failures.push(format!("{scheme}: {}", describe(&e)));
                     continue;
                 }
             };

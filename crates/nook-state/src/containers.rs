@@ -273,6 +273,34 @@ impl State {
         })
     }
 
+    /// Give the container `id` the name `name`; [`Error::NameInUse`] when
+    /// another container has it, false when `id` is not recorded.
+    pub fn rename_container(&self, id: &str, name: &str) -> Result<bool> {
+        self.write(|tx| {
+            let taken: Option<String> = tx
+                .query_row(
+                    "SELECT id FROM containers WHERE name = ?1 AND id != ?2",
+                    params![name, id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(sql("look up a container name"))?;
+            if let Some(other) = taken {
+                return Err(Error::NameInUse {
+                    name: name.to_string(),
+                    id: other,
+                });
+            }
+            let n = tx
+                .execute(
+                    "UPDATE containers SET name = ?2 WHERE id = ?1",
+                    params![id, name],
+                )
+                .map_err(sql("rename a container"))?;
+            Ok(n == 1)
+        })
+    }
+
     /// Forget the container; whether it was recorded.
     pub fn remove_container(&self, id: &str) -> Result<bool> {
         self.write(|tx| {
@@ -376,6 +404,15 @@ mod tests {
             (r.status, r.exit_code, r.finished, r.pid),
             (ContainerStatus::Exited, Some(137), Some(9), None)
         );
+        s.insert_container(&new(&hex('d'), "y", &image)).unwrap();
+        assert!(matches!(
+            s.rename_container(&id, "y"),
+            Err(Error::NameInUse { .. })
+        ));
+        assert!(s.rename_container(&id, "z").unwrap());
+        assert_eq!(s.find_container("z").unwrap().id, id);
+        assert!(s.find_container("x").is_err());
+        assert!(s.remove_container(&hex('d')).unwrap());
         assert!(s.remove_container(&id).unwrap());
         assert!(!s.set_container_exited(&id, 0, 10).unwrap());
         assert!(s.image_users(&image).unwrap().is_empty());

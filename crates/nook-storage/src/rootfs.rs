@@ -208,9 +208,11 @@ impl Rootfs {
     pub fn mount(&self, opts: &MountOptions) -> Result<(), StoreError> {
         if !opts.legacy_mount_api {
             match self.mount_new_api(opts) {
+                // before 6.5 overlay takes fsconfig's strings as legacy
+                // options and refuses `lowerdir+` only when the mount is made
                 Err(StoreError::Mount {
                     errno: Errno::EINVAL | Errno::ENOSYS,
-                    op: "fsconfig lowerdir+" | "fsopen",
+                    op: "fsconfig lowerdir+" | "fsopen" | "create overlay",
                     ..
                 }) => {}
                 r => return r,

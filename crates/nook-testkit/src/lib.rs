@@ -8,7 +8,9 @@
 //! fails the test, naming its package.
 
 pub mod layout;
+pub mod netns;
 pub mod proxy;
+pub mod tls;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -53,11 +55,33 @@ pub fn run(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Debian's reference registry (docker-registry), on 127.0.0.1.
+/// Debian's reference registry (docker-registry), on 127.0.0.1 (or the
+/// address its options name).
 pub struct Registry {
     pub port: u16,
+    addr: std::net::IpAddr,
     child: Child,
     pub dir: tempfile::TempDir,
+}
+
+/// How a [`Registry`] is started.
+pub struct RegistryOptions<'a> {
+    /// Demand these credentials (htpasswd).
+    pub basic: Option<(&'a str, &'a str)>,
+    /// Serve HTTPS with this certificate and key (PEM files).
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Listen on this address (127.0.0.1 by default).
+    pub addr: std::net::IpAddr,
+}
+
+impl Default for RegistryOptions<'_> {
+    fn default() -> Self {
+        RegistryOptions {
+            basic: None,
+            tls: None,
+            addr: std::net::Ipv4Addr::LOCALHOST.into(),
+        }
+    }
 }
 
 impl Registry {
@@ -69,16 +93,32 @@ impl Registry {
     /// A registry; with `basic = Some((user, password))` it demands those
     /// credentials (htpasswd).
     pub fn start_with(basic: Option<(&str, &str)>) -> Registry {
+        Registry::start_opts(RegistryOptions {
+            basic,
+            ..Default::default()
+        })
+    }
+
+    /// A registry started as `o` says.
+    pub fn start_opts(o: RegistryOptions<'_>) -> Registry {
         need("/usr/bin/docker-registry", "docker-registry");
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let mut config = format!(
             "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n\
              storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-             http:\n  addr: 127.0.0.1:{port}\n",
-            dir.path().join("data").display()
+             http:\n  addr: {}:{port}\n",
+            dir.path().join("data").display(),
+            o.addr
         );
-        if let Some((user, pass)) = basic {
+        if let Some((cert, key)) = &o.tls {
+            config += &format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                cert.display(),
+                key.display()
+            );
+        }
+        if let Some((user, pass)) = o.basic {
             need("htpasswd", "apache2-utils");
             let line = run(Command::new("htpasswd").args(["-Bbn", user, pass]));
             std::fs::write(dir.path().join("htpasswd"), line.trim()).unwrap();
@@ -98,7 +138,12 @@ impl Registry {
             .stderr(log)
             .spawn()
             .expect("start docker-registry");
-        let mut r = Registry { port, child, dir };
+        let mut r = Registry {
+            port,
+            addr: o.addr,
+            child,
+            dir,
+        };
         r.wait_ready();
         r
     }
@@ -109,7 +154,7 @@ impl Registry {
             if let Some(st) = self.child.try_wait().unwrap() {
                 panic!("docker-registry exited ({st}): {}", self.log());
             }
-            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
+            if let Ok(mut s) = TcpStream::connect((self.addr, self.port)) {
                 let _ = s.write_all(b"GET /v2/ HTTP/1.0\r\n\r\n");
                 let mut head = [0u8; 12];
                 if s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.") {
@@ -129,9 +174,9 @@ impl Registry {
         std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
     }
 
-    /// `127.0.0.1:PORT`.
+    /// `ADDRESS:PORT` (`127.0.0.1:PORT` by default).
     pub fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("{}:{}", self.addr, self.port)
     }
 }
 

@@ -62,6 +62,29 @@ pub enum Command {
     Exec(Exec),
     /// Display detailed information on containers (or images).
     Inspect(Inspect),
+    /// Create a new container.
+    Create(Run),
+    /// Start one or more stopped containers.
+    Start(Start),
+    /// Restart one or more containers.
+    Restart(Restart),
+    /// Block until one or more containers stop, then print their exit codes.
+    Wait(Containers),
+    /// Pause all processes within one or more containers.
+    Pause(Containers),
+    /// Unpause all processes within one or more containers.
+    Unpause(Containers),
+    /// Rename a container.
+    Rename(Rename),
+    /// Display the running processes of a container.
+    Top(Top),
+    /// List port mappings or a specific mapping for the container.
+    Port(Port),
+    /// Display a live stream of container(s) resource usage statistics.
+    Stats(Stats),
+    /// Manage containers.
+    #[command(subcommand)]
+    Container(ContainerCommand),
     /// Manage images.
     #[command(subcommand)]
     Image(ImageCommand),
@@ -105,6 +128,155 @@ pub enum ImageCommand {
 pub enum SystemCommand {
     /// Show disk usage.
     Df(Df),
+    /// Remove stopped containers and dangling images.
+    Prune(SystemPrune),
+}
+
+/// `nook container ...`: the container commands under one name.
+#[derive(Debug, Subcommand)]
+pub enum ContainerCommand {
+    /// List containers.
+    #[command(alias = "list", alias = "ps")]
+    Ls(Ps),
+    /// Create a new container.
+    Create(Run),
+    /// Create and run a new container from an image.
+    Run(Run),
+    /// Start one or more stopped containers.
+    Start(Start),
+    /// Stop one or more running containers.
+    Stop(Stop),
+    /// Restart one or more containers.
+    Restart(Restart),
+    /// Kill one or more running containers.
+    Kill(Kill),
+    /// Remove one or more containers.
+    #[command(alias = "remove")]
+    Rm(Rm),
+    /// Fetch the logs of a container.
+    Logs(Logs),
+    /// Display detailed information on one or more containers.
+    Inspect(Inspect),
+    /// Execute a command in a running container.
+    Exec(Exec),
+    /// Block until one or more containers stop, then print their exit codes.
+    Wait(Containers),
+    /// Pause all processes within one or more containers.
+    Pause(Containers),
+    /// Unpause all processes within one or more containers.
+    Unpause(Containers),
+    /// Rename a container.
+    Rename(Rename),
+    /// Display the running processes of a container.
+    Top(Top),
+    /// List port mappings or a specific mapping for the container.
+    Port(Port),
+    /// Display a live stream of container(s) resource usage statistics.
+    Stats(Stats),
+    /// Remove all stopped containers.
+    Prune(ContainerPrune),
+}
+
+/// `start`.
+#[derive(Debug, Args)]
+pub struct Start {
+    /// Attach STDOUT/STDERR and forward signals.
+    #[arg(short, long)]
+    pub attach: bool,
+    /// The containers.
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `restart`.
+#[derive(Debug, Args)]
+pub struct Restart {
+    /// Seconds to wait before killing the container.
+    #[arg(short, long, default_value_t = 10)]
+    pub time: u64,
+    /// The containers.
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// Commands taking only containers (`wait`, `pause`, `unpause`).
+#[derive(Debug, Args)]
+pub struct Containers {
+    /// The containers.
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `rename`.
+#[derive(Debug, Args)]
+pub struct Rename {
+    /// The container.
+    pub container: String,
+    /// Its new name.
+    pub new_name: String,
+}
+
+/// `top`.
+#[derive(Debug, Args)]
+pub struct Top {
+    /// The container.
+    pub container: String,
+    /// `ps` options.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_options: Vec<String>,
+}
+
+/// `port`.
+#[derive(Debug, Args)]
+pub struct Port {
+    /// The container.
+    pub container: String,
+    /// PRIVATE_PORT[/PROTO].
+    pub private_port: Option<String>,
+}
+
+/// `stats`.
+#[derive(Debug, Args)]
+pub struct Stats {
+    /// Show all containers (running ones only by default).
+    #[arg(short, long)]
+    pub all: bool,
+    /// One sample, no live stream.
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Do not truncate output.
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// `table`, `json`, or a template.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// The containers (all running ones when none).
+    pub containers: Vec<String>,
+}
+
+/// `container prune`.
+#[derive(Debug, Args)]
+pub struct ContainerPrune {
+    /// Do not ask for confirmation.
+    #[arg(short, long)]
+    pub force: bool,
+    /// Filters (`until=`, `label=`): not supported.
+    #[arg(long)]
+    pub filter: Vec<String>,
+}
+
+/// `system prune`.
+#[derive(Debug, Args)]
+pub struct SystemPrune {
+    /// Remove all unused images, not only dangling ones.
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not ask for confirmation.
+    #[arg(short, long)]
+    pub force: bool,
+    /// Prune volumes too (none here: nook has no volumes yet).
+    #[arg(long)]
+    pub volumes: bool,
 }
 
 /// `pull`.
@@ -237,6 +409,12 @@ pub struct Inspect {
     /// A template (`{{.Id}}`, `{{json .Config}}`) instead of JSON.
     #[arg(short, long)]
     pub format: Option<String>,
+    /// Only objects of this type (`container` or `image`).
+    #[arg(long = "type")]
+    pub kind: Option<String>,
+    /// Show the containers' sizes (SizeRw, SizeRootFs).
+    #[arg(short, long)]
+    pub size: bool,
     /// Images (names or ids); for `inspect`, containers first.
     #[arg(required = true)]
     pub images: Vec<String>,
@@ -290,6 +468,9 @@ pub struct Run {
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
+    /// Only create it (`nook create`): print its id, do not start it.
+    #[arg(skip)]
+    pub create_only: bool,
     /// The image.
     pub image: String,
     /// The command and its arguments.
@@ -312,6 +493,19 @@ pub struct Ps {
     /// `json` (one object per line), or a template.
     #[arg(long)]
     pub format: Option<String>,
+    /// The last N created containers (any state).
+    #[arg(short = 'n', long = "last", default_value_t = -1, allow_negative_numbers = true)]
+    pub last: i64,
+    /// The latest created container (any state).
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Show sizes.
+    #[arg(short, long)]
+    pub size: bool,
+    /// Filter (`status=`, `name=`, `id=`, `label=`, `ancestor=`, `exited=`,
+    /// `before=`, `since=`).
+    #[arg(short, long)]
+    pub filter: Vec<String>,
 }
 
 /// `logs`.
@@ -326,6 +520,16 @@ pub struct Logs {
     /// Show timestamps.
     #[arg(short, long)]
     pub timestamps: bool,
+    /// Only logs since this time (RFC 3339, Unix seconds, or a duration
+    /// before now: `10m`, `1h30m`).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only logs before this time (same forms as --since).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Show extra details (the log's attributes: none here).
+    #[arg(long)]
+    pub details: bool,
     /// The container.
     pub container: String,
 }

@@ -24,12 +24,27 @@ pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Run(a) => return crate::containers::run(&engine()?, a),
         Command::Exec(a) => return crate::containers::exec(&engine()?, a),
-        Command::Ps(a) => crate::containers::ps(&engine()?, a)?,
-        Command::Logs(a) => crate::containers::logs(&engine()?, a)?,
+        Command::Ps(a) => crate::listing::ps(&engine()?, a)?,
+        Command::Logs(a) => crate::listing::logs(&engine()?, a)?,
         Command::Stop(a) => crate::containers::stop(&engine()?, a)?,
         Command::Kill(a) => crate::containers::kill(&engine()?, a)?,
         Command::Rm(a) => crate::containers::rm(&engine()?, a)?,
-        Command::Inspect(a) => crate::containers::inspect(&engine()?, a)?,
+        Command::Inspect(a) => crate::listing::inspect(&engine()?, a)?,
+        c @ (Command::Create(_)
+        | Command::Start(_)
+        | Command::Restart(_)
+        | Command::Wait(_)
+        | Command::Pause(_)
+        | Command::Unpause(_)
+        | Command::Rename(_)
+        | Command::Top(_)
+        | Command::Port(_)
+        | Command::Stats(_)) => return crate::lifecycle::run(&engine()?, c),
+        Command::Container(c) => match crate::lifecycle::command_of(c) {
+            Ok(command) => return run(Cli { command, ..cli }),
+            Err(prune) => crate::lifecycle::container_prune(&engine()?, prune)?,
+        },
+        Command::System(SystemCommand::Prune(a)) => crate::lifecycle::system_prune(&engine()?, a)?,
         Command::Volume(c) => crate::volumes::volume(&engine()?, c)?,
         Command::Cp(a) => crate::volumes::cp(&engine()?, a)?,
         other => image_command(Cli {
@@ -71,8 +86,22 @@ fn image_command(cli: Cli) -> Result {
         | Command::Kill(_)
         | Command::Rm(_)
         | Command::Inspect(_)
+        | Command::Create(_)
+        | Command::Start(_)
+        | Command::Restart(_)
+        | Command::Wait(_)
+        | Command::Pause(_)
+        | Command::Unpause(_)
+        | Command::Rename(_)
+        | Command::Top(_)
+        | Command::Port(_)
+        | Command::Stats(_)
+        | Command::Container(_)
+        | Command::System(SystemCommand::Prune(_))
         | Command::Volume(_)
-        | Command::Cp(_) => unreachable!("container commands are run by run()"),
+        | Command::Cp(_) => {
+            unreachable!("container commands are run by run()")
+        }
         Command::Logout(a) => {
             let (key, removed) = engine()?.logout(a.server.as_deref())?;
             match removed {

@@ -1,29 +1,27 @@
-//! The container commands: `run`, `ps`, `logs`, `stop`, `kill`, `rm`,
-//! `exec`, `inspect`, with Docker's output and exit codes (125 an engine
+//! The container commands: `run`, `stop`, `kill`, `rm`, `exec` (`ps`,
+//! `logs`, `inspect` are in [`crate::listing`]), with Docker's output and exit codes (125 an engine
 //! error, 126 a program that cannot be executed, 127 one not found, the
 //! container's own code otherwise, 128+N when signal N killed it).
 
 use crate::cli;
-use crate::commands::print_template;
 use crate::render;
 use crate::Failure;
-use nook_engine::container::monitor::{LogEntry, Stream};
+
 use nook_engine::{Container, Engine, Error, ExecOptions, LiveStatus, RunOptions};
 use serde_json::{json, Value};
-use std::io::Write;
 use std::os::fd::AsFd;
 use std::time::Duration;
 
 type Result<T = ()> = std::result::Result<T, Failure>;
 
 /// The monitor program: `nook-monitor` beside this `nook`.
-fn monitor_program() -> Result<std::path::PathBuf> {
+pub(crate) fn monitor_program() -> Result<std::path::PathBuf> {
     let exe = std::env::current_exe()?;
     Ok(exe.with_file_name("nook-monitor"))
 }
 
 /// An engine error as `run`/`exec` report it: the line, and the code.
-fn report(e: Error) -> Result<i32> {
+pub(crate) fn report(e: Error) -> Result<i32> {
     match e {
         Error::CannotRun { code, message } => {
             eprintln!("Error: {}", message.replace('\n', " "));
@@ -67,6 +65,10 @@ pub fn run(engine: &Engine, a: cli::Run) -> Result<i32> {
         }
         r => r?,
     };
+    if a.create_only {
+        println!("{}", rec.id);
+        return Ok(0);
+    }
     if a.detach {
         if let Err(e) = engine.start_detached(&rec.id, &monitor_program()?) {
             return report(e);
@@ -97,7 +99,7 @@ pub fn exec(engine: &Engine, a: cli::Exec) -> Result<i32> {
 }
 
 /// Docker's STATUS column.
-fn status_text(c: &Container, now: i64) -> String {
+pub(crate) fn status_text(c: &Container, now: i64) -> String {
     let secs = |t: Option<i64>| t.map(|t| t / 1_000_000_000);
     match c.status {
         LiveStatus::Created => "Created".into(),
@@ -116,7 +118,7 @@ fn status_text(c: &Container, now: i64) -> String {
 }
 
 /// The command a container runs, as `ps` shows it.
-fn command_of(c: &Container) -> String {
+pub(crate) fn command_of(c: &Container) -> String {
     let spec: Value = serde_json::from_str(&c.record.config).unwrap_or_default();
     let args: Vec<String> = spec["process"]["args"]
         .as_array()
@@ -130,7 +132,7 @@ fn command_of(c: &Container) -> String {
 }
 
 /// The fields of one `ps` row, as `--format` sees them.
-fn ps_fields(c: &Container, full: bool, now: i64) -> Value {
+pub(crate) fn ps_fields(c: &Container, full: bool, now: i64) -> Value {
     let id = match full {
         true => c.record.id.clone(),
         false => c.record.short_id().to_string(),
@@ -156,90 +158,9 @@ fn ps_fields(c: &Container, full: bool, now: i64) -> Value {
     })
 }
 
-/// `ps`.
-pub fn ps(engine: &Engine, a: cli::Ps) -> Result {
-    let now = jiff::Timestamp::now().as_second();
-    let list: Vec<Container> = engine
-        .containers()?
-        .into_iter()
-        .filter(|c| a.all || c.status == LiveStatus::Running)
-        .collect();
-    let rows: Vec<Value> = list.iter().map(|c| ps_fields(c, a.no_trunc, now)).collect();
-    let mut out = std::io::stdout().lock();
-    if a.quiet {
-        for r in &rows {
-            writeln!(out, "{}", r["ID"].as_str().unwrap_or_default())?;
-        }
-        return Ok(());
-    }
-    match a.format.as_deref() {
-        Some("json") => {
-            for r in &rows {
-                writeln!(out, "{r}")?;
-            }
-        }
-        Some(f) => print_template(&mut out, f, &rows)?,
-        None => {
-            let mut table = vec![[
-                "CONTAINER ID",
-                "IMAGE",
-                "COMMAND",
-                "CREATED",
-                "STATUS",
-                "PORTS",
-                "NAMES",
-            ]
-            .map(String::from)
-            .to_vec()];
-            for r in &rows {
-                let cols = [
-                    "ID",
-                    "Image",
-                    "Command",
-                    "RunningFor",
-                    "Status",
-                    "Ports",
-                    "Names",
-                ];
-                table.push(
-                    cols.iter()
-                        .map(|k| r[k].as_str().unwrap_or("").to_string())
-                        .collect(),
-                );
-            }
-            write!(out, "{}", render::table(&table))?;
-        }
-    }
-    Ok(())
-}
-
-/// `logs`.
-pub fn logs(engine: &Engine, a: cli::Logs) -> Result {
-    let tail = match a.tail.as_str() {
-        "all" | "-1" => None,
-        n => Some(
-            n.parse::<usize>()
-                .map_err(|_| Failure(format!("invalid --tail {n:?}: a number or \"all\"")))?,
-        ),
-    };
-    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
-    engine.logs(&a.container, tail, a.follow, &mut |e: &LogEntry| {
-        let w: &mut dyn Write = match e.stream {
-            Stream::Stdout => &mut out,
-            Stream::Stderr => &mut err,
-        };
-        if a.timestamps {
-            let _ = write!(w, "{} ", e.time);
-        }
-        let _ = w.write_all(e.text.as_bytes());
-        let _ = w.flush();
-    })?;
-    Ok(())
-}
-
 /// Run `f` on each container named, printing each name given as done;
 /// a failure is reported as it happens and the others are still tried.
-fn each(names: &[String], mut f: impl FnMut(&str) -> nook_engine::Result<()>) -> Result {
+pub(crate) fn each(names: &[String], mut f: impl FnMut(&str) -> nook_engine::Result<()>) -> Result {
     let mut failed = false;
     for n in names {
         match f(n) {
@@ -300,90 +221,7 @@ pub fn rm(engine: &Engine, a: cli::Rm) -> Result {
 }
 
 /// Unix nanoseconds as RFC 3339 (Docker's zero time when absent).
-fn time(t: Option<i64>) -> String {
+pub(crate) fn time(t: Option<i64>) -> String {
     t.and_then(|t| jiff::Timestamp::from_nanosecond(t as i128).ok())
         .map_or("0001-01-01T00:00:00Z".into(), |t| t.to_string())
-}
-
-/// A container in Docker's `inspect` shape (the fields nook has).
-fn container_json(engine: &Engine, c: &Container) -> Value {
-    let r = &c.record;
-    let spec: Value = serde_json::from_str(&r.config).unwrap_or_default();
-    let p = &spec["process"];
-    let ann = &spec["annotations"];
-    let list = |k: &str| -> Value {
-        serde_json::from_str(ann[k].as_str().unwrap_or("null")).unwrap_or(Value::Null)
-    };
-    let args = p["args"].as_array().cloned().unwrap_or_default();
-    let (running, exit_code) = match c.status {
-        LiveStatus::Running => (true, 0),
-        LiveStatus::Exited(code) => (false, code.unwrap_or(-1)),
-        LiveStatus::Created => (false, 0),
-    };
-    let status = match c.status {
-        LiveStatus::Created => "created",
-        LiveStatus::Running => "running",
-        LiveStatus::Exited(_) => "exited",
-    };
-    let dir = engine.container_dir(&r.id);
-    let storage = engine.layers().root().join("containers").join(&r.id);
-    json!({
-        "Id": r.id,
-        "Created": time(Some(r.created)),
-        "Path": args.first().cloned().unwrap_or(Value::Null),
-        "Args": args.get(1..).unwrap_or(&[]),
-        "State": {
-            "Status": status, "Running": running, "Paused": false, "Restarting": false,
-            "OOMKilled": false, "Dead": false,
-            "Pid": if running { r.pid.unwrap_or(0) } else { 0 },
-            "ExitCode": exit_code, "Error": "",
-            "StartedAt": time(r.started), "FinishedAt": time(r.finished),
-        },
-        "Image": r.image_id.to_string(),
-        "ResolvConfPath": dir.join("resolv.conf"),
-        "HostnamePath": dir.join("hostname"),
-        "HostsPath": dir.join("hosts"),
-        "LogPath": r.log_path,
-        "Name": format!("/{}", r.name),
-        "Driver": "overlay",
-        "Mounts": nook_engine::container::mounts::shown(&r.config),
-        "HostConfig": {"AutoRemove": r.auto_remove, "NetworkMode": "none", "LogConfig": {"Type": "json-file"}},
-        "GraphDriver": {"Name": "overlay", "Data": {
-            "MergedDir": storage.join("merged"), "UpperDir": storage.join("upper"),
-            "WorkDir": storage.join("work"),
-        }},
-        "Config": {
-            "Hostname": spec["hostname"], "User": ann["io.nook.user"],
-            "Env": p["env"], "Cmd": list("io.nook.cmd"), "Entrypoint": list("io.nook.entrypoint"),
-            "Image": r.image_name, "WorkingDir": p["cwd"],
-        },
-    })
-}
-
-/// `inspect`: containers, then images, by each name.
-pub fn inspect(engine: &Engine, a: cli::Inspect) -> Result {
-    let mut all = Vec::new();
-    for name in &a.images {
-        match engine.container(name) {
-            Ok(c) => all.push(container_json(engine, &c)),
-            Err(Error::State(nook_state_err))
-                if nook_state_err.to_string().starts_with("no such container") =>
-            {
-                match engine.inspect(name) {
-                    Ok(i) => all.push(i.docker_json()),
-                    Err(Error::NoSuchImage(_)) => {
-                        return Err(Failure(format!("no such object: {name}")))
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let mut out = std::io::stdout().lock();
-    match a.format.as_deref() {
-        None | Some("json") => writeln!(out, "{}", serde_json::to_string_pretty(&all)?)?,
-        Some(f) => print_template(&mut out, f, &all)?,
-    }
-    Ok(())
 }

@@ -5,8 +5,12 @@
 //!
 //! - [`cli`]: commands and flags.
 //! - [`commands`]: each command run against the engine.
-//! - [`containers`]: the container commands (run, ps, logs, ...).
-//! - [`volumes`]: `volume create/ls/inspect/rm/prune`.
+//! - [`containers`]: the container commands (run, stop, kill, rm, exec).
+//! - [`listing`]: ps, logs, inspect.
+//! - [`lifecycle`]: create, start, restart, wait, pause, rename, top,
+//!   port, prune, `nook container <cmd>`.
+//! - [`stats`]: `stats`, the live usage table.
+//! - [`volumes`]: `volume create/ls/inspect/rm/prune` and `cp`.
 //! - [`render`]: sizes, ages, tables, `--format` templates.
 //! - [`progress`]: a pull's progress display.
 
@@ -15,8 +19,11 @@
 pub mod cli;
 pub mod commands;
 pub mod containers;
+pub mod lifecycle;
+pub mod listing;
 pub mod progress;
 pub mod render;
+pub mod stats;
 pub mod volumes;
 
 use clap::Parser;

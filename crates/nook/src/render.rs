@@ -174,6 +174,21 @@ impl Template {
         Ok(out)
     }
 
+    /// The header row of a `table` template, each field titled by
+    /// `title` (its upper-cased name when `title` has none).
+    pub fn header_with(&self, title: &dyn Fn(&str) -> Option<&'static str>) -> String {
+        self.parts
+            .iter()
+            .map(|p| match p {
+                Part::Text(t) => t.clone(),
+                Part::Field { path, .. } => {
+                    let name = path.last().cloned().unwrap_or_default();
+                    title(&name).map_or_else(|| name.to_uppercase(), String::from)
+                }
+            })
+            .collect()
+    }
+
     /// The header row of a `table` template: the field names.
     pub fn header(&self) -> String {
         self.parts

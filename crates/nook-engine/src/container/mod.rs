@@ -18,15 +18,21 @@
 //! - [`monitor`]: what holds a running container's stdio, writes its log
 //!   and records its exit.
 //! - [`names`]: generated names.
-//! - [`mounts`]: `-v`, `--mount` and the image's Volumes.
+//! - [`manage`]: start, restart, wait, pause, rename, prune, sizes.
+//! - [`top`]: the processes of a container.
+//! - [`stats`]: usage samples.
+//! - [`mounts`]: `-v`, `--mount`, `--tmpfs` and the image's Volumes.
 //! - [`copy`]: `cp`, in and out, resolved inside the container's root.
 //! - [`tree`]: file trees copied by descriptor (volumes filled, `cp`).
 
 pub mod copy;
+pub mod manage;
 pub mod monitor;
 pub mod mounts;
 pub mod names;
 pub mod spec;
+pub mod stats;
+pub mod top;
 pub mod tree;
 
 use crate::{Engine, Error, Result};
@@ -329,6 +335,7 @@ impl Engine {
         let pidfd = c.record.pid.and_then(|p| nook_sys::pidfd::open(p).ok());
         let rt = self.runtime();
         let _ = rt.kill(&id, libc::SIGTERM, false);
+        let _ = rt.resume(&id); // a paused container gets the signal once thawed
         let exited = |t| match &pidfd {
             Some(fd) => {
                 nook_sys::pidfd::wait_exit(std::os::fd::AsFd::as_fd(fd), Some(t)).unwrap_or(true)
@@ -366,6 +373,7 @@ impl Engine {
         let _guard = ContainerLock::take(&self.container_dir(&id));
         let rt = self.runtime();
         let _ = rt.kill(&id, libc::SIGKILL, false);
+        let _ = rt.resume(&id); // a paused container gets the signal once thawed
         match rt.delete(&id, true) {
             Ok(()) | Err(nook_container::Error::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),

@@ -8,9 +8,13 @@ mod archive;
 mod auth;
 mod crash;
 mod errors;
+mod lifecycle;
+mod progress;
 mod pull;
 mod remove;
 mod run;
+mod stats;
+mod tls;
 mod volumes;
 
 use nook_testkit::layout::{self, busybox_layer, file_layer, Built, Comp, Layout};
