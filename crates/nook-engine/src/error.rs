@@ -78,6 +78,14 @@ pub enum Error {
     /// A resource limit that cannot be used (Docker's message).
     #[error(transparent)]
     Resources(#[from] crate::container::resources::ResourceError),
+    /// `cp` to or from a container that failed.
+    #[error("{message}")]
+    Copy {
+        /// The container, by name.
+        container: String,
+        /// What went wrong (naming the path).
+        message: String,
+    },
     /// A value the caller gave that cannot be used.
     #[error("invalid {what} {value:?}: {reason}")]
     Invalid {

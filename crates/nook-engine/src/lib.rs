@@ -9,6 +9,7 @@
 //! <root>/nook.db              nook-state's metadata (images, tags, containers)
 //! <root>/containers/<id>/     a container's /etc files and log
 //! <root>/run/                 nook-container's state of running containers
+//! <root>/volumes/<name>/_data a volume's content
 //! <root>/engine.lock          flock: shared while content is added, exclusive to free it
 //! ```
 //!
@@ -47,6 +48,7 @@ pub mod pull;
 pub mod remove;
 pub mod units;
 mod unpack;
+pub mod volume;
 
 pub use archive::{LoadedImage, SaveFormat};
 pub use container::manage::{ContainerPrune, ContainerSize};
@@ -61,6 +63,7 @@ pub use nook_state::{ContainerRecord, ImageRecord, Tag};
 pub use progress::{NoProgress, PullEvent, PullProgress};
 pub use pull::{PullOptions, PullResult};
 pub use remove::{PruneReport, Removal};
+pub use volume::{Volume, VolumeOptions, VolumeUsage};
 
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};

@@ -15,6 +15,8 @@
 //! - [`images`]: images, tags and repository digests: record, look up,
 //!   remove, and what is still referenced.
 //!
+//! - [`volumes`]: volumes and the containers that use them.
+//!
 //! Every change is one transaction (`BEGIN IMMEDIATE`, so two writers queue
 //! on the database lock instead of failing an upgrade); the database runs
 //! in WAL mode with a busy timeout, so readers never block writers and
@@ -25,10 +27,12 @@
 pub mod containers;
 pub mod images;
 pub mod schema;
+pub mod volumes;
 
 pub use containers::{ContainerRecord, ContainerStatus, NewContainer};
 pub use images::{BlobRef, Freed, ImageRecord, LayerRecord, NewImage, Recorded, RepoDigest, Tag};
 pub use oci_spec::image::Digest;
+pub use volumes::{NewVolume, VolumeRecord};
 
 use rusqlite::{Connection, TransactionBehavior};
 use std::path::{Path, PathBuf};
@@ -99,6 +103,17 @@ pub enum Error {
         name: String,
         /// The container that has it.
         id: String,
+    },
+    /// No volume has that name.
+    #[error("no such volume: {0}")]
+    NoSuchVolume(String),
+    /// A volume some container uses.
+    #[error("remove {name}: volume is in use - [{containers}]")]
+    VolumeInUse {
+        /// The volume.
+        name: String,
+        /// The ids of the containers that use it, comma-separated.
+        containers: String,
     },
     /// A value in the database that does not parse.
     #[error("state database: bad {what} {value:?}")]

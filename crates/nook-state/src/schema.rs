@@ -10,7 +10,7 @@ use std::path::Path;
 
 /// The migrations; `MIGRATIONS[n]` takes the schema from version `n` to
 /// `n + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// Version 1: images, the layers and blobs they use, tags and repository
 /// digests.  Digests are `algorithm:hex` text; times are Unix seconds.
@@ -100,6 +100,29 @@ CREATE INDEX containers_by_image ON containers(image_id);
 const V3: &str = "
 ALTER TABLE containers ADD COLUMN restart_count INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE containers ADD COLUMN stop_requested INTEGER NOT NULL DEFAULT 0;
+";
+
+/// Version 4: volumes, and which containers use them.  A volume a
+/// container uses cannot be removed (no cascade from `volumes`); removing
+/// the container removes its uses.  `labels` and `options` are JSON
+/// objects; `anonymous` marks the ones made for a container (removed by
+/// `rm -v`).
+const V4: &str = "
+CREATE TABLE volumes (
+    name      TEXT PRIMARY KEY,
+    driver    TEXT NOT NULL,
+    created   INTEGER NOT NULL,             -- Unix nanoseconds
+    labels    TEXT NOT NULL,
+    options   TEXT NOT NULL,
+    anonymous INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE container_volumes (
+    container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+    volume       TEXT NOT NULL REFERENCES volumes(name),
+    PRIMARY KEY (container_id, volume)
+) STRICT;
+CREATE INDEX container_volumes_by_volume ON container_volumes(volume);
 ";
 
 /// The schema version this build writes.

@@ -101,6 +101,11 @@ pub enum Command {
     /// Manage nook.
     #[command(subcommand)]
     System(SystemCommand),
+    /// Manage volumes.
+    #[command(subcommand)]
+    Volume(VolumeCommand),
+    /// Copy files between a container and the host.
+    Cp(Cp),
 }
 
 /// `nook healthcheck ...`.
@@ -519,6 +524,15 @@ pub struct Run {
     /// Resource limits.
     #[command(flatten)]
     pub resources: ResourceArgs,
+    /// Bind mount a volume (NAME:DST[:OPTS], /HOST:DST[:OPTS], DST).
+    #[arg(short = 'v', long = "volume", value_name = "SRC:DST")]
+    pub volumes: Vec<String>,
+    /// Attach a file system mount (type=bind|volume|tmpfs,source=...,target=...).
+    #[arg(long = "mount", value_name = "MOUNT")]
+    pub mounts: Vec<String>,
+    /// Mount a tmpfs (DST[:OPTS], e.g. /run:size=64m,mode=1777).
+    #[arg(long = "tmpfs", value_name = "DST")]
+    pub tmpfs: Vec<String>,
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
@@ -617,6 +631,9 @@ pub struct Rm {
     /// Kill and remove a running container.
     #[arg(short, long)]
     pub force: bool,
+    /// Remove the container's anonymous volumes too.
+    #[arg(short, long)]
+    pub volumes: bool,
     /// The containers.
     #[arg(required = true)]
     pub containers: Vec<String>,
@@ -726,4 +743,102 @@ pub struct Update {
     /// The containers.
     #[arg(required = true)]
     pub containers: Vec<String>,
+}
+
+/// `nook volume ...`.
+#[derive(Debug, Subcommand)]
+pub enum VolumeCommand {
+    /// Create a volume.
+    Create(VolumeCreate),
+    /// List volumes.
+    #[command(alias = "list")]
+    Ls(VolumeLs),
+    /// Display detailed information on one or more volumes.
+    Inspect(VolumeInspect),
+    /// Remove one or more volumes.
+    #[command(alias = "remove")]
+    Rm(VolumeRm),
+    /// Remove unused volumes (anonymous ones unless --all).
+    Prune(VolumePrune),
+}
+
+/// `volume create`.
+#[derive(Debug, Args)]
+pub struct VolumeCreate {
+    /// The volume driver (only `local`).
+    #[arg(short, long, default_value = "local")]
+    pub driver: String,
+    /// Set metadata (k=v).
+    #[arg(long = "label", value_name = "K=V")]
+    pub labels: Vec<String>,
+    /// Driver options (k=v).
+    #[arg(short = 'o', long = "opt", value_name = "K=V")]
+    pub opts: Vec<String>,
+    /// The name (generated when absent).
+    pub name: Option<String>,
+}
+
+/// `volume ls`.
+#[derive(Debug, Args)]
+pub struct VolumeLs {
+    /// Only names.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// `json` (one object per line), or a template.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// dangling=true|false, name=, label=K[=V], driver=.
+    #[arg(short, long)]
+    pub filter: Vec<String>,
+}
+
+/// `volume inspect`.
+#[derive(Debug, Args)]
+pub struct VolumeInspect {
+    /// A template instead of JSON.
+    #[arg(short, long)]
+    pub format: Option<String>,
+    /// The volumes.
+    #[arg(required = true)]
+    pub volumes: Vec<String>,
+}
+
+/// `volume rm`.
+#[derive(Debug, Args)]
+pub struct VolumeRm {
+    /// No error for a volume that does not exist.
+    #[arg(short, long)]
+    pub force: bool,
+    /// The volumes.
+    #[arg(required = true)]
+    pub volumes: Vec<String>,
+}
+
+/// `volume prune`.
+#[derive(Debug, Args)]
+pub struct VolumePrune {
+    /// Remove named volumes too, not only anonymous ones.
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not ask for confirmation.
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+/// `cp`.
+#[derive(Debug, Args)]
+pub struct Cp {
+    /// Keep owners (uid/gid) as they are.
+    #[arg(short, long)]
+    pub archive: bool,
+    /// Follow a link given as the source.
+    #[arg(short = 'L', long)]
+    pub follow_link: bool,
+    /// No progress output (there is none).
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// CONTAINER:SRC_PATH, a host path, or - (a tar on stdin).
+    pub src: String,
+    /// CONTAINER:DEST_PATH, a host path, or - (a tar on stdout).
+    pub dest: String,
 }

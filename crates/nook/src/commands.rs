@@ -55,6 +55,8 @@ pub fn run(cli: Cli) -> Result<i32> {
             Err(prune) => crate::lifecycle::container_prune(&engine()?, prune)?,
         },
         Command::System(SystemCommand::Prune(a)) => crate::lifecycle::system_prune(&engine()?, a)?,
+        Command::Volume(c) => crate::volumes::volume(&engine()?, c)?,
+        Command::Cp(a) => crate::volumes::cp(&engine()?, a)?,
         other => image_command(Cli {
             command: other,
             ..cli
@@ -108,6 +110,8 @@ fn image_command(cli: Cli) -> Result {
         | Command::Container(_)
         | Command::Healthcheck(_)
         | Command::Attach(_)
+        | Command::Volume(_)
+        | Command::Cp(_)
         | Command::System(SystemCommand::Prune(_)) => {
             unreachable!("container commands are run by run()")
         }
@@ -361,6 +365,7 @@ fn df(engine: &Engine, a: cli::Df) -> Result {
                "Reclaimable": format!("{} ({}%)", render::size(u.reclaimable), pct(u.reclaimable, u.size))}),
         json!({"Type": "Containers", "TotalCount": u.containers.to_string(), "Active": "0",
                "Size": "0B", "Reclaimable": "0B"}),
+        crate::volumes::df_row(&engine.volume_usage()?),
     ];
     let mut out = std::io::stdout().lock();
     match a.format.as_deref() {

@@ -220,6 +220,9 @@ pub fn run(engine: &Engine, a: cli::Run) -> Result<i32> {
         security: flags.security,
         lifecycle: flags.lifecycle,
         resources: crate::resources::for_run(&a.resources)?,
+        volumes: a.volumes,
+        mounts: a.mounts,
+        tmpfs: a.tmpfs,
     };
     let rec = match engine.create_container(&opts) {
         Err(Error::NoSuchImage(_)) => {
@@ -438,7 +441,13 @@ fn nook_sys_signal(s: &str) -> Result<i32> {
 /// `rm`.
 pub fn rm(engine: &Engine, a: cli::Rm) -> Result {
     each(&a.containers, |n| {
-        engine.remove_container(n, a.force).map(drop)
+        let volumes = engine.container(n)?.record.id;
+        let volumes = engine.container_volumes(&volumes)?;
+        engine.remove_container(n, a.force)?;
+        match a.volumes {
+            true => engine.remove_anonymous_volumes(&volumes),
+            false => Ok(()),
+        }
     })
 }
 

@@ -10,6 +10,7 @@
 //! - [`lifecycle`]: create, start, restart, wait, pause, rename, top,
 //!   port, prune, `nook container <cmd>`.
 //! - [`stats`]: `stats`, the live usage table.
+//! - [`volumes`]: `volume create/ls/inspect/rm/prune` and `cp`.
 //! - [`render`]: sizes, ages, tables, `--format` templates.
 //! - [`resources`]: the resource flags, and `update`.
 //! - [`progress`]: a pull's progress display.
@@ -27,6 +28,7 @@ pub mod render;
 pub mod resources;
 pub mod run_flags;
 pub mod stats;
+pub mod volumes;
 
 use clap::Parser;
 

@@ -28,9 +28,6 @@ pub struct RunFlags {
     /// Mount the container's root file system read-only.
     #[arg(long)]
     pub read_only: bool,
-    /// Mount a tmpfs directory (DIR[:OPTIONS]).
-    #[arg(long, value_name = "DIR[:OPTIONS]")]
-    pub tmpfs: Vec<String>,
     /// Ulimit options (NAME=SOFT[:HARD]).
     #[arg(long, value_name = "NAME=SOFT[:HARD]")]
     pub ulimit: Vec<String>,
@@ -101,7 +98,8 @@ impl RunFlags {
                 privileged: self.privileged,
                 security_opt: self.security_opt,
                 read_only: self.read_only,
-                tmpfs: self.tmpfs,
+                // (`--tmpfs` is a mount: the Run flags' own, see mounts)
+                tmpfs: Vec::new(),
                 ulimits: self.ulimit,
                 sysctls: self.sysctl,
                 group_add: self.group_add,

@@ -30,13 +30,18 @@
 //!   default seccomp profile and Docker-format profile files.
 //! - [`lifecycle`]: labels, stop signal and timeout, `--init`, env files.
 //! - [`resources`]: resource limits (`--memory`, `--cpus`, ...) and `update`.
+//! - [`mounts`]: `-v`, `--mount`, `--tmpfs` and the image's Volumes.
+//! - [`copy`]: `cp`, in and out, resolved inside the container's root.
+//! - [`tree`]: file trees copied by descriptor (volumes filled, `cp`).
 
+pub mod copy;
 pub mod detach;
 pub mod health;
 pub mod lifecycle;
 pub mod logs;
 pub mod manage;
 pub mod monitor;
+pub mod mounts;
 pub mod names;
 pub mod resources;
 pub mod seccomp_profile;
@@ -44,6 +49,7 @@ pub mod security;
 pub mod spec;
 pub mod stats;
 pub mod top;
+pub mod tree;
 
 use crate::{Engine, Error, Result};
 use nook_container::{ExecRequest, Runtime};
@@ -101,6 +107,12 @@ pub struct RunOptions {
     pub lifecycle: lifecycle::LifecycleOptions,
     /// `--memory`, `--cpus`, ... (checked again against the host).
     pub resources: resources::Resources,
+    /// `-v/--volume` (`SRC:DST[:OPTS]`, `DST`).
+    pub volumes: Vec<String>,
+    /// `--mount` (`type=...,source=...,target=...`).
+    pub mounts: Vec<String>,
+    /// `--tmpfs DST[:OPTS]`.
+    pub tmpfs: Vec<String>,
 }
 
 /// A container's status as it truly is: the record, checked against the
@@ -150,7 +162,7 @@ pub fn now_nanos() -> i64 {
 }
 
 /// 32 random bytes as 64 hex digits.
-fn random_id() -> Result<String> {
+pub(crate) fn random_id() -> Result<String> {
     let mut b = [0u8; 32];
     let mut got = 0;
     while got < b.len() {
@@ -219,6 +231,9 @@ impl Engine {
             None => self.free_name()?,
         };
         opts.name = Some(name.clone());
+        let mount_requests =
+            mounts::requests(&opts.volumes, &opts.mounts, &opts.tmpfs, &image.config)?;
+        let mut planned = mounts::Planned::default();
         let dir = self.container_dir(&id);
         self.state.insert_container(&NewContainer {
             id: id.clone(),
@@ -239,20 +254,25 @@ impl Engine {
                 resources: limits,
                 ..opts.clone()
             };
-            let rec = self.new_record(
+            self.plan_mounts(mount_requests, &rootfs.merged(), &mut planned)?;
+            let mut rec = self.new_record(
                 &id,
                 &opts,
                 &image.config,
                 &rootfs.merged(),
                 &image.record.id,
             )?;
+            rec.config = mounts::apply(&rec.config, &planned)?;
             let config = with_annotations(&rec.config, &detached)?;
             self.state.set_container_config(&id, &config)?;
+            self.state.add_container_volumes(&id, &planned.volumes)?;
             Ok(())
         });
         if let Err(e) = result {
+            let _ = self.state.remove_container(&id);
             self.teardown(&id);
             let _ = self.state.remove_container(&id);
+            self.unplan_mounts(&planned);
             return Err(e);
         }
         self.state
@@ -572,7 +592,7 @@ fn host_config(opts: &RunOptions) -> Value {
     json!({
         "Privileged": s.privileged, "CapAdd": s.cap_add, "CapDrop": s.cap_drop,
         "SecurityOpt": s.security_opt, "ReadonlyRootfs": s.read_only,
-        "Tmpfs": s.tmpfs.iter().map(|t| {
+        "Tmpfs": opts.tmpfs.iter().map(|t| {
             let (d, o) = t.split_once(':').unwrap_or((t, ""));
             (d.to_string(), json!(o))
         }).collect::<serde_json::Map<_, _>>(),

@@ -263,8 +263,10 @@ impl Engine {
         }
         let _ = self.state.set_container_exited(id, code, time);
         if rec.auto_remove {
+            let volumes = self.state.container_volumes(id).unwrap_or_default();
             self.teardown(id);
             let _ = self.state.remove_container(id);
+            let _ = self.remove_anonymous_volumes(&volumes);
         }
     }
 }

@@ -19,6 +19,7 @@ mod run;
 mod security;
 mod stats;
 mod tls;
+mod volumes;
 
 use nook_testkit::layout::{self, busybox_layer, file_layer, Built, Comp, Layout};
 use nook_testkit::Registry;
