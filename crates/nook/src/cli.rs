@@ -63,7 +63,7 @@ pub enum Command {
     /// Execute a command in a running container.
     Exec(Exec),
     /// Update the resource limits of one or more containers.
-    Update(Update),
+    Update(Box<Update>),
     /// Display detailed information on containers (or images).
     Inspect(Inspect),
     /// Create a new container.
@@ -206,7 +206,7 @@ pub enum ContainerCommand {
     /// Display a live stream of container(s) resource usage statistics.
     Stats(Stats),
     /// Update the resource limits of one or more containers.
-    Update(Update),
+    Update(Box<Update>),
     /// Remove all stopped containers.
     Prune(ContainerPrune),
     /// Record a detached container's exit (the exit command its monitor

@@ -39,7 +39,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Kill(a) => crate::containers::kill(&engine()?, a)?,
         Command::Rm(a) => crate::containers::rm(&engine()?, a)?,
         Command::Inspect(a) => crate::listing::inspect(&engine()?, a)?,
-        Command::Update(a) => crate::resources::update(&engine()?, a)?,
+        Command::Update(a) => crate::resources::update(&engine()?, *a)?,
         c @ (Command::Create(_)
         | Command::Start(_)
         | Command::Restart(_)

@@ -239,7 +239,7 @@ pub fn run(engine: &Engine, a: cli::Run) -> Result<i32> {
     if a.detach || a.tty {
         let cmds = MonitorCommands {
             wait_attach: !a.detach,
-            ..monitor_commands(&engine, &rec.id)?
+            ..monitor_commands(engine, &rec.id)?
         };
         let (root, cgroup_parent) = (
             engine.root().to_path_buf(),
