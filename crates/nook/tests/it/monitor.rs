@@ -172,7 +172,7 @@ fn comm(pid: i32) -> String {
 #[test]
 fn the_monitor_is_the_small_program_its_containers_parent_and_records_the_exit() {
     let s = Store::new();
-    let script = "echo out; echo err >&2; sleep 1.5; exit 3";
+    let script = "echo out; echo err >&2; sleep 4; exit 3";
     let id = s.n.ok(&["run", "-d", "bb", "sh", "-c", script]);
     let id = id.trim();
     let rec = s.record(id).unwrap();
@@ -201,7 +201,7 @@ fn the_monitor_is_the_small_program_its_containers_parent_and_records_the_exit()
     );
     let exit = std::fs::read_to_string(s.n.root.join("containers").join(id).join("exit"));
     assert!(exit.unwrap().starts_with("3 "));
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while s.record(id).unwrap().status != nook_state::ContainerStatus::Exited {
         assert!(Instant::now() < deadline, "the exit was never recorded");
         std::thread::sleep(Duration::from_millis(20));
@@ -383,11 +383,10 @@ fn bad_restart_and_log_values_are_one_line_and_leave_nothing() {
 #[test]
 fn detached_rm_removes_it_all_when_it_exits() {
     let s = Store::new();
-    let id =
-        s.n.ok(&["run", "-d", "--rm", "bb", "sh", "-c", "sleep 0.3"]);
+    let id = s.n.ok(&["run", "-d", "--rm", "bb", "sh", "-c", "sleep 3"]);
     let id = id.trim();
     assert!(s.status(id).starts_with("Up "));
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while !s.ids().is_empty() {
         assert!(Instant::now() < deadline, "--rm left {id}");
         std::thread::sleep(Duration::from_millis(20));
@@ -465,7 +464,7 @@ fn sigkill_of_run_d_or_the_monitor_at_any_point_leaves_the_truth_and_rm_f_cleans
     let id = id.trim();
     let monitor = s.record(id).unwrap().monitor_pid.unwrap();
     let exit = s.n.root.join("containers").join(id).join("exit");
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while !exit.exists() {
         assert!(Instant::now() < deadline);
         std::thread::sleep(Duration::from_micros(200));
@@ -527,7 +526,7 @@ fn the_monitor_runs_health_checks_and_ps_and_inspect_show_the_health() {
         "bb",
         "sh",
         "-c",
-        "sleep 1.5; touch /tmp/ok; sleep 30",
+        "sleep 6; touch /tmp/ok; sleep 60",
     ]);
     let id = id.trim();
     assert!(
@@ -536,7 +535,7 @@ fn the_monitor_runs_health_checks_and_ps_and_inspect_show_the_health() {
         s.status(id)
     );
     s.wait_status(id, "Up");
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while !s.status(id).ends_with("(unhealthy)") {
         assert!(Instant::now() < deadline, "{}", s.status(id));
         std::thread::sleep(Duration::from_millis(20));

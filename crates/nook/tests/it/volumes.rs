@@ -539,7 +539,7 @@ fn cp_copies_in_and_out_inside_the_containers_root_running_or_stopped() {
     std::fs::write(h.join("tree/sub/b"), "b\n").unwrap();
     std::os::unix::fs::symlink("../../../../../..", h.join("tree/up")).unwrap();
     let hs = |p: &str| h.join(p).to_string_lossy().into_owned();
-    let script = "mkdir -p /tmp; ln -s /etc /tmp/etclink; ln -s ../../../../../.. /tmp/up; touch /tmp/ready; sleep 30";
+    let script = "mkdir -p /tmp; ln -s /etc /tmp/etclink; ln -s ../../../../../.. /tmp/up; touch /tmp/ready; sleep 600";
     s.n.ok(&[
         "run",
         "-d",
