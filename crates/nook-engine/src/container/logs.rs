@@ -161,12 +161,16 @@ impl Engine {
             return Ok(());
         }
         loop {
-            let running = matches!(
-                self.state
-                    .container(&c.record.id)?
-                    .map(|r| self.with_status(r).status),
-                Some(LiveStatus::Running)
-            );
+            // running, or its monitor (which drains the container's pipes
+            // into the log before it writes the exit) still at work
+            let running = match self.state.container(&c.record.id)? {
+                Some(r) => {
+                    let monitor = r.status == nook_state::ContainerStatus::Running
+                        && r.monitor_pid.is_some_and(super::process_alive);
+                    monitor || self.with_status(r).status == LiveStatus::Running
+                }
+                None => false,
+            };
             let mut more = Vec::new();
             current.read(&mut more)?;
             more.iter().for_each(&mut *out);

@@ -408,6 +408,13 @@ impl Engine {
                 LiveStatus::Exited(record.exit_code)
             }
             ContainerStatus::Running => match self.runtime().status(&record.id) {
+                // its process is gone but its monitor is still draining
+                // the output and about to write the exit: not over yet
+                Ok(nook_container::Status::Stopped) | Err(_)
+                    if record.monitor_pid.is_some_and(process_alive) =>
+                {
+                    LiveStatus::Running
+                }
                 Ok(nook_container::Status::Stopped) | Err(_) => LiveStatus::Exited(None),
                 Ok(_) => LiveStatus::Running,
             },

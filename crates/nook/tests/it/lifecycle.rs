@@ -143,7 +143,7 @@ fn counter(b: &Bb, c: &str) -> u64 {
     let upper = b.field(c, "{{.GraphDriver.Data.UpperDir}}");
     let end = Instant::now() + Duration::from_secs(10);
     loop {
-        // the file is rewritten each time: an empty read is retried
+        // the file is replaced (rename) each time: a read sees a whole one
         let s = std::fs::read_to_string(format!("{upper}/n")).unwrap_or_default();
         if let Ok(v) = s.trim().parse() {
             return v;
@@ -158,7 +158,7 @@ fn pause_freezes_and_unpause_resumes() {
     let b = Bb::new();
     b.detached(
         "p1",
-        "i=0; while :; do i=$((i+1)); echo $i > /n; sleep 0.05; done",
+        "i=0; while :; do i=$((i+1)); echo $i > /n.new; mv /n.new /n; sleep 0.05; done",
     );
     until("the counter to start", || counter(&b, "p1") > 2);
     assert_eq!(b.ok(&["pause", "p1"]), "p1\n");
