@@ -420,15 +420,21 @@ fn kill_run_d(s: &Store, after: Duration, child: bool) {
 }
 
 /// Every container `ps -a` shows is shown truthfully: `Up` only while
-/// its process lives; then `rm -f` removes each, leaving nothing.
+/// its process lives, or its monitor is still at work on its exit (its
+/// output drained, the exit not yet written); then `rm -f` removes each,
+/// leaving nothing.
 fn truthful_then_removed(s: &Store) {
     std::thread::sleep(Duration::from_millis(700)); // the sleeps are over
     for id in s.ids() {
-        let status = s.status(&id);
         let rec = s.record(&id).unwrap();
-        let running = rec.pid.is_some_and(alive);
+        let exit_written = s.n.root.join("containers").join(&id).join("exit").exists();
+        let status = s.status(&id);
+        let monitoring = rec.status == nook_state::ContainerStatus::Running
+            && !exit_written
+            && rec.monitor_pid.is_some_and(alive);
+        let running = rec.pid.is_some_and(alive) || monitoring;
         assert_eq!(status.starts_with("Up"), running, "{id}: {status} {rec:?}");
-        if let Some(m) = rec.monitor_pid.filter(|p| alive(*p)) {
+        if let Some(m) = rec.monitor_pid.filter(|p| alive(*p) && !exit_written) {
             assert!(
                 status.starts_with("Up"),
                 "{id}: {status}, monitor {m} alive"
