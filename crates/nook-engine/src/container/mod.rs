@@ -661,9 +661,17 @@ pub(crate) fn cannot_run(e: nook_container::Error) -> Error {
     Error::CannotRun { code, message: msg }
 }
 
-/// Whether process `pid` exists.
+/// Whether process `pid` exists and is not a zombie (a killed monitor
+/// not yet reaped must not keep its container "running").
 pub(crate) fn process_alive(pid: i32) -> bool {
-    nook_sys::pidfd::open(pid).is_ok()
+    // a zombie (killed, not yet reaped) is not alive: its state is `Z`
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rfind(')')
+            .and_then(|i| stat.get(i + 2..))
+            .is_some_and(|rest| !rest.starts_with(['Z', 'X'])),
+        Err(_) => false,
+    }
 }
 
 /// An exclusive flock on a container's directory (nothing when the
