@@ -223,28 +223,40 @@ impl Engine {
         // killed at any point leaves a container `ps -a` shows and
         // `rm -f` removes
         let mut opts = opts.clone();
-        let name = match opts.name.take() {
-            Some(n) => {
-                names::check(&n)?;
-                n
-            }
-            None => self.free_name()?,
-        };
-        opts.name = Some(name.clone());
+        let given = opts.name.take();
+        if let Some(n) = &given {
+            names::check(n)?;
+        }
         let mount_requests =
             mounts::requests(&opts.volumes, &opts.mounts, &opts.tmpfs, &image.config)?;
         let mut planned = mounts::Planned::default();
         let dir = self.container_dir(&id);
-        self.state.insert_container(&NewContainer {
-            id: id.clone(),
-            name,
-            image_id: image.record.id.clone(),
-            image_name: opts.image.clone(),
-            config: "{}".into(),
-            created: now_nanos(),
-            log_path: dir.join("container.log"),
-            auto_remove: opts.auto_remove,
-        })?;
+        // a generated name another create took meanwhile: another one
+        let mut attempt = 0;
+        let name = loop {
+            let name = match &given {
+                Some(n) => n.clone(),
+                None => self.free_name()?,
+            };
+            let inserted = self.state.insert_container(&NewContainer {
+                id: id.clone(),
+                name: name.clone(),
+                image_id: image.record.id.clone(),
+                image_name: opts.image.clone(),
+                config: "{}".into(),
+                created: now_nanos(),
+                log_path: dir.join("container.log"),
+                auto_remove: opts.auto_remove,
+            });
+            match inserted {
+                Ok(_) => break name,
+                Err(nook_state::Error::NameInUse { .. }) if given.is_none() && attempt < 16 => {
+                    attempt += 1
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        opts.name = Some(name);
         let made = std::fs::create_dir_all(&dir)
             .map_err(Error::io("create", &dir))
             .and_then(|()| Ok(self.layers.prepare_rootfs(&id, &lowers)?));
