@@ -195,10 +195,9 @@ fn the_monitor_is_the_small_program_its_containers_parent_and_records_the_exit()
     assert!(!fds.iter().any(|f| f.contains("nook.db")), "{fds:?}");
     assert!(s.status(id).starts_with("Up "));
     // the exit: the exit file, then the record (by the exit command)
-    assert_eq!(
-        s.wait_status(id, "Exited"),
-        "Exited (3) Less than a second ago"
-    );
+    // (how long ago depends on the machine's speed)
+    let status = s.wait_status(id, "Exited");
+    assert!(status.starts_with("Exited (3) "), "{status}");
     let exit = std::fs::read_to_string(s.n.root.join("containers").join(id).join("exit"));
     assert!(exit.unwrap().starts_with("3 "));
     let deadline = Instant::now() + Duration::from_secs(30);
