@@ -491,9 +491,23 @@ pub struct Run {
     /// Log driver options: max-size=SIZE, max-file=N.
     #[arg(long = "log-opt", value_name = "OPT")]
     pub log_opts: Vec<String>,
-    /// Command to run to check health (with `sh -c`).
+    /// Command to run to check health (with `/bin/sh -c`; NONE: none).
     #[arg(long, value_name = "CMD")]
     pub health_cmd: Option<String>,
+    /// Maximum time to allow one check to run (ms|s|m|h), 30s by default.
+    #[arg(long, value_name = "DURATION")]
+    pub health_timeout: Option<String>,
+    /// Start period for the container to initialize before failed checks
+    /// count (ms|s|m|h), 0s by default.
+    #[arg(long, value_name = "DURATION")]
+    pub health_start_period: Option<String>,
+    /// Time between checks during the start period (ms|s|m|h), 5s by
+    /// default.
+    #[arg(long, value_name = "DURATION")]
+    pub health_start_interval: Option<String>,
+    /// Disable any container-specified HEALTHCHECK.
+    #[arg(long)]
+    pub no_healthcheck: bool,
     /// Time between health checks (ms|s|m|h), 30s by default.
     #[arg(long, value_name = "DURATION")]
     pub health_interval: Option<String>,

@@ -212,6 +212,12 @@ pub fn run(engine: &Engine, a: cli::Run) -> Result<i32> {
         health_cmd: a.health_cmd,
         health_interval: a.health_interval,
         health_retries: a.health_retries,
+        health: nook_engine::container::health::HealthOptions {
+            timeout: a.health_timeout,
+            start_period: a.health_start_period,
+            start_interval: a.health_start_interval,
+            disabled: a.no_healthcheck,
+        },
         interactive: a.interactive,
         tty: a.tty,
         // an attached terminal is removed by this process, once it has

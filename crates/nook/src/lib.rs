@@ -7,6 +7,7 @@
 //! - [`commands`]: each command run against the engine.
 //! - [`containers`]: the container commands (run, stop, kill, rm, exec).
 //! - [`listing`]: ps, logs, inspect.
+//! - [`ps_filters`]: `ps --filter health= volume= network= publish= ...`.
 //! - [`lifecycle`]: create, start, restart, wait, pause, rename, top,
 //!   port, prune, `nook container <cmd>`.
 //! - [`stats`]: `stats`, the live usage table.
@@ -24,6 +25,7 @@ pub mod containers;
 pub mod lifecycle;
 pub mod listing;
 pub mod progress;
+pub mod ps_filters;
 pub mod render;
 pub mod resources;
 pub mod run_flags;

@@ -49,6 +49,7 @@ impl Filters {
                 }
                 "status" | "exited" | "name" | "id" | "label" | "ancestor" | "before" | "since" => {
                 }
+                k if crate::ps_filters::KEYS.contains(&k) => crate::ps_filters::check(k, v)?,
                 _ => return Err(Failure(format!("invalid filter '{k}'"))),
             }
             match out.iter_mut().find(|(key, _)| *key == k) {
@@ -75,6 +76,17 @@ impl Filters {
         self.0.iter().any(|(k, _)| k == key)
     }
 
+    /// Whether container `c` (its spec `spec`) passes the keys
+    /// [`crate::ps_filters`] handles.
+    fn matches_more(&self, engine: &Engine, c: &Container, spec: &Value) -> bool {
+        self.0.iter().all(|(k, vals)| {
+            !crate::ps_filters::KEYS.contains(&k.as_str())
+                || vals
+                    .iter()
+                    .any(|v| crate::ps_filters::matches(engine, c, spec, k, v))
+        })
+    }
+
     /// Whether container `c` (in `state`, with `labels`) passes.
     fn matches(&self, c: &Container, state: &str, labels: &Map<String, Value>) -> bool {
         self.0.iter().all(|(k, vals)| {
@@ -90,7 +102,7 @@ impl Filters {
                 "ancestor" => ancestor_matches(c, v),
                 "before" => v.parse().is_ok_and(|t: i64| c.record.created < t),
                 "since" => v.parse().is_ok_and(|t: i64| c.record.created > t),
-                _ => false,
+                _ => true, // (ps_filters' keys: matches_more)
             })
         })
     }
@@ -160,7 +172,10 @@ pub fn ps(engine: &Engine, a: cli::Ps) -> Result {
         let state = state_name(&c, paused);
         let spec: Value = serde_json::from_str(&c.record.config).unwrap_or_default();
         let labels = labels_of(&spec);
-        if !(all || c.status == LiveStatus::Running) || !filters.matches(&c, state, &labels) {
+        if !(all || c.status == LiveStatus::Running)
+            || !filters.matches(&c, state, &labels)
+            || !filters.matches_more(engine, &c, &spec)
+        {
             continue;
         }
         let mut row = ps_fields(engine, &c, a.no_trunc, now);
@@ -572,6 +587,9 @@ fn container_json(engine: &Engine, c: &Container, size: bool) -> Value {
     }
     if let Some(sig) = ann["io.nook.stop-signal"].as_str() {
         config["StopSignal"] = json!(sig);
+    }
+    if let Some(h) = nook_engine::container::health::config_of(r) {
+        config["Healthcheck"] = json!(h);
     }
     let mut v = json!({
         "Id": r.id,

@@ -165,38 +165,15 @@ pub(crate) fn annotations(opts: &super::RunOptions) -> Result<Value> {
             }
         }
     }
-    let mut health = json!({});
-    if let Some(cmd) = opts.health_cmd.as_deref().filter(|c| !c.is_empty()) {
-        let interval = match opts.health_interval.as_deref() {
-            Some(i) => super::health::parse_duration(i)
-                .filter(|d| *d >= Duration::from_millis(1))
-                .ok_or_else(|| {
-                    Error::invalid(
-                        "--health-interval",
-                        i,
-                        "a duration of at least 1ms (30s, 1m)",
-                    )
-                })?,
-            None => Duration::from_secs(30),
-        };
-        health = json!({
-            "io.nook.health-cmd": cmd,
-            "io.nook.health-interval-ms": (interval.as_millis() as u64).to_string(),
-            "io.nook.health-retries": opts.health_retries.unwrap_or(3).to_string(),
-        });
-    }
-    let mut a = json!({
+    super::health::check_flags(opts)?;
+    Ok(json!({
         "io.nook.tty": opts.tty.to_string(),
         "io.nook.stdin": opts.interactive.to_string(),
         "io.nook.restart": policy.name(),
         "io.nook.log-driver": driver.name(),
         "io.nook.log-max-size": size.to_string(),
         "io.nook.log-max-file": files.to_string(),
-    });
-    if let (Some(a), Some(h)) = (a.as_object_mut(), health.as_object()) {
-        a.extend(h.clone());
-    }
-    Ok(a)
+    }))
 }
 
 /// Whether a container has a terminal (`-t`) and keeps its input open
@@ -204,13 +181,6 @@ pub(crate) fn annotations(opts: &super::RunOptions) -> Result<Value> {
 pub fn terminal(rec: &ContainerRecord) -> (bool, bool) {
     let yes = |k| annotation(rec, k).as_deref() == Some("true");
     (yes("io.nook.tty"), yes("io.nook.stdin"))
-}
-
-/// A container's health check: its command and retries.
-pub fn health_check(rec: &ContainerRecord) -> Option<(String, u32)> {
-    let cmd = annotation(rec, "io.nook.health-cmd")?;
-    let retries = annotation(rec, "io.nook.health-retries").and_then(|r| r.parse().ok());
-    Some((cmd, retries.unwrap_or(3)))
 }
 
 /// What a detached container's monitor runs: the monitor program, the
@@ -401,9 +371,15 @@ impl Engine {
         if cmds.wait_attach {
             cmd.arg("--wait-attach").arg("1");
         }
-        let interval = annotation(&rec, "io.nook.health-interval-ms");
-        if let Some(ms) = interval.filter(|_| !cmds.health.is_empty()) {
-            cmd.arg("--health-interval-ms").arg(ms);
+        let probe = super::health::probe_of(&rec);
+        if let Some(p) = probe.filter(|_| !cmds.health.is_empty()) {
+            let ms = |d: Duration| d.as_millis().max(1).to_string();
+            cmd.arg("--health-interval-ms").arg(ms(p.interval));
+            if !p.start_period.is_zero() {
+                cmd.arg("--health-start-period-ms").arg(ms(p.start_period));
+                cmd.arg("--health-start-interval-ms")
+                    .arg(ms(p.start_interval));
+            }
             for a in &cmds.health {
                 cmd.arg("--health-arg").arg(a);
             }

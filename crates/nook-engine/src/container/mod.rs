@@ -97,6 +97,9 @@ pub struct RunOptions {
     pub health_interval: Option<String>,
     /// `--health-retries` (3 when `None`).
     pub health_retries: Option<u32>,
+    /// `--health-timeout`, `--health-start-period`,
+    /// `--health-start-interval`, `--no-healthcheck`.
+    pub health: health::HealthOptions,
     /// `-i`: its stdin kept open (for `attach`, or the caller's).
     pub interactive: bool,
     /// `-t`: a terminal.
@@ -211,6 +214,7 @@ impl Engine {
         limits.check(&resources::HostLimits::probe(), false)?;
         let _lock = self.lock(false)?;
         let image = self.inspect(&opts.image)?;
+        let detached = health::annotate(detached, opts, &image.config)?;
         let id = random_id()?;
         let lowers: Vec<nook_storage::Digest> = image
             .record
@@ -523,6 +527,18 @@ impl Engine {
     /// Run `exec` in a running container, its stdio the caller's; the
     /// command's exit code.
     pub fn exec_container(&self, word: &str, opts: &ExecOptions) -> Result<i32> {
+        let child = self.spawn_exec(word, opts, nook_container::Stdio::default())?;
+        Ok(child.wait()?.code())
+    }
+
+    /// Start `opts.cmd` in running container `word`, its standard
+    /// streams `stdio` (the caller's where `None`); the child to wait for.
+    pub fn spawn_exec(
+        &self,
+        word: &str,
+        opts: &ExecOptions,
+        stdio: nook_container::Stdio,
+    ) -> Result<nook_container::Child> {
         let c = self.container(word)?;
         if c.status != LiveStatus::Running {
             return Err(Error::NotRunning(c.record.id.clone()));
@@ -564,11 +580,9 @@ impl Engine {
             serde_json::from_value(process).map_err(|e| Error::invalid("exec process", id, e))?;
         // as Docker's: an exec'd process has the container's OOM score
         process.set_oom_score_adj(base.oom_score_adj());
-        let child = match self.runtime().exec(ExecRequest::new(id.clone(), process)) {
-            Ok(c) => c,
-            Err(e) => return Err(cannot_run(e)),
-        };
-        Ok(child.wait()?.code())
+        let mut req = ExecRequest::new(id.clone(), process);
+        req.stdio = stdio;
+        self.runtime().exec(req).map_err(cannot_run)
     }
 }
 
