@@ -270,15 +270,11 @@ fn images(engine: &Engine, a: cli::Images) -> Result {
     Ok(())
 }
 
-/// Each of `rows` through the template `f`, one per line.
+/// Each of `rows` through the template `f`, one per line (a `table`
+/// template's header first, the cells aligned).
 pub(crate) fn print_template(out: &mut dyn Write, f: &str, rows: &[Value]) -> Result {
     let t = Template::parse(f)?;
-    if t.table {
-        writeln!(out, "{}", t.header())?;
-    }
-    for r in rows {
-        writeln!(out, "{}", t.render(r)?)?;
-    }
+    write!(out, "{}", t.render_all(rows, &|_| None)?)?;
     Ok(())
 }
 

@@ -225,12 +225,7 @@ fn print_ps(rows: &[Value], a: &cli::Ps) -> Result {
         }
         Some(f) if f != "table" => {
             let t = render::Template::parse(f)?;
-            if t.table {
-                writeln!(out, "{}", t.header_with(&ps_title))?;
-            }
-            for r in rows {
-                writeln!(out, "{}", t.render(r)?)?;
-            }
+            write!(out, "{}", t.render_all(rows, &ps_title)?)?;
         }
         _ => {
             let mut head = vec![

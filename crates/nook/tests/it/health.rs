@@ -284,3 +284,62 @@ fn bad_health_flags_are_one_line_errors_and_make_nothing() {
     assert!(e.contains("health: sick"), "{e}");
     assert!(s.ids().is_empty(), "{:?}", s.ids());
 }
+
+#[test]
+fn format_templates_and_filters_over_real_containers() {
+    let s = Store::new();
+    let args = [
+        "--name",
+        "fmt-1",
+        "-v",
+        "hvol:/data",
+        "--health-cmd",
+        "exit 0",
+        "--health-interval",
+        "100ms",
+    ];
+    let id = s.start(&args, "bb");
+    let other = s.start(&[], "bb");
+    s.wait_health(&id, |h| h["Status"] == "healthy");
+    let f = "{{range .Mounts}}{{.Destination}} {{end}}|\
+        {{if .State.Health}}{{.State.Health.Status | upper}}{{else}}none{{end}}|\
+        {{join .Config.Healthcheck.Test \",\"}}|{{index .Config.Healthcheck.Test 0 | lower}}";
+    assert_eq!(
+        s.n.ok(&["inspect", "-f", f, &id]),
+        "/data |HEALTHY|CMD-SHELL,exit 0|cmd-shell\n"
+    );
+    let f = "{{range .Mounts}}m{{else}}no mounts{{end}}|{{if .State.Health}}h{{else}}none{{end}}";
+    assert_eq!(s.n.ok(&["inspect", "-f", f, &other]), "no mounts|none\n");
+    for filter in [
+        "volume=hvol",
+        "volume=/data",
+        "network=none",
+        "is-task=false",
+    ] {
+        let t = s.n.ok(&[
+            "ps",
+            "--filter",
+            "health=healthy",
+            "--filter",
+            filter,
+            "--format",
+            "table {{.Names | upper}}\\t{{title .State}}",
+        ]);
+        assert_eq!(t, "NAMES     STATE\nFMT-1     Running\n", "{filter}");
+    }
+    for filter in [
+        "volume=other",
+        "network=host",
+        "publish=80",
+        "expose=80/tcp",
+    ] {
+        let t = s.n.ok(&["ps", "-q", "--filter", filter]);
+        assert!(t.is_empty(), "{filter}: {t}");
+    }
+    let e = s.n.fails(&["ps", "--format", "{{.Names | nosuch}}"]);
+    assert!(e.contains("function \"nosuch\" not defined"), "{e}");
+    let e = s.n.fails(&["inspect", "-f", "{{range .Mounts}}", &id]);
+    assert!(e.contains("unexpected EOF"), "{e}");
+    let e = s.n.fails(&["ps", "--filter", "colour=red"]);
+    assert!(e.contains("invalid filter 'colour'"), "{e}");
+}

@@ -347,7 +347,11 @@ fn ps_filters_and_formats() {
         "--format",
         "table {{.ID}}\\t{{.Names}}\\t{{.RunningFor}}",
     ]);
-    let want = format!("CONTAINER ID\tNAMES\tCREATED\n{}\trun1\t", &run_id[..12]);
+    // aligned as Docker's tabwriter aligns (at least 10 wide, padding 3)
+    let want = format!(
+        "CONTAINER ID   NAMES     CREATED\n{}   run1      ",
+        &run_id[..12]
+    );
     assert!(t.starts_with(&want), "{t:?}");
     assert_eq!(b.ok(&["ps", "-q"]), format!("{}\n", &run_id[..12]));
     assert_eq!(b.ok(&["ps", "-q", "--no-trunc"]), format!("{run_id}\n"));
