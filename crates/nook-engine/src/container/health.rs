@@ -59,6 +59,15 @@ pub struct HealthResult {
     pub output: String,
 }
 
+impl HealthResult {
+    /// When it started, in Unix nanoseconds (0 if unreadable).
+    fn started_ns(&self) -> i128 {
+        self.start
+            .parse::<jiff::Timestamp>()
+            .map_or(0, |t| t.as_nanosecond())
+    }
+}
+
 /// A container's health, as `inspect` shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -178,10 +187,15 @@ impl Engine {
     pub fn health_of(&self, rec: &ContainerRecord) -> Option<Health> {
         probe_of(rec)?;
         let path = self.container_dir(&rec.id).join(HEALTH_FILE);
+        let health: Option<Health> = std::fs::read(path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        // a health from before the container's last start is no more (as
+        // Docker's, it starts again at `starting` on each start)
+        let started = rec.started.unwrap_or(0) as i128;
         Some(
-            std::fs::read(path)
-                .ok()
-                .and_then(|b| serde_json::from_slice(&b).ok())
+            health
+                .filter(|h| h.log.last().is_some_and(|r| r.started_ns() >= started))
                 .unwrap_or_else(Health::starting),
         )
     }

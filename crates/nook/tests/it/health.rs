@@ -168,6 +168,15 @@ fn a_check_running_past_its_timeout_is_killed_and_fails() {
         json!({"Test": ["CMD-SHELL", "sleep 20"], "Interval": 100_000_000,
             "Timeout": 300_000_000, "Retries": 2})
     );
+    // a start begins the health again: no result from before it is left
+    s.n.ok(&["restart", "-t", "0", &id]);
+    let started = s.n.ok(&["inspect", "-f", "{{.State.StartedAt}}", &id]);
+    let started: jiff::Timestamp = started.trim().parse().unwrap();
+    let h = s.health(&id);
+    for r in h["Log"].as_array().unwrap() {
+        let t: jiff::Timestamp = r["Start"].as_str().unwrap().parse().unwrap();
+        assert!(t >= started, "{h}");
+    }
 }
 
 #[test]
