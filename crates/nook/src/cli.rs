@@ -533,6 +533,21 @@ pub struct Run {
     /// Mount a tmpfs (DST[:OPTS], e.g. /run:size=64m,mode=1777).
     #[arg(long = "tmpfs", value_name = "DST")]
     pub tmpfs: Vec<String>,
+    /// Namespace and device flags.
+    #[command(flatten)]
+    pub isolation: Box<crate::isolation::IsolationFlags>,
+    /// Pull the image before running: always, missing (the default), never.
+    #[arg(long, value_name = "POLICY", default_value = "missing")]
+    pub pull: String,
+    /// Suppress the pull output.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// The platform to pull when the image is missing (os/arch[/variant]).
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Write the container's id to this file.
+    #[arg(long, value_name = "FILE")]
+    pub cidfile: Option<std::path::PathBuf>,
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,

@@ -31,11 +31,14 @@
 //! - [`lifecycle`]: labels, stop signal and timeout, `--init`, env files.
 //! - [`resources`]: resource limits (`--memory`, `--cpus`, ...) and `update`.
 //! - [`mounts`]: `-v`, `--mount`, `--tmpfs` and the image's Volumes.
+//! - [`namespaces`]: `--pid`, `--ipc`, `--uts`, `--cgroupns`, `--userns`.
+//! - [`devices`]: `--device`, `--device-cgroup-rule`.
 //! - [`copy`]: `cp`, in and out, resolved inside the container's root.
 //! - [`tree`]: file trees copied by descriptor (volumes filled, `cp`).
 
 pub mod copy;
 pub mod detach;
+pub mod devices;
 pub mod health;
 pub mod lifecycle;
 pub mod logs;
@@ -43,6 +46,7 @@ pub mod manage;
 pub mod monitor;
 pub mod mounts;
 pub mod names;
+pub mod namespaces;
 pub mod resources;
 pub mod seccomp_profile;
 pub mod security;
@@ -113,6 +117,12 @@ pub struct RunOptions {
     pub mounts: Vec<String>,
     /// `--tmpfs DST[:OPTS]`.
     pub tmpfs: Vec<String>,
+    /// `--pid`, `--ipc`, `--uts`, `--cgroupns`, `--userns`.
+    pub namespaces: namespaces::NamespaceOptions,
+    /// `--device HOST[:CONTAINER][:PERMS]`.
+    pub devices: Vec<String>,
+    /// `--device-cgroup-rule`.
+    pub device_cgroup_rules: Vec<String>,
 }
 
 /// A container's status as it truly is: the record, checked against the
@@ -209,6 +219,10 @@ impl Engine {
         let detached = detach::annotations(opts)?;
         let mut limits = opts.resources.clone();
         limits.check(&resources::HostLimits::probe(), false)?;
+        namespaces::Namespaces::parse(&opts.namespaces, opts.hostname.is_some())?;
+        for d in &opts.devices {
+            devices::resolve(&devices::parse_device(d)?)?;
+        }
         let _lock = self.lock(false)?;
         let image = self.inspect(&opts.image)?;
         let id = random_id()?;
@@ -360,6 +374,9 @@ impl Engine {
         let mut built: Value =
             serde_json::from_str(&config).map_err(|e| Error::invalid("spec", id, e))?;
         opts.resources.apply(&mut built)?;
+        namespaces::Namespaces::parse(&opts.namespaces, opts.hostname.is_some())?
+            .apply(&mut built, |word| Ok(self.container(word)?.record.id))?;
+        devices::apply(&mut built, &opts.devices, &opts.device_cgroup_rules)?;
         let config = serde_json::to_string(&built).map_err(|e| Error::invalid("spec", id, e))?;
         let name = match &opts.name {
             Some(n) => {
@@ -623,6 +640,15 @@ fn host_config(opts: &RunOptions) -> Value {
         "Sysctls": s.sysctls.iter().filter_map(|k| k.split_once('=')).map(|(k, v)| (k.to_string(), json!(v)))
             .collect::<serde_json::Map<_, _>>(),
         "GroupAdd": s.group_add, "Init": opts.lifecycle.init.is_some(),
+        "PidMode": opts.namespaces.pid.clone().unwrap_or_default(),
+        "IpcMode": opts.namespaces.ipc.clone().unwrap_or_else(|| "private".into()),
+        "UTSMode": opts.namespaces.uts.clone().unwrap_or_default(),
+        "CgroupnsMode": opts.namespaces.cgroupns.clone().unwrap_or_default(),
+        "UsernsMode": opts.namespaces.userns.clone().unwrap_or_default(),
+        "Devices": opts.devices.iter().filter_map(|d| devices::parse_device(d).ok()).map(|d| json!({
+            "PathOnHost": d.host, "PathInContainer": d.container, "CgroupPermissions": d.access,
+        })).collect::<Vec<_>>(),
+        "DeviceCgroupRules": opts.device_cgroup_rules,
     })
 }
 

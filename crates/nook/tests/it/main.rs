@@ -8,6 +8,7 @@ mod archive;
 mod auth;
 mod crash;
 mod errors;
+mod isolation;
 mod lifecycle;
 mod misc;
 mod monitor;

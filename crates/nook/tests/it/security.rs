@@ -108,6 +108,16 @@ impl Sec {
         self.n.ok(&args)
     }
 
+    /// `run --rm FLAGS IMAGE sh -c SCRIPT`: its stderr (it must succeed).
+    pub fn sh_err(&self, flags: &[&str], script: &str) -> String {
+        let mut args = vec!["run", "--rm"];
+        args.extend(flags);
+        args.extend([self.image.as_str(), "sh", "-c", script]);
+        let out = self.n.run(&args);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
     /// The value of `key` in the container's /proc/self/status.
     pub fn status(&self, flags: &[&str], key: &str) -> String {
         let out = self.sh(flags, &format!("grep '^{key}:' /proc/self/status"));
