@@ -27,6 +27,9 @@ pub struct IsolationFlags {
     /// Add a host device (HOST[:CONTAINER][:PERMISSIONS], permissions of rwm).
     #[arg(long = "device", value_name = "DEVICE")]
     pub devices: Vec<String>,
+    /// Mount the volumes and binds of another container (NAME[:ro|rw]).
+    #[arg(long = "volumes-from", value_name = "CONTAINER")]
+    pub volumes_from: Vec<String>,
     /// Add a rule to the device cgroup ('c|b|a MAJOR:MINOR rwm', * for any).
     #[arg(long = "device-cgroup-rule", value_name = "RULE")]
     pub device_cgroup_rules: Vec<String>,

@@ -123,6 +123,8 @@ pub struct RunOptions {
     pub devices: Vec<String>,
     /// `--device-cgroup-rule`.
     pub device_cgroup_rules: Vec<String>,
+    /// `--volumes-from CONTAINER[:ro|rw]`.
+    pub volumes_from: Vec<String>,
 }
 
 /// A container's status as it truly is: the record, checked against the
@@ -241,8 +243,15 @@ impl Engine {
         if let Some(n) = &given {
             names::check(n)?;
         }
-        let mount_requests =
+        let mut mount_requests =
             mounts::requests(&opts.volumes, &opts.mounts, &opts.tmpfs, &image.config)?;
+        for from in &opts.volumes_from {
+            let (word, mode) = from.split_once(':').unwrap_or((from, ""));
+            let other = self.container(word)?;
+            let shown = mounts::shown(&other.record.config);
+            let more = mounts::volumes_from(&shown, mode, &mount_requests)?;
+            mount_requests.extend(more);
+        }
         let mut planned = mounts::Planned::default();
         let dir = self.container_dir(&id);
         // a generated name another create took meanwhile: another one
@@ -649,6 +658,7 @@ fn host_config(opts: &RunOptions) -> Value {
             "PathOnHost": d.host, "PathInContainer": d.container, "CgroupPermissions": d.access,
         })).collect::<Vec<_>>(),
         "DeviceCgroupRules": opts.device_cgroup_rules,
+        "VolumesFrom": opts.volumes_from,
     })
 }
 

@@ -295,3 +295,50 @@ fn bad_namespace_and_device_values_are_one_line_and_leave_nothing() {
     }
     s.assert_empty();
 }
+
+#[test]
+fn volumes_from_shares_another_containers_volumes_and_binds() {
+    let s = Sec::new();
+    let host = s.n.dir.path().join("hostdir");
+    std::fs::create_dir(&host).unwrap();
+    std::fs::write(host.join("from-host"), "h\n").unwrap();
+    let bind = format!("{}:/h", host.display());
+    s.n.ok(&[
+        "run",
+        "--name",
+        "src",
+        "-v",
+        "vf-data:/data",
+        "-v",
+        &bind,
+        &s.image,
+        "sh",
+        "-c",
+        "echo v > /data/f",
+    ]);
+    let out = s.sh(
+        &["--volumes-from", "src"],
+        "cat /data/f /h/from-host; echo w > /data/g && echo wrote",
+    );
+    assert_eq!(out, "v\nh\nwrote\n");
+    let out = s.sh(
+        &["--volumes-from", "src:ro"],
+        "cat /data/g; (echo x > /data/h) 2>/dev/null || echo ro",
+    );
+    assert_eq!(out, "w\nro\n");
+    // the container's own -v wins over the other's at one target
+    let out = s.sh(
+        &["--volumes-from", "src", "-v", "vf-other:/data"],
+        "ls /data | wc -l",
+    );
+    assert_eq!(out.trim(), "0");
+    let err =
+        s.n.fails(&["run", "--rm", "--volumes-from", "src:rx", &s.image, "sh"]);
+    assert!(err.contains("rx"), "{err}");
+    let err =
+        s.n.fails(&["run", "--rm", "--volumes-from", "nosuchsrc", &s.image, "sh"]);
+    assert!(err.contains("nosuchsrc"), "{err}");
+    s.n.ok(&["rm", "-v", "src"]);
+    s.n.ok(&["volume", "rm", "vf-data", "vf-other"]);
+    s.assert_empty();
+}
