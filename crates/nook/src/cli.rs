@@ -732,6 +732,9 @@ pub struct LimitArgs {
     /// Block IO (relative weight), between 10 and 1000, or 0 to disable.
     #[arg(long, value_name = "UINT16", allow_hyphen_values = true)]
     pub blkio_weight: Option<String>,
+    /// Block IO weight for a device (PATH:WEIGHT, 10 to 1000).
+    #[arg(long = "blkio-weight-device", value_name = "PATH:WEIGHT")]
+    pub blkio_weight_device: Vec<String>,
     /// Limit read rate (bytes per second) from a device (PATH:RATE).
     #[arg(long, value_name = "PATH:RATE", allow_hyphen_values = true)]
     pub device_read_bps: Vec<String>,

@@ -342,3 +342,64 @@ fn volumes_from_shares_another_containers_volumes_and_binds() {
     s.n.ok(&["volume", "rm", "vf-data", "vf-other"]);
     s.assert_empty();
 }
+
+/// A block device of this machine (`/dev/NAME` of the first disk).
+fn a_block_device() -> Option<String> {
+    let mut names: Vec<String> = std::fs::read_dir("/sys/block")
+        .ok()?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with("loop") && !n.starts_with("ram"))
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|n| format!("/dev/{n}"))
+        .find(|p| std::path::Path::new(p).exists())
+}
+
+#[test]
+fn blkio_weight_device_is_set_or_discarded_with_dockers_warning() {
+    const CAT_WEIGHTS: &str = "cd /sys/fs/cgroup; cat blkio/blkio.weight_device \
+        blkio/blkio.bfq.weight_device io.bfq.weight io.weight 2>/dev/null; true";
+    let s = Sec::new();
+    let Some(dev) = a_block_device() else {
+        panic!("no block device in /sys/block");
+    };
+    let flag = format!("{dev}:200");
+    let out = s.n.run(&[
+        "run",
+        "--rm",
+        "--blkio-weight-device",
+        &flag,
+        &s.image,
+        "sh",
+        "-c",
+        CAT_WEIGHTS,
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    // set where the kernel weighs I/O per device (the file shows the
+    // device's numbers), else Docker's warning
+    let name = dev.trim_start_matches("/dev/");
+    let numbers = std::fs::read_to_string(format!("/sys/block/{name}/dev")).unwrap();
+    if stderr.contains("Weight-device discarded") {
+        assert!(!stdout.contains(numbers.trim()), "{stdout}");
+    } else {
+        let want = format!("{} ", numbers.trim());
+        assert!(stdout.contains(&want), "{stdout} {stderr}");
+    }
+    let err = s.n.fails(&[
+        "run",
+        "--rm",
+        "--blkio-weight-device",
+        &format!("{dev}:5"),
+        &s.image,
+        "sh",
+    ]);
+    assert!(err.contains(":5"), "{err}");
+    s.assert_empty();
+}
