@@ -28,43 +28,13 @@ fn etc_layer() -> Vec<u8> {
 /// `test/app:v1` on `reg`: busybox, users, and a config with Env,
 /// WorkingDir, User and Cmd.
 fn push_app(reg: &Registry) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let mut l = Layout::new(&dir.path().join("layout"));
-    let layers = [busybox_layer(), etc_layer()];
-    let diff_ids: Vec<String> = layers
-        .iter()
-        .map(|t| nook_image::digest::sha256(t).to_string())
-        .collect();
-    let descs: Vec<_> = layers
-        .iter()
-        .map(|t| l.blob(Comp::Gzip.media_type(), &layout::compress(t, Comp::Gzip)))
-        .collect();
-    let config = json!({
-        "architecture": "amd64", "os": "linux",
-        "config": {"Cmd": ["sh", "-c", "echo default"], "Env": ["PATH=/bin", "GREETING=hello"],
-                   "WorkingDir": "/srv/app", "User": "app"},
-        "rootfs": {"type": "layers", "diff_ids": diff_ids},
-    });
-    let config = l.blob(
-        "application/vnd.oci.image.config.v1+json",
-        config.to_string().as_bytes(),
-    );
-    let manifest = json!({
-        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": config.json(), "layers": descs.iter().map(|d| d.json()).collect::<Vec<_>>(),
-    });
-    let m = l.blob(
-        "application/vnd.oci.image.manifest.v1+json",
-        manifest.to_string().as_bytes(),
-    );
-    l.tag("v1", &m);
-    let name = format!("{}/test/app:v1", reg.host());
-    nook_testkit::skopeo_copy(
-        &format!("oci:{}:v1", l.dir.display()),
-        &format!("docker://{name}"),
-        &[],
-    );
-    name
+    reg.push_image(
+        "test/app",
+        "v1",
+        &[(busybox_layer(), Comp::Gzip), (etc_layer(), Comp::Gzip)],
+        json!({"Cmd": ["sh", "-c", "echo default"], "Env": ["PATH=/bin", "GREETING=hello"],
+               "WorkingDir": "/srv/app", "User": "app"}),
+    )
 }
 
 /// A store with the app image, whose containers (and mounts) are removed

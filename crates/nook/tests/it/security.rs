@@ -62,34 +62,12 @@ impl Sec {
         let n = Nook::new();
         let dir = n.dir.path().join("layout");
         let mut l = Layout::new(&dir);
-        let layers = [busybox_layer(), extra_layer()];
-        let diff_ids: Vec<String> = layers
-            .iter()
-            .map(|t| nook_image::digest::sha256(t).to_string())
-            .collect();
-        let descs: Vec<_> = layers
-            .iter()
-            .map(|t| l.blob("application/vnd.oci.image.layer.v1.tar", t))
-            .collect();
-        let config = json!({
-            "architecture": "amd64", "os": "linux",
-            "config": {"Cmd": ["sh"], "Env": ["PATH=/bin"], "StopSignal": "SIGUSR1",
-                       "Labels": {"from": "image", "over": "image"}},
-            "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        });
-        let config = l.blob(
-            "application/vnd.oci.image.config.v1+json",
-            config.to_string().as_bytes(),
+        let built = l.image_with_config(
+            &[(busybox_layer(), Comp::None), (extra_layer(), Comp::None)],
+            json!({"Cmd": ["sh"], "Env": ["PATH=/bin"], "StopSignal": "SIGUSR1",
+                   "Labels": {"from": "image", "over": "image"}}),
         );
-        let manifest = json!({
-            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": config.json(), "layers": descs.iter().map(|d| d.json()).collect::<Vec<_>>(),
-        });
-        let m = l.blob(
-            "application/vnd.oci.image.manifest.v1+json",
-            manifest.to_string().as_bytes(),
-        );
-        l.tag("sec", &m);
+        l.tag("sec", &built.manifest);
         let out = n.ok(&["load", "-i", dir.to_str().unwrap()]);
         let image = out
             .trim()

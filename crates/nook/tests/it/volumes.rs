@@ -51,42 +51,12 @@ fn escape_target() -> String {
 
 /// `test/vol:v1` on `reg`: busybox, /data/seed, and `Volumes: {"/data"}`.
 fn push_image(reg: &Registry) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let mut l = Layout::new(&dir.path().join("layout"));
-    let layers = [busybox_layer(), data_layer()];
-    let diff_ids: Vec<String> = layers
-        .iter()
-        .map(|t| nook_image::digest::sha256(t).to_string())
-        .collect();
-    let descs: Vec<_> = layers
-        .iter()
-        .map(|t| l.blob(Comp::Gzip.media_type(), &layout::compress(t, Comp::Gzip)))
-        .collect();
-    let config = json!({
-        "architecture": "amd64", "os": "linux",
-        "config": {"Cmd": ["sh"], "Env": ["PATH=/bin"], "Volumes": {"/data": {}}},
-        "rootfs": {"type": "layers", "diff_ids": diff_ids},
-    });
-    let config = l.blob(
-        "application/vnd.oci.image.config.v1+json",
-        config.to_string().as_bytes(),
-    );
-    let manifest = json!({
-        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": config.json(), "layers": descs.iter().map(|d| d.json()).collect::<Vec<_>>(),
-    });
-    let m = l.blob(
-        "application/vnd.oci.image.manifest.v1+json",
-        manifest.to_string().as_bytes(),
-    );
-    l.tag("v1", &m);
-    let name = format!("{}/test/vol:v1", reg.host());
-    nook_testkit::skopeo_copy(
-        &format!("oci:{}:v1", l.dir.display()),
-        &format!("docker://{name}"),
-        &[],
-    );
-    name
+    reg.push_image(
+        "test/vol",
+        "v1",
+        &[(busybox_layer(), Comp::Gzip), (data_layer(), Comp::Gzip)],
+        json!({"Cmd": ["sh"], "Env": ["PATH=/bin"], "Volumes": {"/data": {}}}),
+    )
 }
 
 /// A store with the image pulled; on drop its containers are removed,
