@@ -92,37 +92,11 @@ impl Sec {
         out.split_once(':').unwrap().1.trim().to_string()
     }
 
-    pub fn ids(&self) -> Vec<String> {
-        self.n
-            .ok(&["ps", "-aq", "--no-trunc"])
-            .lines()
-            .map(String::from)
-            .collect()
-    }
-
     /// Nothing of any container is left in the store.
     pub fn assert_empty(&self) {
-        assert!(self.ids().is_empty(), "{:?}", self.ids());
+        assert!(self.n.ids().is_empty(), "{:?}", self.n.ids());
         assert!(entries(&self.n.root.join("storage/containers")).is_empty());
         assert!(entries(&self.n.root.join("containers")).is_empty());
-    }
-}
-
-impl Drop for Sec {
-    fn drop(&mut self) {
-        for id in self.ids() {
-            let _ = self.n.run(&["rm", "-f", &id]);
-        }
-        let root = self.n.root.to_string_lossy().into_owned();
-        let mounts: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
-            .unwrap()
-            .lines()
-            .filter_map(|l| l.split(' ').nth(4).map(String::from))
-            .filter(|m| m.starts_with(&root))
-            .collect();
-        for m in mounts.iter().rev() {
-            let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
-        }
     }
 }
 
