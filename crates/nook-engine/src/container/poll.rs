@@ -48,7 +48,8 @@ mod tests {
         let (start, mut calls) = (Instant::now(), 0);
         let got = poll(5 * MS, Some(50 * MS), || {
             calls += 1;
-            Ok::<Option<()>, ()>(None)
+            // (a wait that ignored its limit would end here, much later)
+            Ok::<_, ()>((calls == 500).then_some(()))
         });
         assert_eq!(got, Ok(None));
         assert!(start.elapsed() >= 50 * MS);
