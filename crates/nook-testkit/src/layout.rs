@@ -38,14 +38,22 @@ pub fn header() -> tar::Header {
 
 /// A tar holding /bin/busybox and bin/sh linking to it.
 pub fn busybox_layer() -> Vec<u8> {
+    busybox_layer_with_dirs(&[])
+}
+
+/// [`busybox_layer`] with the directories `dirs` too (each like `"tmp/"`,
+/// mode 0755), after `bin/`.
+pub fn busybox_layer_with_dirs(dirs: &[&str]) -> Vec<u8> {
     super::need("/bin/busybox", "busybox-static");
     let data = std::fs::read("/bin/busybox").unwrap();
     let mut b = tar::Builder::new(Vec::new());
-    let mut h = header();
-    h.set_entry_type(tar::EntryType::Directory);
-    h.set_mode(0o755);
-    h.set_size(0);
-    b.append_data(&mut h, "bin/", std::io::empty()).unwrap();
+    for d in std::iter::once(&"bin/").chain(dirs) {
+        let mut h = header();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(0o755);
+        h.set_size(0);
+        b.append_data(&mut h, d, std::io::empty()).unwrap();
+    }
     let mut h = header();
     h.set_mode(0o755);
     h.set_size(data.len() as u64);

@@ -8,7 +8,6 @@
 //! removes its containers, mounts and cgroups however it ends.
 
 use super::*;
-use nook_testkit::layout::header;
 use std::time::{Duration, Instant};
 
 /// A store with busybox imported as `bb`, emptied on drop.
@@ -16,32 +15,11 @@ struct Store {
     n: Nook,
 }
 
-fn busybox_tar() -> Vec<u8> {
-    let data = std::fs::read("/bin/busybox").unwrap();
-    let mut b = tar::Builder::new(Vec::new());
-    for d in ["bin/", "etc/", "tmp/"] {
-        let mut h = header();
-        h.set_entry_type(tar::EntryType::Directory);
-        h.set_mode(0o755);
-        h.set_size(0);
-        b.append_data(&mut h, d, std::io::empty()).unwrap();
-    }
-    let mut h = header();
-    h.set_mode(0o755);
-    h.set_size(data.len() as u64);
-    b.append_data(&mut h, "bin/busybox", &data[..]).unwrap();
-    let mut h = header();
-    h.set_entry_type(tar::EntryType::Symlink);
-    h.set_size(0);
-    b.append_link(&mut h, "bin/sh", "busybox").unwrap();
-    b.into_inner().unwrap()
-}
-
 impl Store {
     fn new() -> Store {
         let n = Nook::new();
         let tar = n.dir.path().join("bb.tar");
-        std::fs::write(&tar, busybox_tar()).unwrap();
+        std::fs::write(&tar, layout::busybox_layer_with_dirs(&["etc/", "tmp/"])).unwrap();
         n.ok(&["import", tar.to_str().unwrap(), "bb"]);
         Store { n }
     }
