@@ -35,6 +35,7 @@
 //! - [`devices`]: `--device`, `--device-cgroup-rule`.
 //! - [`copy`]: `cp`, in and out, resolved inside the container's root.
 //! - [`tree`]: file trees copied by descriptor (volumes filled, `cp`).
+//! - `poll`: the polling loop the waits share.
 
 pub mod copy;
 pub mod detach;
@@ -47,6 +48,7 @@ pub mod monitor;
 pub mod mounts;
 pub mod names;
 pub mod namespaces;
+mod poll;
 pub mod resources;
 pub mod seccomp_profile;
 pub mod security;
@@ -63,7 +65,7 @@ use spec::ProcessConfig;
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The cgroup every container's cgroup is made under.
 pub const CGROUP_PARENT: &str = "/nook";
@@ -501,15 +503,18 @@ impl Engine {
             exited(Duration::from_secs(10));
         }
         // the monitor records the exit; wait for it (not for a dead one)
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            match self.state.container(&id)? {
-                None => break,
-                Some(r) if r.status != ContainerStatus::Running => break,
-                Some(r) if !r.monitor_pid.is_some_and(process_alive) => break,
-                Some(_) => std::thread::sleep(Duration::from_millis(10)),
-            }
-        }
+        poll::poll(
+            Duration::from_millis(10),
+            Some(Duration::from_secs(10)),
+            || -> Result<_> {
+                Ok(match self.state.container(&id)? {
+                    None => Some(()),
+                    Some(r) if r.status != ContainerStatus::Running => Some(()),
+                    Some(r) if !r.monitor_pid.is_some_and(process_alive) => Some(()),
+                    Some(_) => None,
+                })
+            },
+        )?;
         Ok(match self.state.container(&id)? {
             Some(r) => self.with_status(r),
             None => c,
