@@ -22,6 +22,7 @@
 pub mod cli;
 pub mod commands;
 pub mod containers;
+pub mod isolation;
 pub mod lifecycle;
 pub mod listing;
 pub mod progress;

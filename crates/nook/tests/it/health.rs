@@ -5,42 +5,21 @@
 //! `inspect`'s `State.Health` and `Config.Healthcheck`.
 
 use crate::Nook;
-use nook_testkit::layout::header;
+use nook_testkit::layout::{busybox_layer_with_dirs, header};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 /// A store with `bb` (busybox, no health check) and `hc` (busybox whose
 /// config's health check prints `image-check` and exits 3, every 100ms,
-/// unhealthy after one failure); its containers are removed on drop.
+/// unhealthy after one failure); its containers are removed on drop (by
+/// the `Nook` fixture).
 struct Store {
     n: Nook,
 }
 
-/// busybox with /bin/sh, /etc and /tmp.
-fn rootfs_tar() -> Vec<u8> {
-    let data = std::fs::read("/bin/busybox").unwrap();
-    let mut b = tar::Builder::new(Vec::new());
-    for d in ["bin/", "etc/", "tmp/"] {
-        let mut h = header();
-        h.set_entry_type(tar::EntryType::Directory);
-        h.set_mode(0o1777);
-        h.set_size(0);
-        b.append_data(&mut h, d, std::io::empty()).unwrap();
-    }
-    let mut h = header();
-    h.set_mode(0o755);
-    h.set_size(data.len() as u64);
-    b.append_data(&mut h, "bin/busybox", &data[..]).unwrap();
-    let mut h = header();
-    h.set_entry_type(tar::EntryType::Symlink);
-    h.set_size(0);
-    b.append_link(&mut h, "bin/sh", "busybox").unwrap();
-    b.into_inner().unwrap()
-}
-
 /// A docker-archive of `tag`: the rootfs, the image config `config`.
 fn docker_archive(tag: &str, config: Value) -> Vec<u8> {
-    let layer = rootfs_tar();
+    let layer = busybox_layer_with_dirs(&["etc/", "tmp/"]);
     let diff_id = nook_image::digest::sha256(&layer).to_string();
     let config = json!({
         "architecture": "amd64", "os": "linux", "config": config,
@@ -79,14 +58,6 @@ impl Store {
         s
     }
 
-    fn ids(&self) -> Vec<String> {
-        self.n
-            .ok(&["ps", "-aq", "--no-trunc"])
-            .lines()
-            .map(String::from)
-            .collect()
-    }
-
     /// `run -d ARGS... IMAGE sh -c 'sleep 60'`: the full id.
     fn start(&self, args: &[&str], image: &str) -> String {
         let mut all = vec!["run", "-d"];
@@ -111,21 +82,6 @@ impl Store {
             }
             assert!(Instant::now() < deadline, "{id}: {h}");
             std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Store {
-    fn drop(&mut self) {
-        for id in self.ids() {
-            let _ = self.n.run(&["rm", "-f", &id]);
-        }
-        let root = self.n.root.to_string_lossy().into_owned();
-        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        for m in mounts.lines().filter_map(|l| l.split(' ').nth(4)) {
-            if m.starts_with(&root) {
-                let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
-            }
         }
     }
 }
@@ -291,7 +247,7 @@ fn bad_health_flags_are_one_line_errors_and_make_nothing() {
     }
     let e = s.n.fails(&["ps", "--filter", "health=sick"]);
     assert!(e.contains("health: sick"), "{e}");
-    assert!(s.ids().is_empty(), "{:?}", s.ids());
+    assert!(s.n.ids().is_empty(), "{:?}", s.n.ids());
 }
 
 #[test]
