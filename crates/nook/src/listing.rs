@@ -76,14 +76,19 @@ impl Filters {
         self.0.iter().any(|(k, _)| k == key)
     }
 
-    /// Whether container `c` (its spec `spec`) passes the keys
-    /// [`crate::ps_filters`] handles.
-    fn matches_more(&self, engine: &Engine, c: &Container, spec: &Value) -> bool {
+    /// Whether container `c` passes the keys [`crate::ps_filters`]
+    /// handles (its spec decoded only when there is one).
+    fn matches_more(&self, engine: &Engine, c: &Container) -> bool {
+        let mine = |k: &String| crate::ps_filters::KEYS.contains(&k.as_str());
+        if !self.0.iter().any(|(k, _)| mine(k)) {
+            return true;
+        }
+        let spec: Value = serde_json::from_str(&c.record.config).unwrap_or_default();
         self.0.iter().all(|(k, vals)| {
-            !crate::ps_filters::KEYS.contains(&k.as_str())
+            !mine(k)
                 || vals
                     .iter()
-                    .any(|v| crate::ps_filters::matches(engine, c, spec, k, v))
+                    .any(|v| crate::ps_filters::matches(engine, c, &spec, k, v))
         })
     }
 
@@ -172,10 +177,10 @@ pub fn ps(engine: &Engine, a: cli::Ps) -> Result {
         let state = state_name(&c, paused);
         let spec: Value = serde_json::from_str(&c.record.config).unwrap_or_default();
         let labels = labels_of(&spec);
-        if !(all || c.status == LiveStatus::Running)
-            || !filters.matches(&c, state, &labels)
-            || !filters.matches_more(engine, &c, &spec)
-        {
+        if !(all || c.status == LiveStatus::Running) || !filters.matches(&c, state, &labels) {
+            continue;
+        }
+        if !filters.matches_more(engine, &c) {
             continue;
         }
         let mut row = ps_fields(engine, &c, a.no_trunc, now);
