@@ -173,14 +173,14 @@ pub fn ps(engine: &Engine, a: cli::Ps) -> Result {
         if last > 0 && rows.len() as i64 >= last {
             break;
         }
+        if !filters.matches_more(engine, &c) {
+            continue;
+        }
         let paused = engine.is_paused(&c);
         let state = state_name(&c, paused);
         let spec: Value = serde_json::from_str(&c.record.config).unwrap_or_default();
         let labels = labels_of(&spec);
         if !(all || c.status == LiveStatus::Running) || !filters.matches(&c, state, &labels) {
-            continue;
-        }
-        if !filters.matches_more(engine, &c) {
             continue;
         }
         let mut row = ps_fields(engine, &c, a.no_trunc, now);
