@@ -125,6 +125,20 @@ impl State<'_> {
                 }
             }
             [one] if piped.is_none() => self.operand(one, dot),
+            // Docker's `.Label "key"` method (ps, images, volumes...)
+            [Arg::Dot(path), key]
+                if piped.is_none() && path.last().is_some_and(|l| l == "Label") =>
+            {
+                if let Some(title) = self.header {
+                    return Ok(Value::String(title("Label")));
+                }
+                let key = self.operand(key, dot)?;
+                let owner = field(dot.clone(), &path[..path.len() - 1])?;
+                Ok(Value::String(label(
+                    &owner["Labels"],
+                    &text("Label", &key)?,
+                )))
+            }
             _ => Err("can't give argument to non-function".into()),
         }
     }
@@ -145,6 +159,21 @@ impl State<'_> {
             return Ok(Value::String(title(last)));
         }
         field(base, path)
+    }
+}
+
+/// Label `key` of `labels` (an object, or `k=v,k2=v2` as `ps` shows
+/// them); empty when it has none.
+fn label(labels: &Value, key: &str) -> String {
+    match labels {
+        Value::Object(m) => m.get(key).map(show).unwrap_or_default(),
+        Value::String(s) => s
+            .split(',')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_default(),
+        _ => String::new(),
     }
 }
 

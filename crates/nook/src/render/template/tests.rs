@@ -84,6 +84,9 @@ fn go_functions() {
         "true false true false"
     );
     assert_eq!(r("{{eq .Names \"a\" \"web-1\"}}"), "true");
+    let row = json!({"Labels": "a=1,b=x=y", "Config": {"Labels": {"c": "3"}}});
+    let t = Template::parse("{{.Label \"b\"}}|{{.Label \"z\"}}|{{.Config.Label \"c\"}}").unwrap();
+    assert_eq!(t.render(&row).unwrap(), "x=y||3");
     assert_eq!(
         r("{{and .Count .Empty}}|{{or .Empty .Names}}|{{not .Zero}}"),
         "|web-1|true"
