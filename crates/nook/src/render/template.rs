@@ -6,8 +6,8 @@
 //! markers (`{{-`, `-}}`) and comments; Go's functions (`len`, `index`,
 //! `print`, `printf`, `println`, `eq`, `ne`, `lt`, `le`, `gt`, `ge`, `and`,
 //! `or`, `not`) and Docker's (`json`, `split`, `join`, `title`, `lower`,
-//! `upper`, `pad`, `truncate`) and its `.Label "key"`.  A `table` template's rows go through Go's
-//! tabwriter as Docker's do.
+//! `upper`, `pad`, `truncate`) and its `.Label "key"`.  A `table`
+//! template's rows go through Go's tabwriter as Docker's do.
 
 use serde_json::Value;
 
