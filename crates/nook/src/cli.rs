@@ -495,21 +495,21 @@ pub struct Run {
     #[arg(long, value_name = "CMD")]
     pub health_cmd: Option<String>,
     /// Maximum time to allow one check to run (ms|s|m|h), 30s by default.
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub health_timeout: Option<String>,
     /// Start period for the container to initialize before failed checks
     /// count (ms|s|m|h), 0s by default.
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub health_start_period: Option<String>,
     /// Time between checks during the start period (ms|s|m|h), 5s by
     /// default.
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub health_start_interval: Option<String>,
     /// Disable any container-specified HEALTHCHECK.
     #[arg(long)]
     pub no_healthcheck: bool,
     /// Time between health checks (ms|s|m|h), 30s by default.
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub health_interval: Option<String>,
     /// Consecutive failures needed to report unhealthy (3 by default).
     #[arg(long, value_name = "N")]

@@ -234,7 +234,7 @@ fn bad_health_flags_are_one_line_errors_and_make_nothing() {
     for args in [
         &["--health-timeout", "soon"][..],
         &["--health-start-period", "10"],
-        &["--health-start-interval=-1s"],
+        &["--health-start-interval", "-1s"],
         &["--health-interval", "10us"],
         &["--no-healthcheck", "--health-cmd", "true"],
     ] {

@@ -130,6 +130,9 @@ pub fn from_flags(opts: &RunOptions) -> Result<Option<HealthConfig>> {
     let h = &opts.health;
     let dur = |flag: &'static str, v: &Option<String>| -> Result<i64> {
         let Some(s) = v else { return Ok(0) };
+        if s.starts_with('-') {
+            return Err(Error::invalid(flag, s, "cannot be negative"));
+        }
         match super::parse_duration(s) {
             Some(d) if d.is_zero() || d >= Duration::from_millis(1) => Ok(d.as_nanos() as i64),
             Some(_) => Err(Error::invalid(flag, s, "cannot be less than 1ms")),
@@ -256,6 +259,8 @@ mod tests {
     fn bad_flags_are_errors_naming_them() {
         let e = from_flags(&opts(|o| o.health.timeout = Some("soon".into()))).unwrap_err();
         assert!(e.to_string().contains("--health-timeout \"soon\""), "{e}");
+        let e = from_flags(&opts(|o| o.health.start_interval = Some("-1s".into()))).unwrap_err();
+        assert!(e.to_string().contains("cannot be negative"), "{e}");
         let e = from_flags(&opts(|o| o.health.start_period = Some("10us".into()))).unwrap_err();
         assert!(e.to_string().contains("less than 1ms"), "{e}");
         let e = from_flags(&opts(|o| {
