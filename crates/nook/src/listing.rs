@@ -168,6 +168,12 @@ pub fn ps(engine: &Engine, a: cli::Ps) -> Result {
     let all = a.all || last > 0 || filters.has("status");
     let now = jiff::Timestamp::now().as_second();
     let want_size = a.size || a.format.as_deref().is_some_and(|f| f.contains(".Size"));
+    // (the spec is decoded for these only when the format may show them)
+    let mount_fields = a.format.as_deref().is_some_and(|f| {
+        ["json", ".Mounts", ".LocalVolumes", ".Networks", "{{.}}"]
+            .iter()
+            .any(|k| f.contains(k))
+    });
     let mut rows = Vec::new();
     for c in engine.containers()? {
         if last > 0 && rows.len() as i64 >= last {
@@ -197,6 +203,9 @@ pub fn ps(engine: &Engine, a: cli::Ps) -> Result {
         row["Mounts"] = json!("");
         row["Networks"] = json!("none");
         row["LocalVolumes"] = json!("0");
+        if mount_fields {
+            crate::ps_filters::row_fields(&mut row, &c.record.config, !a.no_trunc);
+        }
         row["Size"] = json!(match want_size {
             true => engine
                 .container_size(&c.record.id)

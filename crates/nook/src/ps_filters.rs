@@ -1,7 +1,8 @@
 //! The `ps --filter` keys beyond names, ids, labels, states and images:
 //! `health=`, `volume=`, `network=`, `publish=`, `expose=`, `is-task=`,
 //! checked as Docker checks them and matched against what the engine
-//! records of a container.
+//! records of a container; and the row fields from the same records
+//! (`Mounts`, `LocalVolumes`, `Networks`).
 
 use crate::Failure;
 use nook_engine::{Container, Engine};
@@ -57,6 +58,29 @@ pub fn matches(engine: &Engine, c: &Container, spec: &Value, key: &str, value: &
         "is-task" => matches!(value, "false" | "0"),
         _ => false,
     }
+}
+
+/// Set a `ps` row's `Mounts` (each mount's volume name or source, cut to
+/// 12 characters when `trunc`, as Docker's), `LocalVolumes` (its volumes)
+/// and `Networks` from the container's spec `config` (JSON text).
+pub fn row_fields(row: &mut Value, config: &str, trunc: bool) {
+    let spec: Value = serde_json::from_str(config).unwrap_or_default();
+    let mounts = mounts(&spec);
+    let names: Vec<String> = mounts
+        .iter()
+        .map(|m| {
+            let name = m["Name"].as_str().filter(|n| !n.is_empty());
+            let name = name.or(m["Source"].as_str()).unwrap_or("");
+            match trunc {
+                true => name.chars().take(12).collect(),
+                false => name.to_string(),
+            }
+        })
+        .collect();
+    let local = mounts.iter().filter(|m| m["Driver"] == "local").count();
+    row["Mounts"] = Value::String(names.join(","));
+    row["LocalVolumes"] = Value::String(local.to_string());
+    row["Networks"] = Value::String(network(&spec).to_string());
 }
 
 /// Whether a container mounts `v` (a volume's name, a bind's source) or
@@ -122,6 +146,12 @@ mod tests {
             .map(|v| has_volume(&spec, v))
             .collect();
         assert_eq!(vols, [true, true, true, true, false, false]);
+        let mut row = serde_json::json!({});
+        row_fields(&mut row, &spec.to_string(), true);
+        assert_eq!(
+            row,
+            json!({"Mounts": "data,/host", "LocalVolumes": "0", "Networks": "none"})
+        );
         assert_eq!(network(&spec), "none");
         assert_eq!(
             network(&json!({"linux": {"namespaces": [{"type": "pid"}]}})),
