@@ -164,16 +164,16 @@ fn state_name(c: &Container, paused: bool) -> &'static str {
 pub fn ps(engine: &Engine, a: cli::Ps) -> Result {
     let mut filters = Filters::parse(&a.filter)?;
     filters.resolve(engine)?;
-    let last = if a.latest { 1 } else { a.last };
-    let all = a.all || last > 0 || filters.has("status");
-    let now = jiff::Timestamp::now().as_second();
-    let want_size = a.size || a.format.as_deref().is_some_and(|f| f.contains(".Size"));
     // (the spec is decoded for these only when the format may show them)
     let mount_fields = a.format.as_deref().is_some_and(|f| {
         ["json", ".Mounts", ".LocalVolumes", ".Networks", "{{.}}"]
             .iter()
             .any(|k| f.contains(k))
     });
+    let last = if a.latest { 1 } else { a.last };
+    let all = a.all || last > 0 || filters.has("status");
+    let now = jiff::Timestamp::now().as_second();
+    let want_size = a.size || a.format.as_deref().is_some_and(|f| f.contains(".Size"));
     let mut rows = Vec::new();
     for c in engine.containers()? {
         if last > 0 && rows.len() as i64 >= last {
