@@ -119,6 +119,12 @@ pub enum HealthcheckCommand {
 /// `attach`.
 #[derive(Debug, Args)]
 pub struct Attach {
+    /// Do not attach STDIN.
+    #[arg(long)]
+    pub no_stdin: bool,
+    /// `--detach-keys`, `--sig-proxy`.
+    #[command(flatten)]
+    pub session: crate::terminal::SessionArgs,
     /// The container.
     pub container: String,
 }
@@ -221,6 +227,9 @@ pub struct Start {
     /// Attach STDOUT/STDERR and forward signals.
     #[arg(short, long)]
     pub attach: bool,
+    /// `--detach-keys`, `--sig-proxy`.
+    #[command(flatten)]
+    pub session: crate::terminal::SessionArgs,
     /// The containers.
     #[arg(required = true)]
     pub containers: Vec<String>,
@@ -524,6 +533,9 @@ pub struct Run {
     /// Resource limits.
     #[command(flatten)]
     pub resources: ResourceArgs,
+    /// `-a`, `--detach-keys`, `--sig-proxy`.
+    #[command(flatten)]
+    pub term: crate::terminal::RunTermArgs,
     /// Bind mount a volume (NAME:DST[:OPTS], /HOST:DST[:OPTS], DST).
     #[arg(short = 'v', long = "volume", value_name = "SRC:DST")]
     pub volumes: Vec<String>,

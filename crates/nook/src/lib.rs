@@ -15,6 +15,7 @@
 //! - [`resources`]: the resource flags, and `update`.
 //! - [`progress`]: a pull's progress display.
 //! - [`run_flags`]: `run`'s security and process flags.
+//! - [`terminal`]: detach keys, `-a`, `--sig-proxy`, the terminal's size.
 
 #![warn(missing_docs)]
 
@@ -28,6 +29,7 @@ pub mod render;
 pub mod resources;
 pub mod run_flags;
 pub mod stats;
+pub mod terminal;
 pub mod volumes;
 
 use clap::Parser;

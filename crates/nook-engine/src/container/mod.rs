@@ -101,6 +101,9 @@ pub struct RunOptions {
     pub interactive: bool,
     /// `-t`: a terminal.
     pub tty: bool,
+    /// The terminal's first size (rows, columns): the caller's own
+    /// (`process.consoleSize`, set before the program starts).
+    pub console_size: Option<(u16, u16)>,
     /// Capabilities, seccomp, read-only root, tmpfs, ulimits, sysctls.
     pub security: security::SecurityOptions,
     /// Labels, stop signal and timeout, `--init`, domain name.
@@ -276,6 +279,7 @@ impl Engine {
             )?;
             rec.config = mounts::apply(&rec.config, &planned)?;
             let config = with_annotations(&rec.config, &detached)?;
+            let config = detach::with_console_size(&config, opts.tty, opts.console_size)?;
             self.state.set_container_config(&id, &config)?;
             self.state.add_container_volumes(&id, &planned.volumes)?;
             Ok(())

@@ -18,6 +18,7 @@ mod resources;
 mod run;
 mod security;
 mod stats;
+mod terminal;
 mod tls;
 mod volumes;
 
