@@ -654,6 +654,18 @@ pub struct Rm {
 /// `exec`.
 #[derive(Debug, Args)]
 pub struct Exec {
+    /// Detached mode: run the command in the background.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Keep STDIN open even if not attached.
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Override the key sequence for detaching a container.
+    #[arg(long = "detach-keys", value_name = "KEYS")]
+    pub detach_keys: Option<String>,
     /// Set an environment variable.
     #[arg(short, long = "env", value_name = "K=V")]
     pub env: Vec<String>,

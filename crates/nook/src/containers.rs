@@ -123,6 +123,7 @@ pub(crate) fn attach_to(engine: &Engine, id: &str, s: &Session) -> Result<Attach
     terminal::handle_signals(SignalPlan {
         resize: winch.then_some(ctl),
         proxy_to: rec.pid.filter(|_| s.sig_proxy && !tty),
+        ..Default::default()
     })?;
     let raw = tty && s.stdin && std::io::stdin().is_terminal();
     let _raw = raw.then(RawMode::enter).flatten();
@@ -412,6 +413,7 @@ fn run_attached(
     terminal::handle_signals(SignalPlan {
         resize: None,
         proxy_to: sig_proxy.then_some(launched.child.pid),
+        ..Default::default()
     })?;
     let null = std::fs::File::options().write(true).open("/dev/null")?;
     let (out, err) = (std::io::stdout(), std::io::stderr());
@@ -431,17 +433,100 @@ fn run_attached(
 
 /// `exec`.
 pub fn exec(engine: &Engine, a: cli::Exec) -> Result<i32> {
+    let keys = DetachKeys::parse(a.detach_keys.as_deref())?;
+    let tty = a.tty && !a.detach;
     let opts = ExecOptions {
         cmd: a.cmd,
         env: expand_env(&a.env),
         workdir: a.workdir,
         user: a.user,
         privileged: a.privileged,
+        interactive: a.interactive,
+        tty,
+        console_size: terminal::size().filter(|_| tty),
+        detach: a.detach,
     };
+    if a.detach || tty {
+        let child = match engine.exec_start(&a.container, &opts) {
+            Ok(c) => c,
+            Err(e) => return report(e),
+        };
+        return match a.detach {
+            true => Ok(0), // it runs on, reparented when this process ends
+            false => exec_terminal(child, keys.scanner(), a.interactive),
+        };
+    }
     match engine.exec_container(&a.container, &opts) {
         Ok(code) => Ok(code),
         Err(e) => report(e),
     }
+}
+
+/// `exec -t`: the process's terminal relayed to this one (raw, its size
+/// following this one's; this process's input with `-i`, scanned for the
+/// detach keys) until it ends: its exit code.  Detached, this process
+/// says so and ends with 1, as Docker's client does (the process loses
+/// its terminal: it is this process's, not a monitor's).
+fn exec_terminal(
+    mut child: nook_engine::container::ExecChild,
+    escape: terminal::Escape,
+    interactive: bool,
+) -> Result<i32> {
+    use std::io::{IsTerminal, Read, Write};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let master = child
+        .pty_master
+        .take()
+        .ok_or_else(|| Failure("exec: the terminal was not returned".into()))?;
+    // before any thread is made (see crate::terminal)
+    terminal::handle_signals(SignalPlan {
+        resize_pty: Some(master.try_clone()?),
+        ..Default::default()
+    })?;
+    let _raw = (interactive && std::io::stdin().is_terminal())
+        .then(RawMode::enter)
+        .flatten();
+    let detached = std::sync::Arc::new(AtomicBool::new(false));
+    if interactive {
+        let (mut to, flag) = (std::fs::File::from(master.try_clone()?), detached.clone());
+        let mut escape = escape;
+        std::thread::spawn(move || {
+            let (mut buf, mut out) = ([0u8; 1024], Vec::new());
+            while let Ok(n @ 1..) = std::io::stdin().read(&mut buf) {
+                out.clear();
+                let seen = escape.feed(&buf[..n], &mut out);
+                if to.write_all(&out).is_err() || seen {
+                    flag.store(seen, Ordering::SeqCst);
+                    break;
+                }
+            }
+        });
+    }
+    let mut from = std::fs::File::from(master);
+    let mut buf = [0u8; 16 * 1024];
+    let mut stdout = std::io::stdout().lock();
+    while !detached.load(Ordering::SeqCst) {
+        let mut p = [nix::poll::PollFd::new(
+            from.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        if nix::poll::poll(&mut p, 100u16).unwrap_or(0) == 0 {
+            continue;
+        }
+        match from.read(&mut buf) {
+            Ok(n @ 1..) => {
+                let _ = stdout.write_all(&buf[..n]);
+                let _ = stdout.flush();
+            }
+            _ => break, // EIO: the process and its children closed it
+        }
+    }
+    drop(_raw);
+    if detached.load(Ordering::SeqCst) {
+        eprintln!("read escape sequence");
+        return Ok(1);
+    }
+    Ok(child.wait().map_err(nook_engine::Error::from)?.code())
 }
 
 /// Docker's STATUS column, with the health of a running container that

@@ -145,6 +145,7 @@ fn follow_terminal(engine: &Engine, rec: &nook_engine::ContainerRecord, sig_prox
     handle_signals(SignalPlan {
         resize: (tty && size().is_some()).then_some(ctl),
         proxy_to: rec.pid.filter(|_| sig_proxy && !tty),
+        ..Default::default()
     })
 }
 

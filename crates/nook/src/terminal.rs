@@ -236,13 +236,16 @@ pub struct SignalPlan {
     pub resize: Option<PathBuf>,
     /// Forward [`PROXIED`] signals to this process (the container's).
     pub proxy_to: Option<i32>,
+    /// On SIGWINCH, set the caller's size on this pty master (`exec -t`:
+    /// the terminal is this process's own).
+    pub resize_pty: Option<OwnedFd>,
 }
 
 /// Take the signals of `plan` over (see the module's comment); call
 /// before any other thread is made.
 pub fn handle_signals(plan: SignalPlan) -> Result {
     let mut set = SigSet::empty();
-    if plan.resize.is_some() {
+    if plan.resize.is_some() || plan.resize_pty.is_some() {
         set.add(Signal::SIGWINCH);
     }
     let pidfd = match plan.proxy_to {
@@ -269,11 +272,7 @@ pub fn handle_signals(plan: SignalPlan) -> Result {
         while let Ok(Some(si)) = sfd.read_signal() {
             let sig = si.ssi_signo as i32;
             match (&plan.resize, &pidfd) {
-                (Some(ctl), _) if sig == libc::SIGWINCH => {
-                    if let Some((rows, cols)) = size() {
-                        let _ = nook_monitor::attach::send_resize(ctl, rows, cols);
-                    }
-                }
+                _ if sig == libc::SIGWINCH => resize(&plan),
                 (_, Some(fd)) => {
                     // SAFETY: plain syscall on a pidfd we hold.
                     unsafe {
@@ -291,6 +290,26 @@ pub fn handle_signals(plan: SignalPlan) -> Result {
         }
     });
     Ok(())
+}
+
+/// Pass the caller's size on, as `plan` says.
+fn resize(plan: &SignalPlan) {
+    let Some((rows, cols)) = size() else {
+        return;
+    };
+    if let Some(ctl) = &plan.resize {
+        let _ = nook_monitor::attach::send_resize(ctl, rows, cols);
+    }
+    if let Some(m) = &plan.resize_pty {
+        let ws = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ with a valid winsize on a master we hold.
+        unsafe { libc::ioctl(m.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+    }
 }
 
 #[cfg(test)]

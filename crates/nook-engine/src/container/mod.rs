@@ -36,6 +36,10 @@
 
 pub mod copy;
 pub mod detach;
+mod exec;
+
+/// A process started in a container (`exec`): its pid, pidfd and pty master.
+pub use nook_container::Child as ExecChild;
 pub mod health;
 pub mod lifecycle;
 pub mod logs;
@@ -527,6 +531,14 @@ impl Engine {
     /// Run `exec` in a running container, its stdio the caller's; the
     /// command's exit code.
     pub fn exec_container(&self, word: &str, opts: &ExecOptions) -> Result<i32> {
+        Ok(self.exec_start(word, opts)?.wait()?.code())
+    }
+
+    /// Start `exec` in a running container: the process (a child of the
+    /// caller; with `opts.tty`, its terminal's master in `pty_master`,
+    /// else its stdio the caller's, its stdin /dev/null unless
+    /// `opts.interactive`).
+    pub fn exec_start(&self, word: &str, opts: &ExecOptions) -> Result<nook_container::Child> {
         let c = self.container(word)?;
         if c.status != LiveStatus::Running {
             return Err(Error::NotRunning(c.record.id.clone()));
@@ -568,11 +580,9 @@ impl Engine {
             serde_json::from_value(process).map_err(|e| Error::invalid("exec process", id, e))?;
         // as Docker's: an exec'd process has the container's OOM score
         process.set_oom_score_adj(base.oom_score_adj());
-        let child = match self.runtime().exec(ExecRequest::new(id.clone(), process)) {
-            Ok(c) => c,
-            Err(e) => return Err(cannot_run(e)),
-        };
-        Ok(child.wait()?.code())
+        let mut req = ExecRequest::new(id.clone(), process);
+        exec::terminal(&mut req, opts)?;
+        self.runtime().exec(req).map_err(cannot_run)
     }
 }
 
@@ -659,6 +669,14 @@ pub struct ExecOptions {
     pub user: Option<String>,
     /// `--privileged`: every capability.
     pub privileged: bool,
+    /// `-i`: its stdin the caller's (else /dev/null).
+    pub interactive: bool,
+    /// `-t`: a terminal, its master returned.
+    pub tty: bool,
+    /// The terminal's first size (rows, columns).
+    pub console_size: Option<(u16, u16)>,
+    /// `-d`: no stdio at all (/dev/null), no terminal.
+    pub detach: bool,
 }
 
 /// A failure to start a program: 127 when it is not found, 126 when it

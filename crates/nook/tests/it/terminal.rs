@@ -342,3 +342,62 @@ impl StatusOf for Store {
             .unwrap_or_default()
     }
 }
+
+/// A line read, and shown.
+const READ: &str = "read x; echo got $x";
+
+#[test]
+fn exec_has_a_terminal_its_input_and_a_detached_mode() {
+    use std::io::Write;
+    let s = Store::new();
+    let script = "while true; do sleep 0.1; done";
+    s.n.ok(&["run", "-d", "--name", "ex", "bb", "sh", "-c", script]);
+    let script = "while true; do busybox stty size; read x; [ \"$x\" = q ] && exit 5; done";
+    let args = ["exec", "-it", "ex", "sh", "-c", script];
+    let mut t = Session::start(&s, &args, 20, 70);
+    t.wait_for("20 70", b"");
+    t.resize(21, 71);
+    t.wait_for("21 71", b"\r");
+    t.type_in(b"q\r");
+    assert_eq!(t.wait().code(), Some(5), "{}", t.text());
+    // detach keys
+    let args = ["exec", "-it", "--detach-keys", "ctrl-x,y", "ex", "sh"];
+    let mut t = Session::start(&s, &args, 20, 70);
+    t.type_in(b"echo in$((1+1))\r");
+    t.wait_for("in2", b"");
+    t.type_in(b"\x18y");
+    assert_eq!(t.wait().code(), Some(1), "{}", t.text());
+    t.wait_for("read escape sequence", b"");
+    let e =
+        s.n.fails(&["exec", "-it", "--detach-keys", "ctrl-", "ex", "sh"]);
+    assert!(e.contains("ctrl-"), "{e}");
+    // -i: this process's input; without it, none
+    let mut c = s.n.cmd(&["exec", "-i", "ex", "sh", "-c", READ]);
+    let mut c = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(b"data\n").unwrap();
+    let out = c.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "got data\n");
+    let mut c = s.n.cmd(&["exec", "ex", "sh", "-c", READ]);
+    let mut c = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut open = c.stdin.take().unwrap();
+    let _ = open.write_all(b"data\n");
+    let out = c.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "got\n");
+    // -d: started, not waited for
+    let out =
+        s.n.ok(&["exec", "-d", "ex", "sh", "-c", "sleep 0.3; touch /tmp/done"]);
+    assert_eq!(out, "");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.n.ok(&["exec", "ex", "sh", "-c", "ls /tmp/done || true"]) != "/tmp/done\n" {
+        assert!(Instant::now() < deadline, "exec -d did not run");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
