@@ -263,6 +263,27 @@ fn sig_proxy_forwards_signals_to_the_container() {
     assert_eq!(seen(&s), "/tmp/usr1\n");
 }
 
+#[test]
+fn start_a_and_attach_forward_signals_too() {
+    use nix::sys::signal::Signal;
+    let s = Store::new();
+    s.n.ok(&["create", "--name", "sa", "bb", "sh", "-c", TRAPS]);
+    let (mut child, rx) = spawn_piped(&s, &["start", "-a", "sa"]);
+    let guard = KillOnDrop(&mut child);
+    assert_eq!(next_line(&rx), "ready");
+    signal(guard.0, Signal::SIGUSR1);
+    assert_eq!(next_line(&rx), "got USR1");
+    // another client, attached to it: its signals go there too
+    let (mut other, rx2) = spawn_piped(&s, &["attach", "sa"]);
+    let other = KillOnDrop(&mut other);
+    std::thread::sleep(Duration::from_millis(300)); // (connected)
+    signal(other.0, Signal::SIGTERM);
+    assert_eq!(next_line(&rx2), "got TERM");
+    assert_eq!(next_line(&rx), "got TERM");
+    assert_eq!(other.0.wait().unwrap().code(), Some(7));
+    assert_eq!(guard.0.wait().unwrap().code(), Some(7));
+}
+
 /// A child killed (and reaped) on drop.
 struct KillOnDrop<'a>(&'a mut Child);
 
