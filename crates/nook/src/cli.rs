@@ -227,6 +227,9 @@ pub struct Start {
     /// Attach STDOUT/STDERR and forward signals.
     #[arg(short, long)]
     pub attach: bool,
+    /// Attach the container's STDIN.
+    #[arg(short, long)]
+    pub interactive: bool,
     /// `--detach-keys`, `--sig-proxy`.
     #[command(flatten)]
     pub session: crate::terminal::SessionArgs,

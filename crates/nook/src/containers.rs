@@ -202,6 +202,46 @@ fn exit_code_after(engine: &Engine, id: &str, restarts: i64) -> i32 {
     }
 }
 
+/// This process's input sent to container `id` through its attach
+/// socket (the output that comes back is dropped: `start -i` shows the
+/// log), raw and scanned for the detach keys when it has a terminal; on
+/// them, the terminal is restored and this process ends with 0 (`start`'s
+/// detach).  The terminal is restored when the guard is dropped.
+pub(crate) fn send_input(engine: &Engine, id: &str, keys: &DetachKeys) -> Result<InputGuard> {
+    use std::io::IsTerminal;
+    let sock = connect(engine, id)?;
+    let (tty, _) = nook_engine::container::detach::terminal(&engine.container(id)?.record);
+    let raw = (tty && std::io::stdin().is_terminal())
+        .then(RawMode::enter)
+        .flatten();
+    let guard = InputGuard(std::sync::Arc::new(std::sync::Mutex::new(raw)));
+    let mut drain = sock.try_clone()?;
+    std::thread::spawn(move || std::io::copy(&mut drain, &mut std::io::sink()));
+    let detached = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (escape, flag, raw) = (
+        tty.then(|| keys.scanner()),
+        detached.clone(),
+        guard.0.clone(),
+    );
+    std::thread::spawn(move || {
+        relay_input(sock, escape, &flag);
+        if flag.load(std::sync::atomic::Ordering::SeqCst) {
+            drop(raw.lock().map(|mut r| r.take()));
+            std::process::exit(0);
+        }
+    });
+    Ok(guard)
+}
+
+/// Restores the terminal [`send_input`] made raw, when dropped.
+pub(crate) struct InputGuard(std::sync::Arc<std::sync::Mutex<Option<RawMode>>>);
+
+impl Drop for InputGuard {
+    fn drop(&mut self) {
+        drop(self.0.lock().map(|mut r| r.take()));
+    }
+}
+
 /// The terminal in raw mode, restored on drop.
 struct RawMode(nix::sys::termios::Termios);
 

@@ -84,10 +84,12 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32> {
     Ok(0)
 }
 
-/// `start`: each container started detached; with `-a` (one container)
-/// its output copied here until it exits, and its exit code returned.
+/// `start`: each container started detached; with `-a` or `-i` (one
+/// container) its output copied here until it exits, and its exit code
+/// returned; with `-i` this process's input goes to it (and the detach
+/// keys, with a terminal, leave it running: 0).
 fn start(engine: &Engine, a: cli::Start) -> Result<i32> {
-    if !a.attach {
+    if !a.attach && !a.interactive {
         each(&a.containers, |n| {
             engine.start_container(n, &monitor_of(engine)).map(drop)
         })?;
@@ -98,8 +100,7 @@ fn start(engine: &Engine, a: cli::Start) -> Result<i32> {
             "you cannot start and attach multiple containers at once".into(),
         ));
     }
-    // (no `-i` here: the keys are only checked)
-    crate::terminal::DetachKeys::parse(a.session.detach_keys.as_deref())?;
+    let keys = crate::terminal::DetachKeys::parse(a.session.detach_keys.as_deref())?;
     let c = engine.container(&a.containers[0])?;
     let id = c.record.id.clone();
     // what the log holds already is not this run's output
@@ -110,6 +111,10 @@ fn start(engine: &Engine, a: cli::Start) -> Result<i32> {
         Err(e) => return report(e),
     };
     follow_terminal(engine, &started.record, a.session.sig_proxy)?;
+    let _input = match a.interactive {
+        true => Some(crate::containers::send_input(engine, &id, &keys)?),
+        false => None,
+    };
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
     let mut seen = 0;
     engine.logs(&id, None, true, &mut |e: &LogEntry| {

@@ -196,6 +196,23 @@ fn detach_keys_leave_the_container_running() {
     assert_eq!(s.n.ok(&["ps", "-aq"]).lines().count(), 1);
 }
 
+#[test]
+fn start_i_sends_input_and_detaches() {
+    let s = Store::new();
+    let script = "echo ready; while true; do read x; echo got $x; done";
+    s.n.ok(&["create", "-it", "--name", "si", "bb", "sh", "-c", script]);
+    let e = s.n.fails(&["start", "-ai", "--detach-keys", "ctrl-", "si"]);
+    assert!(e.contains("ctrl-"), "{e}");
+    let args = ["start", "-ai", "--detach-keys", "ctrl-x,y", "si"];
+    let mut t = Session::start(&s, &args, 24, 80);
+    t.wait_for("ready", b"");
+    t.type_in(b"hi\r");
+    t.wait_for("got hi", b"");
+    t.type_in(b"\x18y");
+    assert_eq!(t.wait().code(), Some(0), "{}", t.text());
+    assert!(s.status_of("si").starts_with("Up"), "{}", s.status_of("si"));
+}
+
 /// `nook ARGS` with its output on a pipe; the lines it writes.
 fn spawn_piped(s: &Store, args: &[&str]) -> (Child, std::sync::mpsc::Receiver<String>) {
     let mut child = s.n.cmd(args).stdout(Stdio::piped()).spawn().unwrap();
