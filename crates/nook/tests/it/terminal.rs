@@ -364,6 +364,27 @@ fn an_attached_run_restarts_as_docker_s() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(s.n.ok(&["logs", "rr"]), "run\nrun\nrun\n");
+    // with a terminal (under its monitor from the start): the same
+    let args = [
+        "run",
+        "-t",
+        "--name",
+        "rt",
+        "--restart",
+        "on-failure:1",
+        "bb",
+    ];
+    let out =
+        s.n.run(&[&args[..], &["sh", "-c", "echo run; exit 4"]].concat());
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "run\r\n");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !s.status_of("rt").starts_with("Exited (4)")
+        || s.n.ok(&["logs", "rt"]).lines().count() < 2
+    {
+        assert!(Instant::now() < deadline, "{}", s.status_of("rt"));
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// `ps -a`'s STATUS by name.
