@@ -419,7 +419,12 @@ fn run_terminal(
     };
     let code = match attach_to(engine, id, &session)? {
         Attached::Exited(code) => code,
-        Attached::Detached => return Ok(0),
+        Attached::Detached => {
+            if rm {
+                engine.remove_on_exit(id)?;
+            }
+            return Ok(0);
+        }
     };
     if rm {
         engine.remove_container(id, true)?;

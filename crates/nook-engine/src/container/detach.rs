@@ -32,6 +32,9 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The annotation [`Engine::remove_on_exit`] sets.
+const REMOVE_ON_EXIT: &str = "io.nook.remove-on-exit";
+
 /// `--restart`: whether a detached container is started again when it
 /// exits (never after `stop`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -440,6 +443,28 @@ impl Engine {
             .join(nook_monitor::attach::CONTROL_SOCKET)
     }
 
+    /// `run -it --rm` detached from: container `id` is removed once it
+    /// exits (by its exit command, which reads the annotation this sets,
+    /// under the container's lock), or now when it has exited already.
+    pub fn remove_on_exit(&self, id: &str) -> Result<()> {
+        {
+            let _lock = ContainerLock::take(&self.container_dir(id));
+            let Some(rec) = self.state.container(id)? else {
+                return Ok(());
+            };
+            if matches!(
+                rec.status,
+                ContainerStatus::Running | ContainerStatus::Restarting
+            ) {
+                let extra = json!({ REMOVE_ON_EXIT: "true" });
+                let config = super::with_annotations(&rec.config, &extra)?;
+                self.state.set_container_config(id, &config)?;
+                return Ok(());
+            }
+        }
+        self.remove_container(id, true).map(drop)
+    }
+
     /// After the attached run of container `id` (the caller its parent,
     /// now reaped) exited with `code`: when its restart policy starts it
     /// again, hand its exit over to `exit_command` (`nook container
@@ -503,6 +528,8 @@ impl Engine {
         if rec.status != ContainerStatus::Running {
             return Ok(None); // recorded already
         }
+        let mut rec = rec;
+        rec.auto_remove |= annotation(&rec, REMOVE_ON_EXIT).as_deref() == Some("true");
         let exit = Exit::read(&dir).unwrap_or(Exit {
             code: 255,
             time: now_nanos(),

@@ -187,6 +187,22 @@ fn detach_keys_leave_the_container_running() {
     assert_eq!(t.wait().code(), Some(1), "{}", t.text());
     t.wait_for("read escape sequence", b"");
     assert!(s.status_of("dd").starts_with("Up"), "{}", s.status_of("dd"));
+    // --rm, detached from: removed once it exits
+    let script = "echo ready; while true; do sleep 0.1; done";
+    let args = [
+        "run", "-it", "--rm", "--name", "dr", "bb", "sh", "-c", script,
+    ];
+    let mut t = Session::start(&s, &args, 24, 80);
+    t.wait_for("ready", b"");
+    t.type_in(b"\x10\x11");
+    assert_eq!(t.wait().code(), Some(0), "{}", t.text());
+    assert!(s.status_of("dr").starts_with("Up"), "{}", s.status_of("dr"));
+    s.n.ok(&["kill", "dr"]);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !s.status_of("dr").is_empty() {
+        assert!(Instant::now() < deadline, "{}", s.status_of("dr"));
+        std::thread::sleep(Duration::from_millis(50));
+    }
     // bad keys: refused, nothing made
     let e = s.n.fails(&["attach", "--detach-keys", "ctrl-pp", "dd"]);
     assert!(e.contains("ctrl-pp"), "{e}");
