@@ -536,6 +536,9 @@ pub struct Run {
     /// Namespace and device flags.
     #[command(flatten)]
     pub isolation: Box<crate::isolation::IsolationFlags>,
+    /// Name resolution flags.
+    #[command(flatten)]
+    pub network: Box<crate::network_flags::NetworkFlags>,
     /// Pull the image before running: always, missing (the default), never.
     #[arg(long, value_name = "POLICY", default_value = "missing")]
     pub pull: String,

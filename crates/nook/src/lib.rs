@@ -24,6 +24,7 @@ pub mod containers;
 pub mod isolation;
 pub mod lifecycle;
 pub mod listing;
+pub mod network_flags;
 pub mod progress;
 pub mod render;
 pub mod resources;

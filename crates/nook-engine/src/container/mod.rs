@@ -33,6 +33,8 @@
 //! - [`mounts`]: `-v`, `--mount`, `--tmpfs` and the image's Volumes.
 //! - [`namespaces`]: `--pid`, `--ipc`, `--uts`, `--cgroupns`, `--userns`.
 //! - [`devices`]: `--device`, `--device-cgroup-rule`.
+//! - [`etc`]: /etc/hosts, /etc/hostname, /etc/resolv.conf (`--dns`,
+//!   `--add-host`, ...).
 //! - [`copy`]: `cp`, in and out, resolved inside the container's root.
 //! - [`tree`]: file trees copied by descriptor (volumes filled, `cp`).
 //! - `poll`: the polling loop the waits share.
@@ -40,6 +42,7 @@
 pub mod copy;
 pub mod detach;
 pub mod devices;
+pub mod etc;
 pub mod health;
 pub mod lifecycle;
 pub mod logs;
@@ -127,6 +130,8 @@ pub struct RunOptions {
     pub device_cgroup_rules: Vec<String>,
     /// `--volumes-from CONTAINER[:ro|rw]`.
     pub volumes_from: Vec<String>,
+    /// `--dns`, `--dns-search`, `--dns-option`, `--add-host`.
+    pub etc: etc::EtcOptions,
 }
 
 /// A container's status as it truly is: the record, checked against the
@@ -224,6 +229,7 @@ impl Engine {
         let mut limits = opts.resources.clone();
         limits.check(&resources::HostLimits::probe(), false)?;
         namespaces::Namespaces::parse(&opts.namespaces, opts.hostname.is_some())?;
+        opts.etc.check()?;
         for d in &opts.devices {
             devices::resolve(&devices::parse_device(d)?)?;
         }
@@ -367,7 +373,7 @@ impl Engine {
             user: user.clone(),
         };
         let etc_dir = self.container_dir(id);
-        spec::write_etc(&etc_dir, &hostname)?;
+        etc::write(&etc_dir, &hostname, &opts.etc)?;
         let annotations = json!({
             "io.nook.image": opts.image,
             "io.nook.user": user,
@@ -664,6 +670,8 @@ fn host_config(opts: &RunOptions) -> Value {
         })).collect::<Vec<_>>(),
         "DeviceCgroupRules": opts.device_cgroup_rules,
         "VolumesFrom": opts.volumes_from,
+        "Annotations": opts.lifecycle.annotations.iter().filter_map(|a| a.split_once('='))
+            .map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
     })
 }
 
