@@ -166,3 +166,180 @@ fn containers_reach_nothing_on_the_hosts_loopback() {
     assert!(tcp_ask(&lab.host, "127.0.0.1:9090").is_some());
     assert!(tcp_ask(&lab.host, "127.0.0.1:7070").is_some());
 }
+
+/// Three networks: open net1 (c1) and net2 (c2), internal net3 (c3, c4); a server outside
+/// and one on the host.
+#[test]
+fn masquerade_isolation_and_internal_networks() {
+    let lab = Lab::new();
+    lab.bridge("nk1", "10.77.1.1", None);
+    lab.bridge("nk2", "10.77.2.1", None);
+    lab.bridge("nk3", "10.77.3.1", None);
+    let c1 = lab.container("nk1", "veth1", ("10.77.1.2", "10.77.1.1"), None);
+    let c2 = lab.container("nk2", "veth2", ("10.77.2.2", "10.77.2.1"), None);
+    let c3 = lab.container("nk3", "veth3", ("10.77.3.2", "10.77.3.1"), None);
+    let c4 = lab.container("nk3", "veth4", ("10.77.3.3", "10.77.3.1"), None);
+    on_host(&lab, |fw| {
+        fw.ensure_network(&network("net1", "nk1", "10.77.1.0", None, false))?;
+        fw.ensure_network(&network("net2", "nk2", "10.77.2.0", None, false))?;
+        fw.ensure_network(&network("net3", "nk3", "10.77.3.0", None, true))
+    });
+    let _servers = [
+        tcp_server(&lab.outside, "0.0.0.0:5000"),
+        tcp_server(&lab.host, "0.0.0.0:6000"),
+        tcp_server(&c1, "0.0.0.0:80"),
+        tcp_server(&c2, "0.0.0.0:80"),
+        tcp_server(&c3, "0.0.0.0:80"),
+        tcp_server(&c4, "0.0.0.0:80"),
+    ];
+    let _udp = udp_server(&lab.outside, "0.0.0.0:5001");
+    let out = format!("{OUT4}:5000");
+
+    // Egress of an open network is masqueraded: the outside sees the host's address.
+    assert_eq!(tcp_ask(&c1, &out).as_deref(), Some(HOST4));
+    assert_eq!(
+        udp_ask(&c1, &format!("{OUT4}:5001")).as_deref(),
+        Some(HOST4)
+    );
+    assert_eq!(tcp_ask(&c2, &out).as_deref(), Some(HOST4));
+    // Open networks reach the host.
+    assert_eq!(
+        tcp_ask(&c1, &format!("{HOST4}:6000")).as_deref(),
+        Some("10.77.1.2")
+    );
+    // Isolation: no network reaches another one's containers, both ways.
+    assert_eq!(tcp_ask(&c1, "10.77.2.2:80"), None);
+    assert_eq!(tcp_ask(&c2, "10.77.1.2:80"), None);
+    assert_eq!(tcp_ask(&c1, "10.77.3.2:80"), None);
+    // The host reaches every container.
+    assert_eq!(
+        tcp_ask(&lab.host, "10.77.2.2:80").as_deref(),
+        Some("10.77.2.1")
+    );
+
+    // Internal: nothing out, no NAT, the host only at the bridge's own address.
+    assert_eq!(tcp_ask(&c3, &out), None);
+    assert_eq!(udp_ask(&c3, &format!("{OUT4}:5001")), None);
+    assert_eq!(tcp_ask(&c3, "10.77.1.2:80"), None);
+    assert_eq!(tcp_ask(&c3, &format!("{HOST4}:6000")), None);
+    assert_eq!(tcp_ask(&c3, "10.77.3.1:6000").as_deref(), Some("10.77.3.2"));
+    // ... bridge-local traffic flows, and nothing comes in.
+    assert_eq!(tcp_ask(&c3, "10.77.3.3:80").as_deref(), Some("10.77.3.2"));
+    assert_eq!(tcp_ask(&c1, "10.77.3.3:80"), None);
+    assert_eq!(tcp_ask(&lab.outside, "10.77.3.3:80"), None);
+}
+
+/// nook's rules go as they came: the machine's other tables are never touched, removal
+/// restores the ruleset byte for byte, and the table goes with the last network.
+#[test]
+fn removal_restores_the_ruleset_and_leaves_other_tables_alone() {
+    let lab = Lab::new();
+    lab.bridge("nk1", "10.77.1.1", Some("fd77:1::1"));
+    lab.bridge("nk2", "10.77.2.1", None);
+    // Another firewall's tables, in the families nook uses.
+    lab.host.nft_script(
+        "table inet foreign {\n\
+         \tchain filt { type filter hook forward priority 0; policy accept; counter; }\n\
+         \tchain nook { }\n\
+         }\n\
+         table ip nat {\n\
+         \tchain POSTROUTING { type nat hook postrouting priority 100; ip saddr 10.9.0.0/16 masquerade; }\n\
+         }\n\
+         table bridge filter {\n\tchain forward { type filter hook forward priority 0; }\n}\n",
+    );
+    let before = lab.host.ruleset();
+    let foreign = || lab.host.nft("list table inet foreign");
+    let foreign_before = foreign();
+
+    let ports = ContainerPorts {
+        container_id: ID1.into(),
+        ipv4: Some("10.77.1.2".parse().unwrap()),
+        ipv6: Some("fd77:1::2".parse().unwrap()),
+        ports: vec![map(None, 8080, 80, 1, Protocol::Tcp)],
+    };
+    let p2 = ports.clone();
+    on_host(&lab, move |fw| {
+        fw.ensure_network(&network(
+            "net1",
+            "nk1",
+            "10.77.1.0",
+            Some("fd77:1::"),
+            false,
+        ))?;
+        // ensure is idempotent: again, no duplicate rules.
+        fw.ensure_network(&network(
+            "net1",
+            "nk1",
+            "10.77.1.0",
+            Some("fd77:1::"),
+            false,
+        ))?;
+        fw.ensure_network(&network("net2", "nk2", "10.77.2.0", None, true))?;
+        fw.add_ports(&p2)?;
+        fw.add_ports(&p2)
+    });
+    let table = lab.host.nft("list table inet nook");
+    assert_eq!(
+        table.matches("dnat ip to 10.77.1.2:80").count(),
+        1,
+        "{table}"
+    );
+    assert_eq!(table.matches("oifname \"nk1\" drop").count(), 1, "{table}");
+    assert_eq!(foreign(), foreign_before);
+    let (nets, ctrs) = on_host(&lab, |fw| Ok((fw.networks()?, fw.containers_with_ports()?)));
+    assert_eq!(nets, ["net1", "net2"]);
+    assert_eq!(ctrs, [ID1]);
+
+    on_host(&lab, |fw| {
+        fw.remove_ports(ID1)?;
+        fw.remove_ports(ID1)?;
+        fw.remove_network("net1")
+    });
+    let table = lab.host.nft("list table inet nook");
+    assert!(!table.contains("c-") && !table.contains("net1"), "{table}");
+    assert!(table.contains("n-net2-fwd"), "{table}");
+    assert_eq!(foreign(), foreign_before);
+
+    // The last network takes the table with it; removing again is a no-op.
+    on_host(&lab, |fw| {
+        fw.remove_network("net2")?;
+        fw.remove_network("net2")?;
+        fw.remove_ports(ID1)?;
+        fw.remove_all()
+    });
+    assert_eq!(lab.host.ruleset(), before);
+
+    // Ports without their network's table: a one-line error, nothing made.
+    let err = lab
+        .host
+        .run(move || Firewall::new().add_ports(&ports))
+        .unwrap_err();
+    assert!(
+        matches!(err, FirewallError::Nft { .. }) && !err.to_string().contains('\n'),
+        "{err}"
+    );
+    assert_eq!(lab.host.ruleset(), before);
+}
+
+#[test]
+fn bad_input_is_refused_before_nft_runs() {
+    let fw = Firewall::new().with_nft("/nonexistent/nft");
+    let e = fw
+        .ensure_network(&network("bad name", "nk1", "10.0.0.0", None, false))
+        .unwrap_err();
+    assert_eq!(e.to_string(), "invalid network name \"bad name\"");
+    let e = fw.remove_ports("x\"; flush ruleset").unwrap_err();
+    assert!(matches!(e, FirewallError::InvalidContainerId(_)), "{e}");
+    let e = fw
+        .ensure_network(&network(
+            "n",
+            "name-too-long-for-linux",
+            "10.0.0.0",
+            None,
+            false,
+        ))
+        .unwrap_err();
+    assert!(matches!(e, FirewallError::InvalidInterface(_)), "{e}");
+    let e = fw.remove_all().unwrap_err();
+    assert!(e.to_string().starts_with("run /nonexistent/nft: "), "{e}");
+}
