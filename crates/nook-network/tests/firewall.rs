@@ -8,7 +8,7 @@ use firewall_support::{
     tcp_ask, tcp_server, udp_ask, udp_server, Lab, Ns, HOST4, HOST6, OUT4, OUT6,
 };
 use nook_network::firewall::{
-    ContainerPorts, Firewall, FirewallError, NetworkRules, PortMapping, Protocol, Subnet,
+    ContainerPorts, Firewall, FirewallError, NetworkRules, PortMapping, Protocol, Subnet, Syntax,
 };
 
 const ID1: &str = "c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1";
@@ -342,4 +342,42 @@ fn bad_input_is_refused_before_nft_runs() {
     assert!(matches!(e, FirewallError::InvalidInterface(_)), "{e}");
     let e = fw.remove_all().unwrap_err();
     assert!(e.to_string().starts_with("run /nonexistent/nft: "), "{e}");
+}
+
+/// The text syntax (measured as the alternative) makes exactly the table JSON makes.
+#[test]
+fn json_and_text_batches_make_the_same_table() {
+    let tables: Vec<String> = [Syntax::Json, Syntax::Text]
+        .into_iter()
+        .map(|syntax| {
+            let host = Ns::new();
+            host.ip("link add nk1 type bridge");
+            host.ip("link add nk2 type bridge");
+            host.run(move || {
+                let fw = Firewall::new().with_syntax(syntax);
+                fw.ensure_network(&network(
+                    "net1",
+                    "nk1",
+                    "10.77.1.0",
+                    Some("fd77:1::"),
+                    false,
+                ))?;
+                fw.ensure_network(&network("net2", "nk2", "10.77.2.0", None, true))?;
+                fw.add_ports(&ContainerPorts {
+                    container_id: ID1.into(),
+                    ipv4: Some("10.77.1.2".parse().unwrap()),
+                    ipv6: Some("fd77:1::2".parse().unwrap()),
+                    ports: vec![
+                        map(None, 8080, 80, 1, Protocol::Tcp),
+                        map(Some("127.0.0.1"), 5000, 5000, 3, Protocol::Udp),
+                        map(Some("::"), 7000, 7100, 2, Protocol::Sctp),
+                    ],
+                })
+            })
+            .unwrap();
+            host.nft("list table inet nook")
+        })
+        .collect();
+    assert_eq!(tables[0], tables[1]);
+    assert!(tables[0].contains("sctp dport 7000-7001"), "{}", tables[0]);
 }

@@ -44,8 +44,10 @@ pub(crate) enum Expr {
     Ct(&'static str),
     /// `fib FLAGS type`.
     FibType(&'static [&'static str]),
-    /// A string or symbolic constant (an interface name, `local`, `ipv4`, `dnat`).
+    /// A string (an interface name): always quoted in text.
     Str(String),
+    /// A symbolic constant (`local`, `ipv4`, `dnat`): never quoted.
+    Sym(&'static str),
     /// A number (a port).
     Num(u32),
     /// An address.
@@ -75,6 +77,7 @@ impl Expr {
             Expr::Ct(k) => json!({"ct": {"key": k}}),
             Expr::FibType(flags) => json!({"fib": {"result": "type", "flags": flags}}),
             Expr::Str(s) => json!(s),
+            Expr::Sym(s) => json!(s),
             Expr::Num(n) => json!(n),
             Expr::Addr(a) => json!(a.to_string()),
             Expr::Prefix(a, l) => json!({"prefix": {"addr": a.to_string(), "len": l}}),
@@ -96,8 +99,9 @@ impl fmt::Display for Expr {
             Expr::Payload(p, fl) => write!(f, "{p} {fl}"),
             Expr::Ct(k) => write!(f, "ct {k}"),
             Expr::FibType(flags) => write!(f, "fib {} type", flags.join(" . ")),
-            Expr::Str(s) if s.chars().all(|c| c.is_ascii_alphanumeric()) => f.write_str(s),
+            // Validated names: no quote or backslash to escape.
             Expr::Str(s) => write!(f, "\"{s}\""),
+            Expr::Sym(s) => f.write_str(s),
             Expr::Num(n) => write!(f, "{n}"),
             Expr::Addr(a) => write!(f, "{a}"),
             Expr::Prefix(a, l) => write!(f, "{a}/{l}"),
@@ -515,7 +519,7 @@ mod tests {
             sample().to_text(),
             "add table inet nook\n\
              add chain inet nook c { type nat hook prerouting priority -100; policy accept; }\n\
-             add rule inet nook c meta iifname != lo ip daddr 127.0.0.0/8 dnat ip6 to [fd00::2]:80\n\
+             add rule inet nook c meta iifname != \"lo\" ip daddr 127.0.0.0/8 dnat ip6 to [fd00::2]:80\n\
              delete chain inet nook x\n"
         );
     }

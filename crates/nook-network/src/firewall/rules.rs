@@ -156,7 +156,7 @@ fn forward_rules(n: &NetworkRules) -> Vec<Vec<Stmt>> {
         vec![oif(true, br), iif(true, br), Stmt::Accept],
         vec![
             oif(true, br),
-            Stmt::Match(Expr::Ct("status"), super::nft::Op::In, Expr::s("dnat")),
+            Stmt::Match(Expr::Ct("status"), super::nft::Op::In, Expr::Sym("dnat")),
             Stmt::Accept,
         ],
         vec![oif(true, br), Stmt::Drop],
@@ -169,9 +169,9 @@ fn forward_rules(n: &NetworkRules) -> Vec<Vec<Stmt>> {
 /// discovery is multicast).
 fn internal_input_rules(n: &NetworkRules) -> Vec<Vec<Stmt>> {
     let types = Expr::Set(vec![
-        Expr::s("local"),
-        Expr::s("broadcast"),
-        Expr::s("multicast"),
+        Expr::Sym("local"),
+        Expr::Sym("broadcast"),
+        Expr::Sym("multicast"),
     ]);
     vec![
         vec![
@@ -214,7 +214,7 @@ fn postrouting_rules(n: &NetworkRules) -> Vec<Vec<Stmt>> {
         }
         rules.push(vec![
             oif(true, br),
-            Stmt::Match(Expr::Ct("status"), super::nft::Op::In, Expr::s("dnat")),
+            Stmt::Match(Expr::Ct("status"), super::nft::Op::In, Expr::Sym("dnat")),
             saddr_in(proto, nets),
             Stmt::Masquerade,
         ]);
@@ -280,7 +280,7 @@ fn dnat_rule(p: &PortMapping, target: IpAddr) -> Vec<Stmt> {
         )),
         _ => {
             let fam = if target.is_ipv4() { "ipv4" } else { "ipv6" };
-            r.push(Stmt::eq(Expr::Meta("nfproto"), Expr::s(fam)));
+            r.push(Stmt::eq(Expr::Meta("nfproto"), Expr::Sym(fam)));
         }
     }
     let span = u32::from(p.count) - 1;
@@ -313,7 +313,7 @@ pub(crate) fn add_ports(c: &ContainerPorts) -> Batch {
         .collect();
     let local = || {
         vec![vec![
-            Stmt::eq(Expr::FibType(&["daddr"]), Expr::s("local")),
+            Stmt::eq(Expr::FibType(&["daddr"]), Expr::Sym("local")),
             Stmt::Jump(dnat.clone()),
         ]]
     };
@@ -359,15 +359,16 @@ mod tests {
         let l = lines(&ensure_network(&net(false)));
         assert_eq!(l[0], "add table inet nook");
         assert!(l.contains(
-            &"add rule inet nook n-net1-fwd meta oifname nook1 meta iifname nook1 accept".into()
+            &"add rule inet nook n-net1-fwd meta oifname \"nook1\" meta iifname \"nook1\" accept"
+                .into()
         ));
-        assert!(l.contains(&"add rule inet nook n-net1-fwd meta oifname nook1 drop".into()));
-        assert!(l.contains(&"add rule inet nook n-net1-post meta iifname nook1 meta oifname != nook1 ip saddr 10.1.0.0/24 masquerade".into()));
-        assert!(l.contains(&"add rule inet nook n-net1-post meta oifname nook1 ct status dnat ip saddr { 10.1.0.0/24, 127.0.0.0/8 } masquerade".into()));
-        assert!(l.contains(&"add rule inet nook n-net1-post meta oifname nook1 ct status dnat ip6 saddr fd00:1::/64 masquerade".into()));
+        assert!(l.contains(&"add rule inet nook n-net1-fwd meta oifname \"nook1\" drop".into()));
+        assert!(l.contains(&"add rule inet nook n-net1-post meta iifname \"nook1\" meta oifname != \"nook1\" ip saddr 10.1.0.0/24 masquerade".into()));
+        assert!(l.contains(&"add rule inet nook n-net1-post meta oifname \"nook1\" ct status dnat ip saddr { 10.1.0.0/24, 127.0.0.0/8 } masquerade".into()));
+        assert!(l.contains(&"add rule inet nook n-net1-post meta oifname \"nook1\" ct status dnat ip6 saddr fd00:1::/64 masquerade".into()));
         assert!(l.contains(&"delete chain inet nook n-net1-in".into()));
         assert!(l.contains(
-            &"add rule inet nook guard meta iifname != lo ip daddr 127.0.0.0/8 drop".into()
+            &"add rule inet nook guard meta iifname != \"lo\" ip daddr 127.0.0.0/8 drop".into()
         ));
     }
 
