@@ -76,6 +76,7 @@ fn one_net() -> OneNet {
             map(None, 5353, 53, 1, Protocol::Udp),
             map(Some("127.0.0.1"), 9090, 90, 1, Protocol::Tcp),
             map(Some("0.0.0.0"), 7000, 7100, 2, Protocol::Tcp),
+            map(Some(HOST6), 8443, 80, 1, Protocol::Tcp),
         ],
     };
     on_host(&lab, move |fw| fw.add_ports(&ports));
@@ -116,6 +117,12 @@ fn published_ports_reach_the_container_from_outside_and_from_the_host() {
         Some(OUT4)
     );
     assert_eq!(tcp_ask(&lab.outside, &at6(HOST6, 7001)), None);
+    // On one host address only.
+    assert_eq!(
+        tcp_ask(&lab.outside, &at6(HOST6, 8443)).as_deref(),
+        Some(OUT6)
+    );
+    assert_eq!(tcp_ask(&lab.outside, &at(HOST4, 8443)), None);
 
     // From the host: its own address, and 127.0.0.1 (masqueraded into the bridge).
     assert_eq!(tcp_ask(&lab.host, &at(HOST4, 8080)).as_deref(), Some(HOST4));
