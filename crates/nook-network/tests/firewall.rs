@@ -169,6 +169,18 @@ fn containers_reach_nothing_on_the_hosts_loopback() {
     c2.ip("rule add pref 10 to 127.0.0.1 lookup 50");
     assert_eq!(tcp_ask(&c2, "127.0.0.1:7070"), None);
     assert_eq!(tcp_ask(&c2, "127.0.0.1:9090"), None);
+    // The same from the outside peer through the host's address (no route_localnet on that
+    // side: the kernel's martian check stops it, and the guard would).
+    let out = &lab.outside;
+    out.sysctl("net/ipv4/conf/eth0/route_localnet", "1");
+    out.ip("rule add pref 100 lookup local");
+    out.ip("rule del pref 0");
+    out.ip(&format!(
+        "route add 127.0.0.1/32 via {HOST4} dev eth0 table 50"
+    ));
+    out.ip("rule add pref 10 to 127.0.0.1 lookup 50");
+    assert_eq!(tcp_ask(out, "127.0.0.1:7070"), None);
+    assert_eq!(tcp_ask(out, "127.0.0.1:9090"), None);
     // ... while the host itself still gets there.
     assert!(tcp_ask(&lab.host, "127.0.0.1:9090").is_some());
     assert!(tcp_ask(&lab.host, "127.0.0.1:7070").is_some());
@@ -347,6 +359,10 @@ fn bad_input_is_refused_before_nft_runs() {
         ))
         .unwrap_err();
     assert!(matches!(e, FirewallError::InvalidInterface(_)), "{e}");
+    let e = Ns::new()
+        .run(|| Firewall::new().ensure_network(&network("n", "nk9", "10.0.0.0", None, false)))
+        .unwrap_err();
+    assert_eq!(e.to_string(), "network bridge nk9: no such interface");
     let e = fw.remove_all().unwrap_err();
     assert!(e.to_string().starts_with("run /nonexistent/nft: "), "{e}");
 }

@@ -75,6 +75,9 @@ pub enum FirewallError {
         /// Why.
         reason: String,
     },
+    /// The bridge a network's rules are for is not there.
+    #[error("network bridge {0}: no such interface")]
+    NoBridge(String),
     /// A sysctl the rules need could not be set.
     #[error("sysctl {path}: {source}")]
     Sysctl {
@@ -133,6 +136,10 @@ impl Firewall {
     /// (which must exist).
     pub fn ensure_network(&self, net: &NetworkRules) -> Result<(), FirewallError> {
         net.validate()?;
+        if !net.internal {
+            // Checked first so that a missing bridge leaves nothing half-made.
+            sysctl::check_interface(&net.bridge)?;
+        }
         let op = format!("ensure network {}", net.name);
         self.apply(&rules::ensure_network(net), &op)?;
         if !net.internal {

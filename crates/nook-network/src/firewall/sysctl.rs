@@ -23,6 +23,16 @@ fn set(key: &str, value: &str) -> Result<(), FirewallError> {
     fs::write(&path, value).map_err(err)
 }
 
+/// Whether `ifname` exists in the calling thread's network namespace (its sysctl directory).
+pub(crate) fn check_interface(ifname: &str) -> Result<(), FirewallError> {
+    let path = format!("/proc/sys/net/ipv4/conf/{ifname}");
+    if std::path::Path::new(&path).is_dir() {
+        Ok(())
+    } else {
+        Err(FirewallError::NoBridge(ifname.to_string()))
+    }
+}
+
 /// IPv4 forwarding on.
 pub(crate) fn ipv4_forwarding() -> Result<(), FirewallError> {
     set("net/ipv4/ip_forward", "1")
