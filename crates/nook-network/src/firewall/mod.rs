@@ -98,15 +98,21 @@ pub struct Firewall {
 
 impl Default for Firewall {
     fn default() -> Self {
+        // Debian's place, so that a caller with a short PATH (no sbin) still finds it.
+        let sbin = Path::new("/usr/sbin/nft");
         Firewall {
-            nft: PathBuf::from("nft"),
+            nft: if sbin.exists() {
+                sbin.to_path_buf()
+            } else {
+                PathBuf::from("nft")
+            },
             syntax: Syntax::Json,
         }
     }
 }
 
 impl Firewall {
-    /// A firewall using `nft` from `PATH` and its JSON interface.
+    /// A firewall using `/usr/sbin/nft` (or `nft` from `PATH`) and its JSON interface.
     pub fn new() -> Firewall {
         Firewall::default()
     }
