@@ -3,8 +3,8 @@
 //! anti-spoofing, see the `antispoof` module), never touching any other table.
 //!
 //! Mechanism: each change is one batch handed to `nft -j -f -` (nftables' JSON interface,
-//! typed on our side by the `nft` module's small model), which the kernel applies as one transaction:
-//! all or nothing.  Chosen over netlink for now because nft does the expression encoding
+//! typed on our side by the `nft` module's small model), which the kernel applies as one
+//! transaction: all or nothing.  Chosen over netlink for now because nft does the expression encoding
 //! (payload offsets, dependencies, set and map layouts) and its listing is what people read;
 //! the cost is one `nft` process a change (the crate's `firewall_bench` test: publishing a
 //! container's ports ~4 ms, removing them ~12-20 ms, of which ~2.5 ms is nft's start and cache
@@ -12,8 +12,8 @@
 //! in one nft run cost ~0.2 ms each way, about what an in-process netlink writer would pay).
 //! A container without published ports costs nothing here: its network's rules are shared.
 //!
-//! Layout (see the `rules` module): the table holds a `guard` chain (CVE-2020-8558: nothing addressed
-//! to 127.0.0.0/8 or ::1 enters from an interface other than `lo`), three base chains per
+//! Layout (see the `rules` module): the table holds a `guard` chain (CVE-2020-8558: nothing
+//! addressed to 127.0.0.0/8 or ::1 enters from an interface other than `lo`), three base chains per
 //! network named after it (`n-NAME-fwd`, `n-NAME-post`, and `n-NAME-in` for internal
 //! networks) and three per container named after its id (`c-ID-pre`, `c-ID-out`, both jumping
 //! to `c-ID-dnat`).  So nothing needs remembering: removal after a crash takes the network's
