@@ -4,8 +4,9 @@
 //!
 //! Mechanism: each change is one batch handed to `nft -j -f -` (nftables' JSON interface,
 //! typed on our side by the `nft` module's small model), which the kernel applies as one
-//! transaction: all or nothing.  Chosen over netlink for now because nft does the expression encoding
-//! (payload offsets, dependencies, set and map layouts) and its listing is what people read;
+//! transaction: all or nothing.  Chosen over netlink for now because nft does the expression
+//! encoding (payload offsets, dependencies, set and map layouts) and its listing is what
+//! people read;
 //! the cost is one `nft` process a change (the crate's `firewall_bench` test: publishing a
 //! container's ports ~4 ms, removing them ~12-20 ms, of which ~2.5 ms is nft's start and cache
 //! and ~10 ms the kernel's RCU wait when nft closes its socket after a deletion; 100 containers
