@@ -1,0 +1,22 @@
+//! nook-network owns a container's network plumbing below the engine: network
+//! namespace files, links (bridges, veth pairs), addresses and routes over a
+//! synchronous rtnetlink socket in-process (no `ip` processes, no async
+//! runtime), per-namespace sysctls, the pure IPAM logic (subnets, gateways,
+//! address allocation, choosing a free subnet), and the per-container
+//! attach/detach step that joins a namespace to a bridge.
+//!
+//! No process-wide side effects: whenever something must happen inside
+//! another network namespace, it happens on a short-lived thread of ours that
+//! `setns`es, never on the caller's thread.
+
+pub mod addr;
+pub mod attach;
+mod error;
+pub mod ipam;
+pub mod link;
+pub mod netlink;
+pub mod netns;
+pub mod route;
+pub mod sysctl;
+
+pub use error::{Error, Result};
