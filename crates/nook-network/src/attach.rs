@@ -168,6 +168,7 @@ fn configure(
     for &(ip, prefix) in req.addresses {
         addr::add(inner, eth.index, ip, prefix, req.ifname)?;
     }
+    link::set_up(inner, eth.index, req.ifname)?;
     for &gw in req.gateways {
         route::add(inner, &Route::default_via(gw, Some(eth.index)))?;
     }

@@ -19,4 +19,4 @@ pub mod netns;
 pub mod route;
 pub mod sysctl;
 
-pub use error::{Error, Result};
+pub use error::{Errno, Error, Result};

@@ -155,13 +155,14 @@ pub struct VethSpec<'a> {
     pub peer_mac: Option<Mac>,
 }
 
-/// Creates a veth pair, both ends up, the host end on its bridge.
+/// Creates a veth pair, the host end up and on its bridge, the peer down
+/// (bring it up once it is configured: [`set_up`]).
 pub fn create_veth(nl: &mut Netlink, spec: &VethSpec<'_>) -> Result<()> {
     validate_name(spec.host_name)?;
     validate_name(spec.peer_name)?;
+    // The peer cannot be created up: the kernel opens it before the pair
+    // is joined (veth_open: ENOTCONN). The host end can.
     let mut peer = LinkMessage::default();
-    peer.header.flags = LinkFlags::Up;
-    peer.header.change_mask = LinkFlags::Up;
     peer.attributes
         .push(LinkAttribute::IfName(spec.peer_name.to_string()));
     peer.attributes
