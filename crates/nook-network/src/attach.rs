@@ -8,12 +8,12 @@
 
 use std::net::IpAddr;
 
-use crate::addr;
 use crate::error::{Error, Result};
 use crate::link::{self, Mac, VethSpec};
 use crate::netlink::Netlink;
 use crate::netns::Netns;
 use crate::route::{self, Route};
+use crate::{addr, sysctl};
 
 /// A network's bridge.
 #[derive(Debug, Clone, Copy)]
@@ -34,6 +34,53 @@ pub fn ensure_bridge(host: &mut Netlink, spec: &BridgeSpec<'_>) -> Result<u32> {
         addr::add(host, bridge.index, ip, prefix, spec.name)?;
     }
     Ok(bridge.index)
+}
+
+/// The sysctls nook gives a bridge (in the host namespace): no IPv6
+/// autoconfiguration from router advertisements a container could send,
+/// no DAD for the gateway, loose reverse-path filtering (a container
+/// answering through another of its networks is not dropped).
+pub fn bridge_sysctls(name: &str) -> Vec<(String, &'static str)> {
+    vec![
+        (format!("net/ipv6/conf/{name}/accept_ra"), "0"),
+        (format!("net/ipv6/conf/{name}/accept_dad"), "0"),
+        (format!("net/ipv4/conf/{name}/rp_filter"), "2"),
+    ]
+}
+
+/// Applies [`bridge_sysctls`] in `host_ns` (IPv6 ones skipped where IPv6
+/// is off).
+pub fn configure_bridge(host_ns: &Netns, name: &str) -> Result<()> {
+    crate::link::validate_name(name)?;
+    let values = bridge_sysctls(name);
+    let values: Vec<(&str, &str)> = values.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    sysctl::write_all(host_ns, &values, true)
+}
+
+/// The defaults every interface nook makes in a container starts with
+/// (a namespace's `default` values are taken by a device created in it): a
+/// gratuitous ARP when it comes up (neighbours forget an address's previous
+/// owner at once), no IPv6 autoconfiguration from router advertisements
+/// (another container could send them), no DAD (IPAM keeps addresses
+/// unique, and the link-local address is usable at once).
+pub const CONTAINER_SYSCTLS: &[(&str, &str)] = &[
+    ("net.ipv4.conf.default.arp_notify", "1"),
+    ("net.ipv6.conf.default.accept_ra", "0"),
+    ("net.ipv6.conf.default.autoconf", "0"),
+    ("net.ipv6.conf.default.accept_dad", "0"),
+];
+
+/// Sets [`CONTAINER_SYSCTLS`] in the container's namespace and opens a
+/// rtnetlink socket there, on one short-lived thread.
+fn prepare_container(ns: &Netns) -> Result<Netlink> {
+    let paths = CONTAINER_SYSCTLS
+        .iter()
+        .map(|&(k, v)| Ok((sysctl::path_of(k)?, v)))
+        .collect::<Result<Vec<_>>>()?;
+    ns.run("prepare container network namespace", move || {
+        sysctl::write_paths(&paths, true)?;
+        Netlink::open()
+    })
 }
 
 /// Deletes the bridge `name` (its ports are detached by the kernel); false
@@ -129,7 +176,7 @@ pub fn attach(host: &mut Netlink, req: &AttachRequest<'_>) -> Result<Attachment>
         });
     }
     // Open the container's socket first: a bad namespace leaves nothing.
-    let mut inner = Netlink::open_in(req.container)?;
+    let mut inner = prepare_container(req.container)?;
     detach(host, req.host_ifname)?;
     link::create_veth(
         host,

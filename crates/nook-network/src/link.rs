@@ -96,7 +96,8 @@ pub fn list(nl: &mut Netlink) -> Result<Vec<Link>> {
 }
 
 /// Makes sure a bridge named `name` exists and is up (created with `mtu`
-/// when given); errors when `name` is taken by another kind of link.
+/// when given, its MAC pinned); errors when `name` is taken by another
+/// kind of link.
 pub fn ensure_bridge(nl: &mut Netlink, name: &str, mtu: Option<u32>) -> Result<Link> {
     validate_name(name)?;
     let mut msg = LinkMessage::default();
@@ -116,11 +117,11 @@ pub fn ensure_bridge(nl: &mut Netlink, name: &str, mtu: Option<u32>) -> Result<L
         "create bridge",
         name,
     );
-    match created {
-        Ok(()) => {}
-        Err(e) if e.errno() == Some(Errno::EEXIST) => {}
+    let new = match created {
+        Ok(()) => true,
+        Err(e) if e.errno() == Some(Errno::EEXIST) => false,
         Err(e) => return Err(e),
-    }
+    };
     let link = get(nl, name)?.ok_or_else(|| Error::NoSuchLink {
         name: name.to_string(),
         place: "the host namespace",
@@ -130,6 +131,15 @@ pub fn ensure_bridge(nl: &mut Netlink, name: &str, mtu: Option<u32>) -> Result<L
             name: name.to_string(),
             expected: "bridge",
         });
+    }
+    if new {
+        // Pin the bridge's MAC: one the kernel chose follows the lowest
+        // port's, so the gateway's MAC would change under the containers'
+        // ARP caches as they come and go. Setting it (even to itself)
+        // makes it fixed.
+        if let Some(mac) = link.mac {
+            set_mac(nl, link.index, mac, name)?;
+        }
     }
     if !link.up {
         set_up(nl, link.index, name)?;

@@ -37,6 +37,40 @@ pub fn write(ns: &Netns, key: &str, value: &str) -> Result<()> {
     })
 }
 
+/// Writes several `net.*` sysctls inside `ns` on one thread, in order;
+/// keys whose file does not exist are skipped when `skip_missing` (e.g.
+/// IPv6 ones where IPv6 is off).
+pub fn write_all(ns: &Netns, values: &[(&str, &str)], skip_missing: bool) -> Result<()> {
+    let paths = values
+        .iter()
+        .map(|&(k, v)| Ok((key_path(k)?, v)))
+        .collect::<Result<Vec<_>>>()?;
+    ns.run("write sysctls", move || write_paths(&paths, skip_missing))
+}
+
+/// Writes sysctl files in the calling thread's namespace.
+pub(crate) fn write_paths(paths: &[(PathBuf, &str)], skip_missing: bool) -> Result<()> {
+    for (path, value) in paths {
+        match std::fs::write(path, value) {
+            Ok(()) => {}
+            Err(e) if skip_missing && e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(Error::Path {
+                    op: "write sysctl",
+                    path: path.clone(),
+                    errno: io_errno(&e),
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The file of a `net.*` sysctl key (checked).
+pub(crate) fn path_of(key: &str) -> Result<PathBuf> {
+    key_path(key)
+}
+
 /// Reads the sysctl `key` (a `net.*` key) inside `ns`, trimmed.
 pub fn read(ns: &Netns, key: &str) -> Result<String> {
     let path = key_path(key)?;

@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use nook_network::{addr, attach, link, netns};
+use nook_network::{addr, attach, link, netns, sysctl};
 
 use crate::fixture::*;
 
@@ -23,8 +23,11 @@ fn ensure_bridge_twice() {
     assert!(addrs
         .iter()
         .any(|a| a.addr == "fd79::1".parse::<IpAddr>().unwrap()));
-    // a bridge that someone set down is brought up again
-    link::set_up(&mut host.nl, first, "nk-idem").unwrap();
+    attach::configure_bridge(&host.ns, "nk-idem").unwrap();
+    attach::configure_bridge(&host.ns, "nk-idem").unwrap();
+    for (key, value) in attach::bridge_sysctls("nk-idem") {
+        assert_eq!(sysctl::read(&host.ns, &key).unwrap(), value, "{key}");
+    }
     assert!(attach::remove_bridge(&mut host.nl, "nk-idem").unwrap());
     assert!(!attach::remove_bridge(&mut host.nl, "nk-idem").unwrap());
     assert!(link::get(&mut host.nl, "nk-idem").unwrap().is_none());

@@ -63,11 +63,26 @@ fn two_containers_talk_through_the_bridge() {
         let want = Route::default_via(ip(gw), Some(eth0.index));
         assert!(routes.contains(&want), "no default via {gw}: {routes:?}");
     }
+    // Container defaults: gratuitous ARP on up, no RA autoconfiguration.
+    assert_eq!(
+        sysctl::read(c1.ns(), "net.ipv4.conf.eth0.arp_notify").unwrap(),
+        "1"
+    );
+    assert_eq!(
+        sysctl::read(c1.ns(), "net.ipv6.conf.eth0.autoconf").unwrap(),
+        "0"
+    );
     // The host end is on the bridge.
     let bridge = link::get(&mut host.nl, "nk-br0").unwrap().unwrap();
     let veth = link::get(&mut host.nl, "nkc1").unwrap().unwrap();
     assert_eq!(veth.master, Some(bridge.index));
     assert_eq!(veth.index, a1.host_index);
+    // The bridge's (the gateway's) MAC stays when a port with a lower one
+    // comes: containers' ARP caches stay right.
+    let low = [0x02, 0, 0, 0, 0, 1];
+    link::set_mac(&mut host.nl, veth.index, low, "nkc1").unwrap();
+    let after = link::get(&mut host.nl, "nk-br0").unwrap().unwrap();
+    assert_eq!(after.mac, bridge.mac);
 
     // Container to container: UDP and TCP, IPv4 and IPv6; ICMP echo.
     let (n1, n2) = (c1.ns(), c2.ns());
