@@ -9,6 +9,8 @@
 //! another network namespace, it happens on a short-lived thread of ours that
 //! `setns`es, never on the caller's thread.
 
+#![warn(missing_docs)]
+
 pub mod addr;
 pub mod attach;
 mod error;

@@ -79,6 +79,17 @@ pub fn get(nl: &mut Netlink, name: &str) -> Result<Option<Link>> {
     }
 }
 
+/// The index of interface `name`; errors when there is none (`place`
+/// names the namespace in the error, e.g. "the container").
+pub fn index(nl: &mut Netlink, name: &str, place: &'static str) -> Result<u32> {
+    get(nl, name)?
+        .map(|l| l.index)
+        .ok_or_else(|| Error::NoSuchLink {
+            name: name.to_string(),
+            place,
+        })
+}
+
 /// Every interface in the socket's namespace.
 pub fn list(nl: &mut Netlink) -> Result<Vec<Link>> {
     let replies = nl.dump(

@@ -138,8 +138,20 @@ impl AsFd for Netns {
     }
 }
 
+/// Runs `f` inside `ns` on a short-lived thread (see [`Netns::run`]).
+pub fn in_netns<T, F>(ns: &Netns, f: F) -> Result<T>
+where
+    T: Send,
+    F: FnOnce() -> Result<T> + Send,
+{
+    ns.run("run in network namespace", f)
+}
+
 /// Unmounts and removes a namespace file made by [`Netns::create_file`]; the
-/// namespace itself ends when nothing else holds it. Returns false when there
+/// namespace itself ends when nothing else holds it. Copies of the mount in
+/// other mount namespaces (a process that unshared its mounts after the
+/// file was made) go too: the kernel detaches mounts on an unlinked file
+/// everywhere (Linux 3.18+), so no shared mount point is needed. Returns false when there
 /// was no such file (so it can be called again).
 pub fn remove_file(path: impl AsRef<Path>) -> Result<bool> {
     let path = path.as_ref();

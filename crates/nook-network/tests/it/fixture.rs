@@ -83,12 +83,24 @@ impl Host {
 
 impl Drop for Host {
     fn drop(&mut self) {
-        // Namespace files a test left (a guard not yet dropped): unmount
-        // them so the temporary directory can go.
-        if let Ok(entries) = std::fs::read_dir(self.dir.path()) {
-            for e in entries.flatten() {
-                let _ = netns::remove_file(e.path());
-            }
+        // Namespace files a test left (a guard not yet dropped) and shared
+        // directories it made: unmount them so the temporary directory can
+        // go.
+        unmount_under(self.dir.path());
+    }
+}
+
+fn unmount_under(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.is_dir() {
+            unmount_under(&path);
+            let _ = nix::mount::umount2(&path, nix::mount::MntFlags::MNT_DETACH);
+        } else {
+            let _ = netns::remove_file(&path);
         }
     }
 }
@@ -122,11 +134,18 @@ pub fn cidr(s: &str) -> (IpAddr, u8) {
     (a.parse().unwrap(), p.parse().unwrap())
 }
 
-/// Whether `path` is a mount point now.
+/// Whether `path` is a mount point now (in the process's mount namespace).
 pub fn mounted(path: &Path) -> bool {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    mounts_at(path, "/proc/self/mountinfo") > 0
+}
+
+/// How many mounts are stacked at `path` in the mount table `mountinfo`.
+pub fn mounts_at(path: &Path, mountinfo: &str) -> usize {
+    let info = std::fs::read_to_string(mountinfo).unwrap();
     let p = path.to_str().unwrap();
-    info.lines().any(|l| l.split_whitespace().nth(4) == Some(p))
+    info.lines()
+        .filter(|l| l.split_whitespace().nth(4) == Some(p))
+        .count()
 }
 
 /// The inode of the calling thread's network namespace.

@@ -10,4 +10,5 @@ mod bench;
 mod errors;
 mod fixture;
 mod idempotence;
+mod netns_dir;
 mod traffic;

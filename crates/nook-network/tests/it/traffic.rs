@@ -4,6 +4,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use nook_network::attach::Attachment;
 use nook_network::route::{self, Route};
 use nook_network::{addr, attach, ipam, link, netns, sysctl};
 
@@ -17,31 +18,9 @@ fn sa(s: &str, port: u16) -> SocketAddr {
     SocketAddr::new(ip(s), port)
 }
 
-#[test]
-fn two_containers_talk_through_the_bridge() {
-    let before = thread_netns_inode();
-    let mut host = Host::new();
-    host.bridge("nk-br0", &["10.77.0.1/24", "fd77::1/64"]);
-    let c1 = host.container("c1");
-    let c2 = host.container("c2");
-    let a1 = host
-        .attach(
-            &c1,
-            "nk-br0",
-            "nkc1",
-            &["10.77.0.2/24", "fd77::2/64"],
-            &["10.77.0.1", "fd77::1"],
-        )
-        .unwrap();
-    host.attach(
-        &c2,
-        "nk-br0",
-        "nkc2",
-        &["10.77.0.3/24", "fd77::3/64"],
-        &["10.77.0.1", "fd77::1"],
-    )
-    .unwrap();
-
+/// What c1 (attached as nkc1 to nk-br0 with 10.77.0.2/24, fd77::2/64)
+/// has inside, and its host end.
+fn check_inside(host: &mut Host, c1: &NsFile, a1: &Attachment) {
     // Inside: eth0 with the addresses, lo up, default routes via the gateway.
     let mut inner = c1.netlink();
     let eth0 = link::get(&mut inner, "eth0")
@@ -83,6 +62,34 @@ fn two_containers_talk_through_the_bridge() {
     link::set_mac(&mut host.nl, veth.index, low, "nkc1").unwrap();
     let after = link::get(&mut host.nl, "nk-br0").unwrap().unwrap();
     assert_eq!(after.mac, bridge.mac);
+}
+
+#[test]
+fn two_containers_talk_through_the_bridge() {
+    let before = thread_netns_inode();
+    let mut host = Host::new();
+    host.bridge("nk-br0", &["10.77.0.1/24", "fd77::1/64"]);
+    let c1 = host.container("c1");
+    let c2 = host.container("c2");
+    let a1 = host
+        .attach(
+            &c1,
+            "nk-br0",
+            "nkc1",
+            &["10.77.0.2/24", "fd77::2/64"],
+            &["10.77.0.1", "fd77::1"],
+        )
+        .unwrap();
+    host.attach(
+        &c2,
+        "nk-br0",
+        "nkc2",
+        &["10.77.0.3/24", "fd77::3/64"],
+        &["10.77.0.1", "fd77::1"],
+    )
+    .unwrap();
+
+    check_inside(&mut host, &c1, &a1);
 
     // Container to container: UDP and TCP, IPv4 and IPv6; ICMP echo.
     let (n1, n2) = (c1.ns(), c2.ns());
@@ -114,6 +121,7 @@ fn two_containers_talk_through_the_bridge() {
     ping(n2, ip("fd77::1")).unwrap();
 
     // Detach: the host end and eth0 inside are gone, traffic stops.
+    let mut inner = c1.netlink();
     assert!(attach::detach(&mut host.nl, "nkc1").unwrap());
     assert!(link::get(&mut host.nl, "nkc1").unwrap().is_none());
     assert!(link::get(&mut inner, "eth0").unwrap().is_none());
