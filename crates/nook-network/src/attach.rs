@@ -5,6 +5,14 @@
 //! and detaching it. Attach either completes or leaves nothing; detach and
 //! bridge removal may be repeated. Names come from ids ([`host_veth_name`])
 //! so teardown after a crash needs no saved state.
+//!
+//! Cost (examples/attach_bench.rs): attach ≈ 1.5–2.5 ms. Deleting a veth
+//! pair makes the kernel wait for RCU grace periods (≈ 20–30 ms here, the
+//! same for `ip link del`), so [`detach`] is for leaving a network while
+//! the container lives on (`network disconnect`); when the container goes,
+//! removing its namespace file ([`crate::netns::remove_file`], ≈ 0.1 ms)
+//! is enough: the kernel deletes the pair with the namespace, off the
+//! caller's clock.
 
 use std::net::IpAddr;
 

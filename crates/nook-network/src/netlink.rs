@@ -5,13 +5,18 @@
 //! caller keeps its own.
 
 use netlink_packet_core::{
-    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST,
+    NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_DUMP,
+    NLM_F_REQUEST,
 };
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 
 use crate::error::{Errno, Error, Result};
 use crate::netns::{io_errno, Netns};
+
+/// NLMSG_DONE: message types up to it are netlink's own (noop, error,
+/// done, overrun), above it the protocol's.
+const NLMSG_DONE_TYPE: u16 = 3;
 
 /// Receive buffer size: the kernel sends dump parts of up to 32 KiB.
 const RECV_BUF: usize = 64 * 1024;
@@ -110,21 +115,35 @@ impl Netlink {
             .map_err(|e| Error::netlink(op, object, io_errno(&e)))?;
         let mut replies = Vec::new();
         loop {
-            if self.receive(seq, op, object, &mut replies)? {
+            if self.receive(
+                seq,
+                flags & NLM_F_DUMP == NLM_F_DUMP,
+                op,
+                object,
+                &mut replies,
+            )? {
                 return Ok(replies);
             }
         }
     }
 
     /// Reads one datagram; true when the exchange `seq` is complete (done,
-    /// ack, or an error, which is returned).
+    /// ack, or an error, which is returned). In a dump, a message this
+    /// crate cannot decode (an attribute of a newer kernel, an exotic
+    /// route) is skipped rather than failing the whole listing.
     fn receive(
         &mut self,
         seq: u32,
+        dump: bool,
         op: &'static str,
         object: &str,
         replies: &mut Vec<RouteNetlinkMessage>,
     ) -> Result<bool> {
+        let decode = |reason: String| Error::Decode {
+            op,
+            object: object.to_string(),
+            reason,
+        };
         self.buf.clear();
         let n = self
             .socket
@@ -133,36 +152,34 @@ impl Netlink {
         let data = &self.buf[..n.min(self.buf.len())];
         let mut offset = 0;
         while offset < data.len() {
-            let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&data[offset..]).map_err(
-                |e| Error::Decode {
-                    op,
-                    object: object.to_string(),
-                    reason: e.to_string(),
-                },
-            )?;
-            let len = msg.header.length as usize;
-            if msg.header.sequence_number == seq {
-                match msg.payload {
-                    NetlinkPayload::Done(d) if d.code < 0 => {
-                        return Err(Error::netlink(op, object, Errno::from_raw(-d.code)))
-                    }
-                    NetlinkPayload::Done(_) => return Ok(true),
-                    NetlinkPayload::Error(e) => {
-                        return match e.code {
-                            None => Ok(true),
-                            Some(code) => {
-                                Err(Error::netlink(op, object, Errno::from_raw(-code.get())))
-                            }
-                        };
-                    }
-                    NetlinkPayload::InnerMessage(m) => replies.push(m),
-                    _ => {}
+            let raw =
+                NetlinkBuffer::new_checked(&data[offset..]).map_err(|e| decode(e.to_string()))?;
+            let len = raw.length() as usize;
+            let this = &data[offset..offset + len];
+            // messages are padded to 4 bytes
+            offset += (len + 3) & !3;
+            if raw.sequence_number() != seq {
+                continue;
+            }
+            let msg = match NetlinkMessage::<RouteNetlinkMessage>::deserialize(this) {
+                Ok(msg) => msg,
+                Err(_) if dump && raw.message_type() > NLMSG_DONE_TYPE => continue,
+                Err(e) => return Err(decode(e.to_string())),
+            };
+            match msg.payload {
+                NetlinkPayload::Done(d) if d.code < 0 => {
+                    return Err(Error::netlink(op, object, Errno::from_raw(-d.code)))
                 }
+                NetlinkPayload::Done(_) => return Ok(true),
+                NetlinkPayload::Error(e) => {
+                    return match e.code {
+                        None => Ok(true),
+                        Some(code) => Err(Error::netlink(op, object, Errno::from_raw(-code.get()))),
+                    };
+                }
+                NetlinkPayload::InnerMessage(m) => replies.push(m),
+                _ => {}
             }
-            if len == 0 {
-                break;
-            }
-            offset += len;
         }
         Ok(false)
     }

@@ -192,3 +192,56 @@ fn a_free_subnet_avoids_the_host_routes() {
     let subnet = ipam::choose_subnet(&ipam::docker_default_pools(), &avoid).unwrap();
     assert_eq!(subnet.to_string(), "172.18.0.0/16");
 }
+
+#[test]
+fn one_container_on_two_networks() {
+    let mut host = Host::new();
+    host.bridge("nk-n1", &["10.85.1.1/24"]);
+    host.bridge("nk-n2", &["10.85.2.1/24"]);
+    let c = host.container("c");
+    let p1 = host.container("p1");
+    let p2 = host.container("p2");
+    host.attach(&p1, "nk-n1", "nkp1", &["10.85.1.9/24"], &["10.85.1.1"])
+        .unwrap();
+    host.attach(&p2, "nk-n2", "nkp2", &["10.85.2.9/24"], &["10.85.2.1"])
+        .unwrap();
+    host.attach(&c, "nk-n1", "nkc0", &["10.85.1.2/24"], &["10.85.1.1"])
+        .unwrap();
+    // the second network: eth1, no second default route, its own MAC and MTU
+    let mac = [0x02, 0x42, 0x0a, 0x55, 0x02, 0x02];
+    let a = attach::attach(
+        &mut host.nl,
+        &attach::AttachRequest {
+            container: c.ns(),
+            bridge: "nk-n2",
+            host_ifname: "nkc1",
+            ifname: "eth1",
+            addresses: &[(ip("10.85.2.2"), 24)],
+            gateways: &[],
+            mac: Some(mac),
+            mtu: Some(1400),
+        },
+    )
+    .unwrap();
+    assert_eq!(a.mac, mac);
+    let mut inner = c.netlink();
+    let eth1 = link::get(&mut inner, "eth1").unwrap().unwrap();
+    assert_eq!((eth1.mac, eth1.mtu), (Some(mac), Some(1400)));
+    let host_end = link::get(&mut host.nl, "nkc1").unwrap().unwrap();
+    assert_eq!(host_end.mtu, Some(1400));
+    let defaults = route::list(&mut inner)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.destination.prefix() == 0 && r.destination.is_ipv4())
+        .count();
+    assert_eq!(defaults, 1);
+    // c reaches both networks directly; they do not reach each other
+    udp_echo(p1.ns(), sa("10.85.1.9", 0), c.ns(), ip("10.85.1.2")).unwrap();
+    udp_echo(p2.ns(), sa("10.85.2.9", 0), c.ns(), ip("10.85.2.2")).unwrap();
+    let apart = udp_echo_within(p2.ns(), sa("10.85.2.9", 0), p1.ns(), ip("10.85.1.9"), SHORT);
+    assert!(apart.is_err());
+    // leaving one network keeps the other
+    assert!(attach::detach(&mut host.nl, "nkc1").unwrap());
+    assert!(link::get(&mut inner, "eth1").unwrap().is_none());
+    udp_echo(p1.ns(), sa("10.85.1.9", 0), c.ns(), ip("10.85.1.2")).unwrap();
+}
