@@ -90,6 +90,9 @@ pub enum Error {
         /// Why.
         reason: &'static str,
     },
+    /// IPAM refused a subnet, an address or an allocation.
+    #[error(transparent)]
+    Ipam(#[from] crate::ipam::IpamError),
     /// A thread of ours that entered a namespace panicked or could not start.
     #[error("{op}: the namespace thread failed")]
     Thread {

@@ -427,6 +427,23 @@ pub fn podman_default_pools() -> Vec<Pool> {
     ]
 }
 
+/// An IPv6 pool for networks asked for with IPv6 but no subnet, as Docker
+/// does: the RFC 4193 unique local /48 `fdXX:XXXX:XXXX::/48` made of
+/// `global_id` (40 random bits the caller draws once and keeps, e.g. per
+/// store), in /64 subnets.
+pub fn ula_pool(global_id: [u8; 5]) -> Pool {
+    let mut bytes = [0u8; 16];
+    bytes[0] = 0xfd;
+    bytes[1..6].copy_from_slice(&global_id);
+    Pool {
+        base: Cidr {
+            addr: IpAddr::V6(Ipv6Addr::from(bytes)),
+            prefix: 48,
+        },
+        size: 64,
+    }
+}
+
 /// The first subnet of `pools` (of the family of each pool) that overlaps
 /// nothing in `avoid` (the host's routed networks and every existing
 /// network's subnets).

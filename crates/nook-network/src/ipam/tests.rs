@@ -345,3 +345,25 @@ fn overlap_checks_name_what() {
     );
     assert!(check_overlap(c("10.90.0.0/24"), &nets, &[c("192.168.0.0/16")]).is_ok());
 }
+
+#[test]
+fn ula_pool_for_ipv6() {
+    let pool = ula_pool([0x12, 0x34, 0x56, 0x78, 0x9a]);
+    assert_eq!(pool.base, c("fd12:3456:789a::/48"));
+    assert_eq!(
+        choose_subnet(&[pool], &[]).unwrap(),
+        c("fd12:3456:789a::/64")
+    );
+    let avoid = [c("fd12:3456:789a::/64"), c("fd12:3456:789a:2::/63")];
+    assert_eq!(
+        choose_subnet(&[pool], &avoid).unwrap(),
+        c("fd12:3456:789a:1::/64")
+    );
+    let avoid = [c("fd12:3456:789a::/63")];
+    assert_eq!(
+        choose_subnet(&[pool], &avoid).unwrap(),
+        c("fd12:3456:789a:2::/64")
+    );
+    let s = Subnet::new(c("fd12:3456:789a:2::/64"), None, None).unwrap();
+    assert_eq!(s.gateway, ip("fd12:3456:789a:2::1"));
+}
