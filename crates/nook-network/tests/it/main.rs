@@ -7,6 +7,7 @@
 //! Needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN).
 
 mod bench;
+mod concurrency;
 mod errors;
 mod fixture;
 mod idempotence;
