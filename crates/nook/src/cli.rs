@@ -548,6 +548,24 @@ pub struct Run {
     /// Mount a tmpfs (DST[:OPTS], e.g. /run:size=64m,mode=1777).
     #[arg(long = "tmpfs", value_name = "DST")]
     pub tmpfs: Vec<String>,
+    /// Namespace and device flags.
+    #[command(flatten)]
+    pub isolation: Box<crate::isolation::IsolationFlags>,
+    /// Name resolution flags.
+    #[command(flatten)]
+    pub network: Box<crate::network_flags::NetworkFlags>,
+    /// Pull the image before running: always, missing (the default), never.
+    #[arg(long, value_name = "POLICY", default_value = "missing")]
+    pub pull: String,
+    /// Suppress the pull output.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// The platform to pull when the image is missing (os/arch[/variant]).
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Write the container's id to this file.
+    #[arg(long, value_name = "FILE")]
+    pub cidfile: Option<std::path::PathBuf>,
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
@@ -744,6 +762,9 @@ pub struct LimitArgs {
     /// Block IO (relative weight), between 10 and 1000, or 0 to disable.
     #[arg(long, value_name = "UINT16", allow_hyphen_values = true)]
     pub blkio_weight: Option<String>,
+    /// Block IO weight for a device (PATH:WEIGHT, 10 to 1000).
+    #[arg(long = "blkio-weight-device", value_name = "PATH:WEIGHT")]
+    pub blkio_weight_device: Vec<String>,
     /// Limit read rate (bytes per second) from a device (PATH:RATE).
     #[arg(long, value_name = "PATH:RATE", allow_hyphen_values = true)]
     pub device_read_bps: Vec<String>,

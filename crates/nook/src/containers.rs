@@ -10,6 +10,7 @@ use crate::Failure;
 use nook_engine::container::detach::MonitorCommands;
 use nook_engine::{Container, Engine, Error, ExecOptions, LiveStatus, RunOptions};
 use serde_json::{json, Value};
+use std::io::IsTerminal;
 use std::os::fd::AsFd;
 use std::time::Duration;
 
@@ -321,6 +322,95 @@ fn expand_env(env: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// Create the container of `opts`, pulling its image as `--pull` says
+/// (`always`, `missing`, `never`) with Docker's messages.
+fn create_pulling(
+    engine: &Engine,
+    opts: &RunOptions,
+    policy: &str,
+    quiet: bool,
+    platform: Option<&str>,
+) -> Result<nook_engine::ContainerRecord> {
+    let pull = || -> Result {
+        let mut o = nook_engine::PullOptions::default();
+        if let Some(p) = platform {
+            o.platform = nook_image::Platform::parse(p)?;
+        }
+        match quiet {
+            true => engine.pull(&opts.image, &o, &nook_engine::NoProgress)?,
+            false => {
+                let mode = match std::io::stderr().is_terminal() {
+                    true => crate::progress::Mode::Bars,
+                    false => crate::progress::Mode::Lines,
+                };
+                engine.pull(&opts.image, &o, &crate::progress::Display::new(mode))?
+            }
+        };
+        Ok(())
+    };
+    match policy {
+        "always" => pull()?,
+        "missing" | "never" => {}
+        other => {
+            return Err(Failure(format!(
+                "invalid pull option: {other:?}: use always, missing or never"
+            )))
+        }
+    }
+    match engine.create_container(opts) {
+        Err(Error::NoSuchImage(_)) if policy == "missing" => {
+            if !quiet {
+                eprintln!("Unable to find image '{}' locally", opts.image);
+            }
+            pull()?;
+            Ok(engine.create_container(opts)?)
+        }
+        r => Ok(r?),
+    }
+}
+
+/// `--cidfile`: refused when it exists (Docker's rule: another container
+/// may own it), written once the container exists.
+struct CidFile(std::fs::File, std::path::PathBuf);
+
+impl CidFile {
+    fn claim(path: &std::path::Path) -> Result<CidFile> {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => Failure(format!(
+                    "container ID file found, make sure the other container isn't running or delete {}",
+                    path.display()
+                )),
+                _ => Failure(format!("create the container ID file {}: {e}", path.display())),
+            })?;
+        Ok(CidFile(f, path.to_path_buf()))
+    }
+
+    fn write(mut self, id: &str) -> Result {
+        use std::io::Write;
+        self.0.write_all(id.as_bytes()).map_err(|e| {
+            Failure(format!(
+                "write the container ID file {}: {e}",
+                self.1.display()
+            ))
+        })?;
+        self.1 = std::path::PathBuf::new();
+        Ok(())
+    }
+}
+
+impl Drop for CidFile {
+    /// A container that was not made leaves no ID file.
+    fn drop(&mut self) {
+        if !self.1.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.1);
+        }
+    }
+}
+
 /// `run`.
 pub fn run(engine: &Engine, a: cli::Run) -> Result<i32> {
     let flags = (*a.flags).parse()?;
@@ -356,15 +446,17 @@ pub fn run(engine: &Engine, a: cli::Run) -> Result<i32> {
         volumes: a.volumes,
         mounts: a.mounts,
         tmpfs: a.tmpfs,
+        namespaces: a.isolation.namespaces(),
+        devices: a.isolation.devices.clone(),
+        device_cgroup_rules: a.isolation.device_cgroup_rules.clone(),
+        volumes_from: a.isolation.volumes_from.clone(),
+        etc: a.network.etc(),
     };
-    let rec = match engine.create_container(&opts) {
-        Err(Error::NoSuchImage(_)) => {
-            eprintln!("Unable to find image '{}' locally", a.image);
-            engine.pull(&a.image, &Default::default(), &nook_engine::NoProgress)?;
-            engine.create_container(&opts)?
-        }
-        r => r?,
-    };
+    let cidfile = a.cidfile.as_deref().map(CidFile::claim).transpose()?;
+    let rec = create_pulling(engine, &opts, &a.pull, a.quiet, a.platform.as_deref())?;
+    if let Some(f) = cidfile {
+        f.write(&rec.id)?;
+    }
     if a.create_only {
         println!("{}", rec.id);
         return Ok(0);

@@ -22,8 +22,10 @@
 pub mod cli;
 pub mod commands;
 pub mod containers;
+pub mod isolation;
 pub mod lifecycle;
 pub mod listing;
+pub mod network_flags;
 pub mod progress;
 pub mod render;
 pub mod resources;

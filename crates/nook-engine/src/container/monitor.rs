@@ -13,6 +13,7 @@ use super::{cannot_run, now_nanos, ContainerLock};
 use crate::{Engine, Error, Result};
 use nook_container::{Child, Console, CreateRequest, Stdio};
 use nook_monitor::log::LogWriter;
+use nook_state::ContainerRecord;
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
@@ -168,8 +169,7 @@ impl Engine {
                     None,
                 )
             })?;
-        let spec: oci_spec::runtime::Spec = serde_json::from_str(&rec.config)
-            .map_err(|e| (Error::invalid("container config", id, e), None))?;
+        let spec = self.spec_to_start(&rec).map_err(|e| (e, Some(125)))?;
         let rootfs = self.layers.rootfs(id).map_err(|e| (e.into(), None))?;
         let mounted = rootfs.is_mounted().map_err(|e| (e.into(), None))?;
         if !mounted {
@@ -219,6 +219,40 @@ impl Engine {
                 Err((e, Some(code)))
             }
         }
+    }
+
+    /// The spec of `rec` as it starts now: the namespaces it shares with
+    /// other containers pointed at their processes (which must run).
+    fn spec_to_start(&self, rec: &ContainerRecord) -> Result<oci_spec::runtime::Spec> {
+        let mut spec: serde_json::Value = serde_json::from_str(&rec.config)
+            .map_err(|e| Error::invalid("container config", &rec.id, e))?;
+        for (kind, other) in super::namespaces::shared(&spec) {
+            let c = self.container(&other).map_err(|_| {
+                Error::invalid(
+                    "namespace",
+                    &other,
+                    format!(
+                        "the container whose {kind} namespace {} joins is gone",
+                        rec.name
+                    ),
+                )
+            })?;
+            match (c.status, c.record.pid) {
+                (super::LiveStatus::Running, Some(pid)) => {
+                    super::namespaces::join(&mut spec, kind, pid)
+                }
+                _ => {
+                    return Err(Error::invalid(
+                        "namespace",
+                        &c.record.name,
+                        format!(
+                            "cannot join the {kind} namespace of a container that is not running"
+                        ),
+                    ))
+                }
+            }
+        }
+        serde_json::from_value(spec).map_err(|e| Error::invalid("container config", &rec.id, e))
     }
 
     /// Copy the container's output to its log (and to `echo`'s stdout and
