@@ -119,6 +119,12 @@ pub enum HealthcheckCommand {
 /// `attach`.
 #[derive(Debug, Args)]
 pub struct Attach {
+    /// Do not attach STDIN.
+    #[arg(long)]
+    pub no_stdin: bool,
+    /// `--detach-keys`, `--sig-proxy`.
+    #[command(flatten)]
+    pub session: crate::terminal::SessionArgs,
     /// The container.
     pub container: String,
 }
@@ -221,6 +227,12 @@ pub struct Start {
     /// Attach STDOUT/STDERR and forward signals.
     #[arg(short, long)]
     pub attach: bool,
+    /// Attach the container's STDIN.
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// `--detach-keys`, `--sig-proxy`.
+    #[command(flatten)]
+    pub session: crate::terminal::SessionArgs,
     /// The containers.
     #[arg(required = true)]
     pub containers: Vec<String>,
@@ -538,6 +550,9 @@ pub struct Run {
     /// Resource limits.
     #[command(flatten)]
     pub resources: ResourceArgs,
+    /// `-a`, `--detach-keys`, `--sig-proxy`.
+    #[command(flatten)]
+    pub term: crate::terminal::RunTermArgs,
     /// Bind mount a volume (NAME:DST[:OPTS], /HOST:DST[:OPTS], DST).
     #[arg(short = 'v', long = "volume", value_name = "SRC:DST")]
     pub volumes: Vec<String>,
@@ -550,6 +565,9 @@ pub struct Run {
     /// Namespace and device flags.
     #[command(flatten)]
     pub isolation: Box<crate::isolation::IsolationFlags>,
+    /// Name resolution flags.
+    #[command(flatten)]
+    pub network: Box<crate::network_flags::NetworkFlags>,
     /// Pull the image before running: always, missing (the default), never.
     #[arg(long, value_name = "POLICY", default_value = "missing")]
     pub pull: String,
@@ -671,6 +689,18 @@ pub struct Rm {
 /// `exec`.
 #[derive(Debug, Args)]
 pub struct Exec {
+    /// Detached mode: run the command in the background.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Keep STDIN open even if not attached.
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Override the key sequence for detaching a container.
+    #[arg(long = "detach-keys", value_name = "KEYS")]
+    pub detach_keys: Option<String>,
     /// Set an environment variable.
     #[arg(short, long = "env", value_name = "K=V")]
     pub env: Vec<String>,

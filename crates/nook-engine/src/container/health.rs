@@ -249,7 +249,7 @@ impl Engine {
             cmd: probe.argv.clone(),
             ..Default::default()
         };
-        let child = match self.spawn_exec(id, &opts, stdio) {
+        let child = match self.spawn_exec(id, &opts, Some(stdio)) {
             Ok(c) => c,
             Err(Error::CannotRun { code, .. }) => return Ok((code, String::new())),
             Err(e) => return Err(e),

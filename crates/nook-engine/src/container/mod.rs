@@ -33,6 +33,8 @@
 //! - [`mounts`]: `-v`, `--mount`, `--tmpfs` and the image's Volumes.
 //! - [`namespaces`]: `--pid`, `--ipc`, `--uts`, `--cgroupns`, `--userns`.
 //! - [`devices`]: `--device`, `--device-cgroup-rule`.
+//! - [`etc`]: /etc/hosts, /etc/hostname, /etc/resolv.conf (`--dns`,
+//!   `--add-host`, ...).
 //! - [`copy`]: `cp`, in and out, resolved inside the container's root.
 //! - [`tree`]: file trees copied by descriptor (volumes filled, `cp`).
 //! - `poll`: the polling loop the waits share.
@@ -40,6 +42,11 @@
 pub mod copy;
 pub mod detach;
 pub mod devices;
+pub mod etc;
+mod exec;
+
+/// A process started in a container (`exec`): its pid, pidfd and pty master.
+pub use nook_container::Child as ExecChild;
 pub mod health;
 pub mod lifecycle;
 pub mod logs;
@@ -110,6 +117,9 @@ pub struct RunOptions {
     pub interactive: bool,
     /// `-t`: a terminal.
     pub tty: bool,
+    /// The terminal's first size (rows, columns): the caller's own
+    /// (`process.consoleSize`, set before the program starts).
+    pub console_size: Option<(u16, u16)>,
     /// Capabilities, seccomp, read-only root, tmpfs, ulimits, sysctls.
     pub security: security::SecurityOptions,
     /// Labels, stop signal and timeout, `--init`, domain name.
@@ -130,6 +140,8 @@ pub struct RunOptions {
     pub device_cgroup_rules: Vec<String>,
     /// `--volumes-from CONTAINER[:ro|rw]`.
     pub volumes_from: Vec<String>,
+    /// `--dns`, `--dns-search`, `--dns-option`, `--add-host`.
+    pub etc: etc::EtcOptions,
 }
 
 /// A container's status as it truly is: the record, checked against the
@@ -227,6 +239,7 @@ impl Engine {
         let mut limits = opts.resources.clone();
         limits.check(&resources::HostLimits::probe(), false)?;
         namespaces::Namespaces::parse(&opts.namespaces, opts.hostname.is_some())?;
+        opts.etc.check()?;
         for d in &opts.devices {
             devices::resolve(&devices::parse_device(d)?)?;
         }
@@ -305,6 +318,7 @@ impl Engine {
             )?;
             rec.config = mounts::apply(&rec.config, &planned)?;
             let config = with_annotations(&rec.config, &detached)?;
+            let config = detach::with_console_size(&config, opts.tty, opts.console_size)?;
             self.state.set_container_config(&id, &config)?;
             self.state.add_container_volumes(&id, &planned.volumes)?;
             Ok(())
@@ -371,7 +385,7 @@ impl Engine {
             user: user.clone(),
         };
         let etc_dir = self.container_dir(id);
-        spec::write_etc(&etc_dir, &hostname)?;
+        etc::write(&etc_dir, &hostname, &opts.etc)?;
         let annotations = json!({
             "io.nook.image": opts.image,
             "io.nook.user": user,
@@ -558,17 +572,24 @@ impl Engine {
     /// Run `exec` in a running container, its stdio the caller's; the
     /// command's exit code.
     pub fn exec_container(&self, word: &str, opts: &ExecOptions) -> Result<i32> {
-        let child = self.spawn_exec(word, opts, nook_container::Stdio::default())?;
-        Ok(child.wait()?.code())
+        Ok(self.exec_start(word, opts)?.wait()?.code())
     }
 
-    /// Start `opts.cmd` in running container `word`, its standard
-    /// streams `stdio` (the caller's where `None`); the child to wait for.
+    /// Start `exec` in a running container: the process (a child of the
+    /// caller; with `opts.tty`, its terminal's master in `pty_master`,
+    /// else its stdio the caller's, its stdin /dev/null unless
+    /// `opts.interactive`).
+    pub fn exec_start(&self, word: &str, opts: &ExecOptions) -> Result<nook_container::Child> {
+        self.spawn_exec(word, opts, None)
+    }
+
+    /// [`Engine::exec_start`], the process's standard streams `stdio`
+    /// when given (a health check's output pipe).
     pub fn spawn_exec(
         &self,
         word: &str,
         opts: &ExecOptions,
-        stdio: nook_container::Stdio,
+        stdio: Option<nook_container::Stdio>,
     ) -> Result<nook_container::Child> {
         let c = self.container(word)?;
         if c.status != LiveStatus::Running {
@@ -612,7 +633,10 @@ impl Engine {
         // as Docker's: an exec'd process has the container's OOM score
         process.set_oom_score_adj(base.oom_score_adj());
         let mut req = ExecRequest::new(id.clone(), process);
-        req.stdio = stdio;
+        exec::terminal(&mut req, opts)?;
+        if let Some(stdio) = stdio {
+            req.stdio = stdio;
+        }
         self.runtime().exec(req).map_err(cannot_run)
     }
 }
@@ -678,6 +702,8 @@ fn host_config(opts: &RunOptions) -> Value {
         })).collect::<Vec<_>>(),
         "DeviceCgroupRules": opts.device_cgroup_rules,
         "VolumesFrom": opts.volumes_from,
+        "Annotations": opts.lifecycle.annotations.iter().filter_map(|a| a.split_once('='))
+            .map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
     })
 }
 
@@ -710,6 +736,14 @@ pub struct ExecOptions {
     pub user: Option<String>,
     /// `--privileged`: every capability.
     pub privileged: bool,
+    /// `-i`: its stdin the caller's (else /dev/null).
+    pub interactive: bool,
+    /// `-t`: a terminal, its master returned.
+    pub tty: bool,
+    /// The terminal's first size (rows, columns).
+    pub console_size: Option<(u16, u16)>,
+    /// `-d`: no stdio at all (/dev/null), no terminal.
+    pub detach: bool,
 }
 
 /// A failure to start a program: 127 when it is not found, 126 when it

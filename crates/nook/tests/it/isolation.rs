@@ -123,6 +123,8 @@ fn a_container_joins_the_namespaces_of_a_running_one_and_not_a_stopped_one() {
         "container:holder",
         "--device",
         "/dev/null:/dev/n:r",
+        "--annotation",
+        "org.example/a=b",
         &s.image,
     ]);
     let hc =
@@ -130,6 +132,10 @@ fn a_container_joins_the_namespaces_of_a_running_one_and_not_a_stopped_one() {
     let hc: serde_json::Value = serde_json::from_str(&hc).unwrap();
     assert_eq!(hc["PidMode"], "container:holder", "{hc}");
     assert_eq!(hc["Devices"][0]["PathInContainer"], "/dev/n", "{hc}");
+    assert_eq!(hc["Annotations"]["org.example/a"], "b", "{hc}");
+    let err =
+        s.n.fails(&["create", "--annotation", "io.nook.image=x", &s.image]);
+    assert!(err.contains("io.nook.image=x"), "{err}");
     s.n.ok(&["rm", made.trim()]);
     // it sees the other container's process
     let ps = s.sh(&["--pid", "container:holder"], "ps -o args");
@@ -401,5 +407,53 @@ fn blkio_weight_device_is_set_or_discarded_with_dockers_warning() {
         "sh",
     ]);
     assert!(err.contains(":5"), "{err}");
+    s.assert_empty();
+}
+
+#[test]
+fn dns_flags_and_add_host_shape_the_containers_etc_files() {
+    let s = Sec::new();
+    let out = s.sh(
+        &[
+            "--dns",
+            "192.0.2.53",
+            "--dns-search",
+            "a.example",
+            "--dns-option",
+            "ndots:2",
+            "--add-host",
+            "db:192.0.2.7",
+            "--add-host",
+            "v6=[2001:db8::1]",
+            "-h",
+            "box",
+        ],
+        "cat /etc/resolv.conf; echo --; cat /etc/hosts",
+    );
+    let (resolv, hosts) = out.split_once("--\n").unwrap();
+    assert_eq!(
+        resolv,
+        "nameserver 192.0.2.53\nsearch a.example\noptions ndots:2\n"
+    );
+    assert!(
+        hosts.contains("192.0.2.7\tdb\n") && hosts.contains("2001:db8::1\tv6\n"),
+        "{hosts}"
+    );
+    assert!(hosts.ends_with("127.0.0.1\tbox\n"), "{hosts}");
+    // busybox resolves the added name from /etc/hosts
+    let out = s.sh(
+        &["--add-host", "db:192.0.2.7"],
+        "ping -c1 -W1 db 2>&1; true",
+    );
+    assert!(out.contains("192.0.2.7"), "{out}");
+    for (flag, bad) in [
+        ("--dns", "not-ip"),
+        ("--add-host", "db"),
+        ("--add-host", "db:1.2.3"),
+        ("--dns-option", "a b"),
+    ] {
+        let err = s.n.fails(&["run", "--rm", flag, bad, &s.image, "sh"]);
+        assert!(err.contains(bad), "{err}");
+    }
     s.assert_empty();
 }

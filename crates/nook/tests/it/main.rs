@@ -20,6 +20,7 @@ mod resources;
 mod run;
 mod security;
 mod stats;
+mod terminal;
 mod tls;
 mod volumes;
 
