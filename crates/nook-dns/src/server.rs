@@ -166,9 +166,6 @@ impl Server {
         let mut buf = vec![0u8; 65535];
         loop {
             if self.networks() == 0 && !self.may_end(lock)? {
-                continue;
-            }
-            if self.networks() == 0 {
                 return Ok(());
             }
             let mut fds: Vec<RawFd> = vec![self.inotify.as_raw_fd()];
