@@ -91,6 +91,9 @@ pub fn forward_udp(
     }
     let (shared2, sock2, msg) = (shared.clone(), sock.clone(), msg.to_vec());
     let servfail = fail();
+    let size = q.edns.map_or(wire::UDP_PLAIN_MAX, |e| {
+        (e.udp_size as usize).max(wire::UDP_PLAIN_MAX)
+    });
     let spawned = std::thread::Builder::new()
         .stack_size(STACK)
         .spawn(move || {
@@ -99,7 +102,7 @@ pub fn forward_udp(
             let reply = shared
                 .upstreams(chosen)
                 .into_iter()
-                .find_map(|up| ask_udp(up, &msg, shared.timeout).ok());
+                .find_map(|up| ask_udp(up, &msg, size, shared.timeout).ok());
             let _ = sock.send_to(reply.as_deref().unwrap_or(&servfail), client);
         });
     if spawned.is_err() {
@@ -116,13 +119,15 @@ fn any_for(up: SocketAddr) -> SocketAddr {
     }
 }
 
-/// Ask resolver `up` over UDP; its reply to this message (same ID).
-pub fn ask_udp(up: SocketAddr, msg: &[u8], timeout: Duration) -> io::Result<Vec<u8>> {
+/// Ask resolver `up` over UDP; its reply to this message (same ID), of
+/// at most `size` bytes (the requester's UDP size: the resolver sends
+/// no more).
+pub fn ask_udp(up: SocketAddr, msg: &[u8], size: usize, timeout: Duration) -> io::Result<Vec<u8>> {
     let s = UdpSocket::bind(any_for(up))?;
     s.connect(up)?;
     s.send(msg)?;
     let deadline = Instant::now() + timeout;
-    let mut buf = vec![0u8; 65535];
+    let mut buf = vec![0u8; size];
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {

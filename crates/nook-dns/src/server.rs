@@ -71,7 +71,12 @@ pub struct Server {
     pub warnings: Vec<String>,
     /// Some address could not be bound: try again soon.
     unbound: bool,
+    /// Called after each reload (the program gives back freed memory).
+    pub after_reload: Option<fn()>,
 }
+
+/// The largest UDP query read whole.
+const QUERY_MAX: usize = 4096;
 
 /// How often binding an address that failed is tried again.
 const REBIND_MS: i32 = 500;
@@ -94,6 +99,7 @@ impl Server {
             inotify,
             warnings: Vec::new(),
             unbound: false,
+            after_reload: None,
         };
         s.reload();
         Ok(s)
@@ -156,6 +162,9 @@ impl Server {
         for w in &self.warnings {
             eprintln!("nook-dns: {w}");
         }
+        if let Some(f) = self.after_reload {
+            f();
+        }
     }
 
     /// Serve until no records file is left or a signal from `signals`
@@ -163,7 +172,9 @@ impl Server {
     /// again.  `lock` is let go and taken back around the end (see the
     /// module's comment).
     pub fn run(&mut self, lock: &PidLock, signals: Option<&OwnedFd>) -> io::Result<()> {
-        let mut buf = vec![0u8; 65535];
+        // queries are small (a name, a question, an OPT record); a
+        // larger datagram is cut and answered FORMERR
+        let mut buf = vec![0u8; QUERY_MAX];
         loop {
             if self.networks() == 0 && !self.may_end(lock)? {
                 return Ok(());

@@ -80,6 +80,8 @@ fn run() -> i32 {
         let _ = lock.write_pid();
         report(ready, &format!("ok {}", std::process::id()));
     }
+    server.after_reload = Some(give_back);
+    give_back();
     nook_monitor::trim::trim();
     match server.run(&lock, signals.as_ref()) {
         Ok(()) => 0,
@@ -88,4 +90,11 @@ fn run() -> i32 {
             1
         }
     }
+}
+
+/// Give the heap's free pages back (a reload frees the last records and
+/// what reading the files took).
+fn give_back() {
+    // SAFETY: malloc_trim only releases free memory of malloc's arenas.
+    unsafe { libc::malloc_trim(0) };
 }
