@@ -59,13 +59,16 @@ impl Responder {
         }
     }
 
-    /// The program's arguments (without the descriptors `ensure` adds).
+    /// The program's arguments (without the descriptors `ensure` adds);
+    /// paths made absolute (the responder runs in `/`).
     pub fn args(&self) -> Vec<OsString> {
         let o = &self.options;
-        let mut a: Vec<OsString> = vec!["--records".into(), o.records_dir.clone().into()];
-        a.extend(["--pid-file".into(), self.pid_file.clone().into()]);
+        let abs =
+            |p: &PathBuf| OsString::from(std::path::absolute(p).unwrap_or_else(|_| p.clone()));
+        let mut a: Vec<OsString> = vec!["--records".into(), abs(&o.records_dir)];
+        a.extend(["--pid-file".into(), abs(&self.pid_file)]);
         a.extend(["--port".into(), o.port.to_string().into()]);
-        a.extend(["--resolv-conf".into(), o.resolv_conf.clone().into()]);
+        a.extend(["--resolv-conf".into(), abs(&o.resolv_conf)]);
         let ms = o.timeout.as_millis().to_string();
         a.extend(["--timeout-ms".into(), ms.into()]);
         a
@@ -148,8 +151,9 @@ impl Responder {
         let mut args = self.args();
         args.extend(["--lock-fd".into(), lock.fd().to_string().into()]);
         args.extend(["--ready-fd".into(), w.as_raw_fd().to_string().into()]);
-        let exec = Exec::new(&self.program, &args)
-            .ok_or_else(|| fail("a NUL byte in an argument".into()))?;
+        let program = std::path::absolute(&self.program).unwrap_or_else(|_| self.program.clone());
+        let exec =
+            Exec::new(&program, &args).ok_or_else(|| fail("a NUL byte in an argument".into()))?;
         exec.spawn(&[lock.fd(), w.as_raw_fd()])
             .map_err(|e| fail(format!("fork: {e}")))?;
         drop(w);
@@ -236,7 +240,7 @@ impl Exec {
         // SAFETY: sigemptyset on our own set.
         unsafe { libc::sigemptyset(&mut empty) };
         // SAFETY: the child calls only async-signal-safe functions
-        // (setsid, fork, dup2, fcntl, sigprocmask, execv, _exit) on
+        // (setsid, fork, dup2, fcntl, sigprocmask, chdir, execv, _exit) on
         // memory prepared before the fork, and never returns.
         let pid = unsafe { libc::fork() };
         match pid {
@@ -277,6 +281,8 @@ impl Exec {
             libc::fcntl(fd, libc::F_SETFD, 0);
         }
         libc::sigprocmask(libc::SIG_SETMASK, empty, std::ptr::null_mut());
+        // (pin no mount of the caller's working directory)
+        libc::chdir(c"/".as_ptr());
         libc::execv(argv[0], argv.as_ptr());
         libc::_exit(127)
     }

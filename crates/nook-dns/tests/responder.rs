@@ -226,6 +226,22 @@ fn upstream_answer(msg: &[u8], udp: bool) -> Option<Vec<u8>> {
     })
 }
 
+/// Answer one query on a TCP connection.
+fn upstream_tcp(mut s: TcpStream) {
+    let _ = s.set_nonblocking(false);
+    let mut len = [0u8; 2];
+    if s.read_exact(&mut len).is_ok() {
+        let mut m = vec![0u8; u16::from_be_bytes(len) as usize];
+        if s.read_exact(&mut m).is_ok() {
+            if let Some(r) = upstream_answer(&m, false) {
+                let mut out = wire::tcp_prefix(r.len()).to_vec();
+                out.extend_from_slice(&r);
+                let _ = s.write_all(&out);
+            }
+        }
+    }
+}
+
 impl Upstream {
     fn start() -> Upstream {
         let (seen, stop) = (
@@ -249,30 +265,33 @@ impl Upstream {
                         let _ = udp.send_to(&r, peer);
                     }
                 }
+            }
+        });
+        let (seen2, stop2) = (seen.clone(), stop.clone());
+        let t2 = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while !stop2.load(Ordering::Relaxed) {
                 if silent.recv_from(&mut buf).is_ok() {
-                    seen1.fetch_add(1, Ordering::SeqCst);
+                    seen2.fetch_add(1, Ordering::SeqCst);
                 }
-                if let Ok((mut s, _)) = tcp.accept() {
-                    seen1.fetch_add(1, Ordering::SeqCst);
-                    let _ = s.set_nonblocking(false);
-                    let mut len = [0u8; 2];
-                    if s.read_exact(&mut len).is_ok() {
-                        let mut m = vec![0u8; u16::from_be_bytes(len) as usize];
-                        if s.read_exact(&mut m).is_ok() {
-                            if let Some(r) = upstream_answer(&m, false) {
-                                let mut out = wire::tcp_prefix(r.len()).to_vec();
-                                out.extend_from_slice(&r);
-                                let _ = s.write_all(&out);
-                            }
-                        }
+            }
+        });
+        let (seen3, stop3) = (seen.clone(), stop.clone());
+        let t3 = std::thread::spawn(move || {
+            while !stop3.load(Ordering::Relaxed) {
+                match tcp.accept() {
+                    Ok((s, _)) => {
+                        seen3.fetch_add(1, Ordering::SeqCst);
+                        upstream_tcp(s);
                     }
+                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
                 }
             }
         });
         Upstream {
             seen,
             stop,
-            threads: vec![t1],
+            threads: vec![t1, t2, t3],
         }
     }
 
@@ -592,21 +611,20 @@ fn fifty(n: u8) -> Vec<Container> {
         .collect()
 }
 
-/// The mean time of `count` sequential UDP queries for names of both
-/// networks, to port `port` (µs).
-fn latency(port: u16, count: usize) -> f64 {
+/// The mean time of `count` sequential UDP queries for names of network
+/// front (`c11-N`, or `name` when given) to `server` (µs).
+fn latency(server: &str, name: Option<&str>, count: usize) -> f64 {
     let s = UdpSocket::bind(sa("10.11.0.9:0")).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     let mut buf = [0u8; 1500];
     let t = Instant::now();
     for i in 0..count {
-        let name = format!("c11-{}", i % 50);
-        let q = wire::build_query(i as u16, &name, TYPE_A, None);
-        s.send_to(&q, SocketAddr::new("10.11.0.1".parse().unwrap(), port))
-            .unwrap();
-        let n = s.recv(&mut buf).unwrap();
-        let r = wire::parse_response(&buf[..n]).unwrap();
-        assert_eq!(r.answers.len(), 1, "{name}");
+        let n = name.map_or_else(|| format!("c11-{}", i % 50), String::from);
+        let q = wire::build_query(i as u16, &n, TYPE_A, None);
+        s.send_to(&q, sa(server)).unwrap();
+        let len = s.recv(&mut buf).unwrap();
+        let r = wire::parse_response(&buf[..len]).unwrap();
+        assert_eq!((r.id, r.answers.len()), (i as u16, 1), "{n}");
     }
     t.elapsed().as_secs_f64() * 1e6 / count as f64
 }
@@ -687,7 +705,14 @@ fn memory_and_latency_beside_aardvark_dns() {
             network("back", 12, false, fifty(12)),
         ];
         let pid = dns.start(&nets);
-        let ours = latency(53, 2000);
+        let up = Upstream::start();
+        let forwarded = latency("10.11.0.1:53", Some("outside.example"), 300);
+        let direct = latency("10.99.0.53:53", Some("outside.example"), 300);
+        eprintln!(
+            "forwarded: {forwarded:.1} µs a query (asking the upstream directly: {direct:.1} µs)"
+        );
+        drop(up);
+        let ours = latency("10.11.0.1:53", None, 2000);
         let (rss, pss) = memory(pid);
         eprintln!("nook-dns, 2 networks x 50 containers: RSS {rss} KiB, PSS {pss} KiB, {ours:.1} µs a query");
         // a debug build; the release build is about a fifth of this
@@ -695,7 +720,7 @@ fn memory_and_latency_beside_aardvark_dns() {
         let adir = tempfile::tempdir().unwrap();
         if let Some(a) = start_aardvark(adir.path(), &nets) {
             wait_answering(5353);
-            let theirs = latency(5353, 2000);
+            let theirs = latency("10.11.0.1:5353", None, 2000);
             let (arss, apss) = memory(a.0);
             eprintln!(
                 "aardvark-dns, the same: RSS {arss} KiB, PSS {apss} KiB, {theirs:.1} µs a query"

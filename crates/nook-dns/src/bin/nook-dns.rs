@@ -81,8 +81,8 @@ fn run() -> i32 {
         report(ready, &format!("ok {}", std::process::id()));
     }
     server.after_reload = Some(give_back);
-    give_back();
     nook_monitor::trim::trim();
+    give_back(); // (after trim, which reads smaps into the heap)
     match server.run(&lock, signals.as_ref()) {
         Ok(()) => 0,
         Err(e) => {
