@@ -17,6 +17,28 @@
 //! - [`spawn`]: the engine's side: start (`ensure`), `notify`, `stop`.
 //! - [`cli`]: the program's arguments; [`sys`]: sockets, inotify, poll,
 //!   the pid file's lock.
+//!
+//! # For the engine
+//!
+//! 1. Per network, write its records file into the root's records
+//!    directory (e.g. `<root>/dns/`) with [`Network::write`] (atomic)
+//!    whenever a container joins or leaves it, and always with the
+//!    network's subnets (queries from other sources are then REFUSED:
+//!    no open resolver for a LAN that routes to a gateway);
+//!    [`records::remove`] it with the network or its last container.
+//!    The file format is in [`records`].
+//! 2. Then call [`Responder::ensure`] (program: the `nook-dns` binary
+//!    beside `nook`): it starts the responder unless one runs, and
+//!    returns once it serves.  The responder sees changes by inotify on
+//!    the directory (a killed engine leaves nothing stale);
+//!    [`Responder::notify`] (SIGHUP) is there too.  It ends by itself
+//!    when the last file is gone; [`Responder::stop`] for `system reset`.
+//! 3. Give the container a resolv.conf from [`resolv::for_container`]:
+//!    its networks' gateways as nameservers, search `dns.nook`.
+//!
+//! Listen addresses are bound with IP_FREEBIND: the responder may start
+//! before the bridge has its address.  An address it cannot bind (in
+//! use) is tried again every 0.5 s.
 
 pub mod cli;
 pub mod error;

@@ -2,6 +2,7 @@
 //! again whenever the file changes (NetworkManager, systemd-resolved and
 //! DHCP clients rewrite it).  Loopback resolvers are kept: the responder
 //! runs in the host's network namespace, where 127.0.0.53 answers.
+//! Also the resolv.conf a container on bridge networks gets.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::unix::fs::MetadataExt;
@@ -27,6 +28,38 @@ pub fn nameservers(text: &str) -> Vec<SocketAddr> {
     }
     if out.is_empty() {
         out.push(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 53));
+    }
+    out
+}
+
+/// The resolv.conf of a container on bridge networks: the responder's
+/// addresses of its networks (`listen`, first network first; at most 3
+/// are read by glibc), the search domain `dns.nook` then the host's
+/// search domains, and the host's options (from `host`, the host's
+/// resolv.conf text).
+pub fn for_container(listen: &[IpAddr], host: &str) -> String {
+    let mut search = vec![crate::lookup::SEARCH_DOMAIN.to_string()];
+    let mut options = Vec::new();
+    for l in host.lines() {
+        let mut f = l.split_ascii_whitespace();
+        match f.next() {
+            Some("search" | "domain") => {
+                for d in f {
+                    if !search.iter().any(|s| s == d) {
+                        search.push(d.to_string());
+                    }
+                }
+            }
+            Some("options") => options.extend(f.map(String::from)),
+            _ => {}
+        }
+    }
+    let mut out = format!("search {}\n", search.join(" "));
+    for ip in listen {
+        out += &format!("nameserver {ip}\n");
+    }
+    if !options.is_empty() {
+        out += &format!("options {}\n", options.join(" "));
     }
     out
 }
@@ -76,6 +109,21 @@ mod tests {
         let v: Vec<String> = nameservers(t).iter().map(|a| a.to_string()).collect();
         assert_eq!(v, ["10.0.0.53:53", "[::1]:53"]);
         assert_eq!(nameservers("")[0].to_string(), "127.0.0.1:53");
+    }
+
+    #[test]
+    fn a_containers_resolv_conf() {
+        let host = "nameserver 127.0.0.53\nsearch corp.example dns.nook\noptions edns0 trust-ad\n";
+        let listen = ["10.89.0.1".parse().unwrap(), "fd89::1".parse().unwrap()];
+        assert_eq!(
+            for_container(&listen, host),
+            "search dns.nook corp.example\nnameserver 10.89.0.1\nnameserver fd89::1\n\
+             options edns0 trust-ad\n"
+        );
+        assert_eq!(
+            for_container(&listen[..1], ""),
+            "search dns.nook\nnameserver 10.89.0.1\n"
+        );
     }
 
     #[test]

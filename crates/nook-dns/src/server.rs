@@ -139,8 +139,11 @@ impl Server {
         for (name, z) in &zones {
             for ip in &z.network.listen {
                 let a = SocketAddr::new(*ip, self.opts.port);
-                if !wanted.iter().any(|(w, _)| *w == a) {
-                    wanted.push((a, name.clone()));
+                match wanted.iter().find(|(w, _)| *w == a) {
+                    Some((_, other)) => self.warnings.push(format!(
+                        "{a} of network {name} is network {other}'s already"
+                    )),
+                    None => wanted.push((a, name.clone())),
                 }
             }
         }
