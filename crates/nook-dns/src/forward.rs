@@ -1,26 +1,22 @@
-//! The slow paths, each on a short-lived thread of its own (so that the
-//! responder holds no thread, buffer or state for them when idle, and
-//! its one loop never waits on the network): forwarding a UDP query to
-//! the resolvers and relaying their reply, and serving a TCP connection
-//! (length-prefixed queries, answered locally or forwarded over TCP).
+//! TCP, the slow path: each connection on a short-lived thread of its
+//! own (so that the responder holds no thread, buffer or state for it
+//! when idle, and its one loop never waits on a client): length-prefixed
+//! queries, answered from the records or forwarded over TCP.
 
 use crate::lookup::{Decision, Zone};
 use crate::resolv::Resolvers;
 use crate::wire::{self, Query};
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// At most this many queries are forwarded at once (more: SERVFAIL).
-pub const MAX_FORWARDS: usize = 128;
 /// At most this many TCP connections are served at once (more: closed).
 pub const MAX_TCP: usize = 32;
 /// An idle TCP connection is closed after this long.
 pub const TCP_IDLE: Duration = Duration::from_secs(10);
-/// The stack of a forwarding thread (it holds a 64 KiB buffer at most,
-/// on the heap).
+/// The stack of a connection's thread (its buffers are on the heap).
 const STACK: usize = 64 * 1024;
 
 /// What the threads share with the loop.
@@ -32,15 +28,13 @@ pub struct Shared {
     pub timeout: Duration,
     /// The zones by network name (replaced on reload).
     pub zones: RwLock<std::collections::HashMap<String, Arc<Zone>>>,
-    /// Forwards under way.
-    pub forwards: AtomicUsize,
     /// TCP connections served.
     pub tcp: AtomicUsize,
 }
 
 impl Shared {
     /// Resolvers to try: the decision's, or the host's.
-    fn upstreams(&self, chosen: Vec<SocketAddr>) -> Vec<SocketAddr> {
+    pub fn upstreams(&self, chosen: Vec<SocketAddr>) -> Vec<SocketAddr> {
         if !chosen.is_empty() {
             return chosen;
         }
@@ -71,75 +65,6 @@ struct Slot<'a>(&'a AtomicUsize);
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// Forward UDP query `msg` (read as `q`) from `client`, on a thread;
-/// the reply (or SERVFAIL) goes back through `sock`.
-pub fn forward_udp(
-    shared: &Arc<Shared>,
-    sock: &Arc<UdpSocket>,
-    client: SocketAddr,
-    msg: &[u8],
-    q: &Query,
-    chosen: Vec<SocketAddr>,
-) {
-    let fail = || wire::response(q, wire::SERVFAIL, &[], false, true, true);
-    if !reserve(&shared.forwards, MAX_FORWARDS) {
-        let _ = sock.send_to(&fail(), client);
-        return;
-    }
-    let (shared2, sock2, msg) = (shared.clone(), sock.clone(), msg.to_vec());
-    let servfail = fail();
-    let size = q.edns.map_or(wire::UDP_PLAIN_MAX, |e| {
-        (e.udp_size as usize).max(wire::UDP_PLAIN_MAX)
-    });
-    let spawned = std::thread::Builder::new()
-        .stack_size(STACK)
-        .spawn(move || {
-            let (shared, sock) = (shared2, sock2);
-            let _slot = Slot(&shared.forwards);
-            let reply = shared
-                .upstreams(chosen)
-                .into_iter()
-                .find_map(|up| ask_udp(up, &msg, size, shared.timeout).ok());
-            let _ = sock.send_to(reply.as_deref().unwrap_or(&servfail), client);
-        });
-    if spawned.is_err() {
-        shared.forwards.fetch_sub(1, Ordering::AcqRel);
-        let _ = sock.send_to(&fail(), client);
-    }
-}
-
-/// An unspecified address of `up`'s family, port 0.
-fn any_for(up: SocketAddr) -> SocketAddr {
-    match up {
-        SocketAddr::V4(_) => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
-        SocketAddr::V6(_) => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0),
-    }
-}
-
-/// Ask resolver `up` over UDP; its reply to this message (same ID), of
-/// at most `size` bytes (the requester's UDP size: the resolver sends
-/// no more).
-pub fn ask_udp(up: SocketAddr, msg: &[u8], size: usize, timeout: Duration) -> io::Result<Vec<u8>> {
-    let s = UdpSocket::bind(any_for(up))?;
-    s.connect(up)?;
-    s.send(msg)?;
-    let deadline = Instant::now() + timeout;
-    let mut buf = vec![0u8; size];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
-        s.set_read_timeout(Some(left))?;
-        let n = s.recv(&mut buf)?;
-        // a reply to this query: its ID, QR set
-        if n >= 12 && buf[..2] == msg[..2] && buf[2] & 0x80 != 0 {
-            buf.truncate(n);
-            return Ok(buf);
-        }
     }
 }
 

@@ -12,8 +12,8 @@
 //! - [`records`]: the records files the engine writes (their format).
 //! - [`lookup`]: what to do with a query (answer, forward, refuse).
 //! - [`resolv`]: the host's resolvers.
-//! - [`server`]: the responder's loop; [`forward`]: its threads for
-//!   forwarding and TCP.
+//! - [`server`]: the responder's loop; [`relay`]: forwarding over UDP
+//!   in that loop; [`forward`]: TCP connections on threads.
 //! - [`spawn`]: the engine's side: start (`ensure`), `notify`, `stop`.
 //! - [`cli`]: the program's arguments; [`sys`]: sockets, inotify, poll,
 //!   the pid file's lock.
@@ -45,6 +45,7 @@ pub mod error;
 pub mod forward;
 pub mod lookup;
 pub mod records;
+pub mod relay;
 pub mod resolv;
 pub mod server;
 pub mod spawn;

@@ -1,7 +1,8 @@
 //! The responder's life: read the records directory, bind UDP and TCP on
 //! every network's listen addresses, then one poll loop: queries over UDP
-//! answered at once from the records (forwards handed to threads, see
-//! [`crate::forward`]), TCP connections handed to threads, the records
+//! answered at once from the records or forwarded (the resolvers' sockets
+//! polled in the same loop, see [`crate::relay`]), TCP connections handed
+//! to threads ([`crate::forward`]), the records
 //! read again on inotify (and SIGHUP), and the end when no records file
 //! is left (or SIGTERM).
 //!
@@ -15,6 +16,7 @@
 use crate::forward::{self, Shared};
 use crate::lookup::{Decision, Zone};
 use crate::records::{self, Network};
+use crate::relay::Relay;
 use crate::resolv::Resolvers;
 use crate::sys::{self, PidLock};
 use crate::wire;
@@ -73,6 +75,7 @@ pub struct Server {
     unbound: bool,
     /// Called after each reload (the program gives back freed memory).
     pub after_reload: Option<fn()>,
+    relay: Relay,
 }
 
 /// The largest UDP query read whole.
@@ -89,7 +92,6 @@ impl Server {
             resolvers: Mutex::new(Resolvers::new(opts.resolv_conf.clone())),
             timeout: opts.timeout,
             zones: RwLock::new(HashMap::new()),
-            forwards: AtomicUsize::new(0),
             tcp: AtomicUsize::new(0),
         });
         let mut s = Server {
@@ -100,6 +102,7 @@ impl Server {
             warnings: Vec::new(),
             unbound: false,
             after_reload: None,
+            relay: Relay::default(),
         };
         s.reload();
         Ok(s)
@@ -189,23 +192,36 @@ impl Server {
                 fds.push(l.udp.as_raw_fd());
                 fds.push(l.tcp.as_raw_fd());
             }
-            let ready = sys::poll_read(&fds, if self.unbound { REBIND_MS } else { -1 })?;
+            let relayed = fds.len();
+            fds.extend(self.relay.fds());
+            let ready = sys::poll_read(&fds, self.wait_ms())?;
             if ready[0] || (self.unbound && !ready.contains(&true)) {
                 sys::drain(&self.inotify);
                 self.reload();
-                continue;
             }
             if base == 2 && ready[1] && self.signalled(signals) {
                 return Ok(());
             }
-            for (i, l) in self.listeners.iter().enumerate() {
+            self.relay.ready(&ready[relayed..], self.opts.timeout);
+            for i in 0..(relayed - base) / 2 {
                 if ready[base + 2 * i] {
-                    self.udp_ready(l, &mut buf);
+                    self.udp_ready(i, &mut buf);
                 }
                 if ready[base + 2 * i + 1] {
-                    self.tcp_ready(l);
+                    self.tcp_ready(i);
                 }
             }
+        }
+    }
+
+    /// How long the loop may wait: until a forward's deadline, or the
+    /// next try at binding.
+    fn wait_ms(&self) -> i32 {
+        let relay = self.relay.wait_ms();
+        match (self.unbound, relay) {
+            (false, r) => r,
+            (true, -1) => REBIND_MS,
+            (true, r) => r.min(REBIND_MS),
         }
     }
 
@@ -244,19 +260,24 @@ impl Server {
         Ok(false)
     }
 
-    /// Answer what came over UDP to listener `l`.
-    fn udp_ready(&self, l: &Listener, buf: &mut [u8]) {
+    /// Answer what came over UDP to listener `i` (a reload may have
+    /// changed the listeners since the poll: then nothing).
+    fn udp_ready(&mut self, i: usize, buf: &mut [u8]) {
+        let Some(l) = self.listeners.get(i) else {
+            return;
+        };
+        let (sock, network) = (l.udp.clone(), l.network.clone());
         // a burst at most, then the others get their turn
         for _ in 0..64 {
-            let Ok((n, client)) = l.udp.recv_from(buf) else {
+            let Ok((n, client)) = sock.recv_from(buf) else {
                 return;
             };
-            self.udp_query(l, client, &buf[..n]);
+            self.udp_query(&sock, &network, client, &buf[..n]);
         }
     }
 
-    fn udp_query(&self, l: &Listener, client: SocketAddr, msg: &[u8]) {
-        let Some(zone) = self.zones().get(&l.network).cloned() else {
+    fn udp_query(&mut self, sock: &Arc<UdpSocket>, network: &str, client: SocketAddr, msg: &[u8]) {
+        let Some(zone) = self.zones().get(network).cloned() else {
             return;
         };
         let q = match wire::parse_query(msg) {
@@ -264,7 +285,7 @@ impl Server {
             Err(_) => {
                 if let Some(q) = forward::header_only(msg) {
                     let r = wire::response(&q, wire::FORMERR, &[], false, true, true);
-                    let _ = l.udp.send_to(&r, client);
+                    let _ = sock.send_to(&r, client);
                 }
                 return;
             }
@@ -278,15 +299,20 @@ impl Server {
             } => {
                 let ra = !zone.network.internal;
                 let r = wire::response(&q, rcode, &answers, authoritative, ra, true);
-                let _ = l.udp.send_to(&r, client);
+                let _ = sock.send_to(&r, client);
             }
             Decision::Forward(chosen) => {
-                forward::forward_udp(&self.shared, &l.udp, client, msg, &q, chosen)
+                let upstreams = self.shared.upstreams(chosen);
+                let timeout = self.opts.timeout;
+                self.relay.start(sock, client, msg, &q, upstreams, timeout)
             }
         }
     }
 
-    fn tcp_ready(&self, l: &Listener) {
+    fn tcp_ready(&self, i: usize) {
+        let Some(l) = self.listeners.get(i) else {
+            return;
+        };
         while let Ok((s, _)) = l.tcp.accept() {
             forward::serve_tcp(&self.shared, l.network.clone(), s);
         }
