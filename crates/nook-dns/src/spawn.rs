@@ -88,7 +88,7 @@ impl Responder {
             return Ok(Ensured::Idle);
         }
         match PidLock::take(&self.pid_file).map_err(Error::io("lock", &self.pid_file))? {
-            Some(lock) => self.start(lock).map(Ensured::Started),
+            Some(lock) => self.start(lock),
             None => self.wait_running().map(Ensured::Running),
         }
     }
@@ -141,8 +141,9 @@ impl Responder {
         Ok(true)
     }
 
-    /// Start the responder, handing it `lock`; its pid once it serves.
-    fn start(&self, lock: PidLock) -> Result<i32, Error> {
+    /// Start the responder, handing it `lock`; its pid once it serves
+    /// (idle: the records went meanwhile, and so did it).
+    fn start(&self, lock: PidLock) -> Result<Ensured, Error> {
         let fail = |why: String| Error::Start {
             program: self.program.clone(),
             why,
@@ -161,9 +162,8 @@ impl Responder {
         let line = read_report(r);
         let mut f = line.split_ascii_whitespace();
         match (f.next(), f.next().and_then(|p| p.parse().ok())) {
-            (Some("ok"), Some(pid)) => Ok(pid),
-            (Some("idle"), _) => Ok(0),
-            (Some("running"), Some(pid)) => Ok(pid),
+            (Some("ok"), Some(pid)) => Ok(Ensured::Started(pid)),
+            (Some("idle"), _) => Ok(Ensured::Idle),
             _ if line.is_empty() => Err(fail("it ended before it reported".into())),
             _ => Err(fail(line.trim_start_matches("error ").to_string())),
         }
