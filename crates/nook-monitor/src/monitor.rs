@@ -18,7 +18,7 @@
 //! PID must be a child of this process (`nook run -d` made it so before
 //! exec'ing the monitor): it is reaped here, so its exit status is known.
 
-use crate::attach::Attach;
+use crate::attach::{Attach, CONTROL_SOCKET};
 use crate::exit::{self, Exit};
 use crate::log::{Driver, LogConfig, LogWriter, Stream};
 use crate::time;
@@ -348,9 +348,16 @@ pub fn run(a: Args) -> i32 {
         .attach_socket
         .as_deref()
         .and_then(|p| Attach::bind(p, a.input_fd).ok());
-    if a.wait_attach {
-        if let Some(at) = &mut attach {
+    if let Some(at) = &mut attach {
+        if a.wait_attach {
             at.keep_for_first_client();
+        }
+        // a terminal's size is set through the control socket
+        // SAFETY: isatty on a descriptor we hold.
+        if unsafe { libc::isatty(a.stdout_fd) } == 1 {
+            if let Some(p) = &a.attach_socket {
+                let _ = at.control(&p.with_file_name(CONTROL_SOCKET), a.stdout_fd);
+            }
         }
     }
     crate::trim::trim();
@@ -379,6 +386,7 @@ pub fn run(a: Args) -> i32 {
     drop(attach);
     if let Some(p) = &a.attach_socket {
         let _ = std::fs::remove_file(p);
+        let _ = std::fs::remove_file(p.with_file_name(CONTROL_SOCKET));
     }
     let _ = exec(&a.exit_command);
     1

@@ -16,6 +16,8 @@
 //!   remove, and what is still referenced.
 //!
 //! - [`volumes`]: volumes and the containers that use them.
+//! - [`networks`]: networks, containers' endpoints, and the addresses each
+//!   holds (chosen and taken in one transaction).
 //!
 //! Every change is one transaction (`BEGIN IMMEDIATE`, so two writers queue
 //! on the database lock instead of failing an upgrade); the database runs
@@ -26,11 +28,13 @@
 
 pub mod containers;
 pub mod images;
+pub mod networks;
 pub mod schema;
 pub mod volumes;
 
 pub use containers::{ContainerRecord, ContainerStatus, NewContainer};
 pub use images::{BlobRef, Freed, ImageRecord, LayerRecord, NewImage, Recorded, RepoDigest, Tag};
+pub use networks::{Endpoint, NetworkRecord, NewNetwork, SubnetConfig};
 pub use oci_spec::image::Digest;
 pub use volumes::{NewVolume, VolumeRecord};
 
@@ -114,6 +118,44 @@ pub enum Error {
         name: String,
         /// The ids of the containers that use it, comma-separated.
         containers: String,
+    },
+    /// No network has that name or id prefix.
+    #[error("network {0} not found")]
+    NoSuchNetwork(String),
+    /// An id prefix that more than one network has.
+    #[error("network id prefix {prefix:?} is ambiguous: {count} networks have it")]
+    AmbiguousNetwork {
+        /// The prefix given.
+        prefix: String,
+        /// How many networks have it.
+        count: usize,
+    },
+    /// A network name (or bridge name) that another network has.
+    #[error("network with name {0} already exists")]
+    NetworkExists(String),
+    /// A network some container is on.
+    #[error("error while removing network: network {name} has active endpoints (containers {containers})")]
+    NetworkInUse {
+        /// The network.
+        name: String,
+        /// The ids of the containers on it, comma-separated.
+        containers: String,
+    },
+    /// An address another container on the network has.
+    #[error("address {address} is already in use on network {network}")]
+    AddressInUse {
+        /// The address.
+        address: String,
+        /// The network.
+        network: String,
+    },
+    /// A container already on the network.
+    #[error("container {container} is already connected to network {network}")]
+    EndpointExists {
+        /// The container's id.
+        container: String,
+        /// The network.
+        network: String,
     },
     /// A value in the database that does not parse.
     #[error("state database: bad {what} {value:?}")]

@@ -10,7 +10,7 @@ use std::path::Path;
 
 /// The migrations; `MIGRATIONS[n]` takes the schema from version `n` to
 /// `n + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// Version 1: images, the layers and blobs they use, tags and repository
 /// digests.  Digests are `algorithm:hex` text; times are Unix seconds.
@@ -123,6 +123,43 @@ CREATE TABLE container_volumes (
     PRIMARY KEY (container_id, volume)
 ) STRICT;
 CREATE INDEX container_volumes_by_volume ON container_volumes(volume);
+";
+
+/// Version 5: networks, containers' endpoints on them and the addresses
+/// endpoints hold.  (network, address) is the key of an address: no two
+/// containers get one; endpoints and addresses go with their container;
+/// a network with endpoints cannot be removed.  `subnets`, `labels`,
+/// `options`, `aliases` are JSON.
+const V5: &str = "
+CREATE TABLE networks (
+    name     TEXT PRIMARY KEY,
+    id       TEXT NOT NULL UNIQUE,          -- 64 hex digits
+    driver   TEXT NOT NULL,
+    bridge   TEXT NOT NULL UNIQUE,          -- the Linux bridge
+    subnets  TEXT NOT NULL,
+    internal INTEGER NOT NULL,
+    ipv6     INTEGER NOT NULL,
+    labels   TEXT NOT NULL,
+    options  TEXT NOT NULL,
+    created  INTEGER NOT NULL               -- Unix nanoseconds
+) STRICT;
+CREATE TABLE endpoints (
+    container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+    network      TEXT NOT NULL REFERENCES networks(name),
+    ifname       TEXT NOT NULL,             -- eth0, eth1, ...
+    mac          TEXT NOT NULL,
+    aliases      TEXT NOT NULL,
+    PRIMARY KEY (container_id, network)
+) STRICT;
+CREATE INDEX endpoints_by_network ON endpoints(network);
+CREATE TABLE addresses (
+    network      TEXT NOT NULL,
+    address      TEXT NOT NULL,             -- no prefix length
+    container_id TEXT NOT NULL,
+    PRIMARY KEY (network, address),
+    FOREIGN KEY (container_id, network) REFERENCES endpoints(container_id, network) ON DELETE CASCADE
+) STRICT;
+CREATE INDEX addresses_by_container ON addresses(container_id);
 ";
 
 /// The schema version this build writes.

@@ -38,14 +38,22 @@ pub fn header() -> tar::Header {
 
 /// A tar holding /bin/busybox and bin/sh linking to it.
 pub fn busybox_layer() -> Vec<u8> {
+    busybox_layer_with_dirs(&[])
+}
+
+/// [`busybox_layer`] with the directories `dirs` too (each like `"tmp/"`,
+/// mode 0755), after `bin/`.
+pub fn busybox_layer_with_dirs(dirs: &[&str]) -> Vec<u8> {
     super::need("/bin/busybox", "busybox-static");
     let data = std::fs::read("/bin/busybox").unwrap();
     let mut b = tar::Builder::new(Vec::new());
-    let mut h = header();
-    h.set_entry_type(tar::EntryType::Directory);
-    h.set_mode(0o755);
-    h.set_size(0);
-    b.append_data(&mut h, "bin/", std::io::empty()).unwrap();
+    for d in std::iter::once(&"bin/").chain(dirs) {
+        let mut h = header();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(0o755);
+        h.set_size(0);
+        b.append_data(&mut h, d, std::io::empty()).unwrap();
+    }
     let mut h = header();
     h.set_mode(0o755);
     h.set_size(data.len() as u64);
@@ -131,18 +139,36 @@ impl Layout {
     /// An image for `arch` of `layers` (uncompressed tars and how to
     /// compress each).
     pub fn image(&self, arch: &str, layers: &[(Vec<u8>, Comp)]) -> Built {
+        let config = json!({
+            "architecture": arch, "os": "linux",
+            "config": {"Cmd": ["/bin/sh"], "Env": ["PATH=/bin"]},
+            "history": layers.iter().map(|_| json!({"created_by": "nook-image test"})).collect::<Vec<_>>(),
+        });
+        self.write_image(layers, config)
+    }
+
+    /// An image for linux/amd64 of `layers` (uncompressed tars and how to
+    /// compress each) whose config's `config` section (Cmd, Env, User,
+    /// WorkingDir, Volumes, Labels, ...) is `config`, with no history.
+    pub fn image_with_config(
+        &self,
+        layers: &[(Vec<u8>, Comp)],
+        config: serde_json::Value,
+    ) -> Built {
+        let config = json!({"architecture": "amd64", "os": "linux", "config": config});
+        self.write_image(layers, config)
+    }
+
+    /// The layers' blobs, `config` (its rootfs filled in here with the
+    /// layers' diff ids) and a manifest of them, written as blobs.
+    fn write_image(&self, layers: &[(Vec<u8>, Comp)], mut config: serde_json::Value) -> Built {
         let mut descs = Vec::new();
         let mut diff_ids = Vec::new();
         for (tar, c) in layers {
             diff_ids.push(sha256(tar).to_string());
             descs.push(self.blob(c.media_type(), &compress(tar, *c)));
         }
-        let config = json!({
-            "architecture": arch, "os": "linux",
-            "config": {"Cmd": ["/bin/sh"], "Env": ["PATH=/bin"]},
-            "rootfs": {"type": "layers", "diff_ids": diff_ids},
-            "history": diff_ids.iter().map(|_| json!({"created_by": "nook-image test"})).collect::<Vec<_>>(),
-        });
+        config["rootfs"] = json!({"type": "layers", "diff_ids": diff_ids});
         let config = self.blob(
             "application/vnd.oci.image.config.v1+json",
             config.to_string().as_bytes(),

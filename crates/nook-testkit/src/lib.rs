@@ -178,6 +178,24 @@ impl Registry {
     pub fn host(&self) -> String {
         format!("{}:{}", self.addr, self.port)
     }
+
+    /// Push an image of `layers` with `config` (as
+    /// [`layout::Layout::image_with_config`] builds it, in a temporary
+    /// layout) here as `repo:tag`; its full name, `HOST/repo:tag`.
+    pub fn push_image(
+        &self,
+        repo: &str,
+        tag: &str,
+        layers: &[(Vec<u8>, layout::Comp)],
+        config: serde_json::Value,
+    ) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = layout::Layout::new(&dir.path().join("layout"));
+        let built = l.image_with_config(layers, config);
+        l.tag(tag, &built.manifest);
+        layout::push(&l, tag, &self.host(), repo, false);
+        format!("{}/{repo}:{tag}", self.host())
+    }
 }
 
 impl Drop for Registry {

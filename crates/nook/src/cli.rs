@@ -119,6 +119,12 @@ pub enum HealthcheckCommand {
 /// `attach`.
 #[derive(Debug, Args)]
 pub struct Attach {
+    /// Do not attach STDIN.
+    #[arg(long)]
+    pub no_stdin: bool,
+    /// `--detach-keys`, `--sig-proxy`.
+    #[command(flatten)]
+    pub session: crate::terminal::SessionArgs,
     /// The container.
     pub container: String,
 }
@@ -221,6 +227,12 @@ pub struct Start {
     /// Attach STDOUT/STDERR and forward signals.
     #[arg(short, long)]
     pub attach: bool,
+    /// Attach the container's STDIN.
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// `--detach-keys`, `--sig-proxy`.
+    #[command(flatten)]
+    pub session: crate::terminal::SessionArgs,
     /// The containers.
     #[arg(required = true)]
     pub containers: Vec<String>,
@@ -524,6 +536,9 @@ pub struct Run {
     /// Resource limits.
     #[command(flatten)]
     pub resources: ResourceArgs,
+    /// `-a`, `--detach-keys`, `--sig-proxy`.
+    #[command(flatten)]
+    pub term: crate::terminal::RunTermArgs,
     /// Bind mount a volume (NAME:DST[:OPTS], /HOST:DST[:OPTS], DST).
     #[arg(short = 'v', long = "volume", value_name = "SRC:DST")]
     pub volumes: Vec<String>,
@@ -533,6 +548,24 @@ pub struct Run {
     /// Mount a tmpfs (DST[:OPTS], e.g. /run:size=64m,mode=1777).
     #[arg(long = "tmpfs", value_name = "DST")]
     pub tmpfs: Vec<String>,
+    /// Namespace and device flags.
+    #[command(flatten)]
+    pub isolation: Box<crate::isolation::IsolationFlags>,
+    /// Name resolution flags.
+    #[command(flatten)]
+    pub network: Box<crate::network_flags::NetworkFlags>,
+    /// Pull the image before running: always, missing (the default), never.
+    #[arg(long, value_name = "POLICY", default_value = "missing")]
+    pub pull: String,
+    /// Suppress the pull output.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// The platform to pull when the image is missing (os/arch[/variant]).
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Write the container's id to this file.
+    #[arg(long, value_name = "FILE")]
+    pub cidfile: Option<std::path::PathBuf>,
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
@@ -642,6 +675,18 @@ pub struct Rm {
 /// `exec`.
 #[derive(Debug, Args)]
 pub struct Exec {
+    /// Detached mode: run the command in the background.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Keep STDIN open even if not attached.
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Override the key sequence for detaching a container.
+    #[arg(long = "detach-keys", value_name = "KEYS")]
+    pub detach_keys: Option<String>,
     /// Set an environment variable.
     #[arg(short, long = "env", value_name = "K=V")]
     pub env: Vec<String>,
@@ -717,6 +762,9 @@ pub struct LimitArgs {
     /// Block IO (relative weight), between 10 and 1000, or 0 to disable.
     #[arg(long, value_name = "UINT16", allow_hyphen_values = true)]
     pub blkio_weight: Option<String>,
+    /// Block IO weight for a device (PATH:WEIGHT, 10 to 1000).
+    #[arg(long = "blkio-weight-device", value_name = "PATH:WEIGHT")]
+    pub blkio_weight_device: Vec<String>,
     /// Limit read rate (bytes per second) from a device (PATH:RATE).
     #[arg(long, value_name = "PATH:RATE", allow_hyphen_values = true)]
     pub device_read_bps: Vec<String>,

@@ -14,14 +14,20 @@ use std::io::{IsTerminal, Read, Write};
 
 type Result<T = ()> = std::result::Result<T, Failure>;
 
-/// Run the command `cli` names; the exit status.
-pub fn run(cli: Cli) -> Result<i32> {
-    let options = EngineOptions {
+/// The engine's options from the global flags and the environment
+/// (credentials).
+fn engine_options(cli: &Cli) -> EngineOptions {
+    EngineOptions {
         auth: nook_image::AuthConfig::from_env(&nook_image::auth::AuthEnv::current()),
         insecure_registries: cli.insecure_registries.clone(),
         cgroup_parent: cli.cgroup_parent.clone(),
         ..Default::default()
-    };
+    }
+}
+
+/// Run the command `cli` names; the exit status.
+pub fn run(cli: Cli) -> Result<i32> {
+    let options = engine_options(&cli);
     let engine = || Engine::open_with(&cli.root, options.clone());
     match cli.command {
         Command::Run(a) => return crate::containers::run(&engine()?, *a),
@@ -67,12 +73,7 @@ pub fn run(cli: Cli) -> Result<i32> {
 
 /// Run an image (or login, system) command.
 fn image_command(cli: Cli) -> Result {
-    let options = EngineOptions {
-        auth: nook_image::AuthConfig::from_env(&nook_image::auth::AuthEnv::current()),
-        insecure_registries: cli.insecure_registries.clone(),
-        cgroup_parent: cli.cgroup_parent.clone(),
-        ..Default::default()
-    };
+    let options = engine_options(&cli);
     let engine = || Engine::open_with(&cli.root, options.clone());
     match cli.command {
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => pull(&engine()?, a),

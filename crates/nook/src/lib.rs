@@ -15,19 +15,23 @@
 //! - [`resources`]: the resource flags, and `update`.
 //! - [`progress`]: a pull's progress display.
 //! - [`run_flags`]: `run`'s security and process flags.
+//! - [`terminal`]: detach keys, `-a`, `--sig-proxy`, the terminal's size.
 
 #![warn(missing_docs)]
 
 pub mod cli;
 pub mod commands;
 pub mod containers;
+pub mod isolation;
 pub mod lifecycle;
 pub mod listing;
+pub mod network_flags;
 pub mod progress;
 pub mod render;
 pub mod resources;
 pub mod run_flags;
 pub mod stats;
+pub mod terminal;
 pub mod volumes;
 
 use clap::Parser;

@@ -84,10 +84,12 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32> {
     Ok(0)
 }
 
-/// `start`: each container started detached; with `-a` (one container)
-/// its output copied here until it exits, and its exit code returned.
+/// `start`: each container started detached; with `-a` or `-i` (one
+/// container) its output copied here until it exits, and its exit code
+/// returned; with `-i` this process's input goes to it (and the detach
+/// keys, with a terminal, leave it running: 0).
 fn start(engine: &Engine, a: cli::Start) -> Result<i32> {
-    if !a.attach {
+    if !a.attach && !a.interactive {
         each(&a.containers, |n| {
             engine.start_container(n, &monitor_of(engine)).map(drop)
         })?;
@@ -98,14 +100,21 @@ fn start(engine: &Engine, a: cli::Start) -> Result<i32> {
             "you cannot start and attach multiple containers at once".into(),
         ));
     }
+    let keys = crate::terminal::DetachKeys::parse(a.session.detach_keys.as_deref())?;
     let c = engine.container(&a.containers[0])?;
     let id = c.record.id.clone();
     // what the log holds already is not this run's output
     let mut before = 0;
     engine.logs(&id, None, false, &mut |_| before += 1)?;
-    if let Err(e) = engine.start_container(&id, &monitor_of(engine)) {
-        return report(e);
-    }
+    let started = match engine.start_container(&id, &monitor_of(engine)) {
+        Ok(c) => c,
+        Err(e) => return report(e),
+    };
+    follow_terminal(engine, &started.record, a.session.sig_proxy)?;
+    let _input = match a.interactive {
+        true => Some(crate::containers::send_input(engine, &id, &keys)?),
+        false => None,
+    };
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
     let mut seen = 0;
     engine.logs(&id, None, true, &mut |e: &LogEntry| {
@@ -121,6 +130,28 @@ fn start(engine: &Engine, a: cli::Start) -> Result<i32> {
         let _ = w.flush();
     })?;
     Ok(engine.wait_container(&id)?)
+}
+
+/// `start -a`: the size of a started container's terminal follows this
+/// one's; without a terminal, `--sig-proxy` forwards signals to it.
+fn follow_terminal(engine: &Engine, rec: &nook_engine::ContainerRecord, sig_proxy: bool) -> Result {
+    use crate::terminal::{handle_signals, size, SignalPlan};
+    let (tty, _) = nook_engine::container::detach::terminal(rec);
+    let ctl = engine.control_socket(&rec.id);
+    if let Some((rows, cols)) = size().filter(|_| tty) {
+        // the monitor binds it once exec'd: a moment's retry
+        for _ in 0..100 {
+            match nook_monitor::attach::send_resize(&ctl, rows, cols) {
+                Ok(()) => break,
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    }
+    handle_signals(SignalPlan {
+        resize: (tty && size().is_some()).then_some(ctl),
+        proxy_to: rec.pid.filter(|_| sig_proxy && !tty),
+        ..Default::default()
+    })
 }
 
 /// `wait`: each container's exit code, as each exits.

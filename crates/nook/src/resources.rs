@@ -24,6 +24,7 @@ fn flags(l: &cli::LimitArgs) -> ResourceFlags {
         cpuset_mems: l.cpuset_mems.clone(),
         pids_limit: l.pids_limit.clone(),
         blkio_weight: l.blkio_weight.clone(),
+        blkio_weight_device: l.blkio_weight_device.clone(),
         device_read_bps: l.device_read_bps.clone(),
         device_write_bps: l.device_write_bps.clone(),
         device_read_iops: l.device_read_iops.clone(),

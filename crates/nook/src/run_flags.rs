@@ -53,6 +53,9 @@ pub struct RunFlags {
     /// Read in a line delimited file of labels.
     #[arg(long = "label-file", value_name = "FILE")]
     pub label_file: Vec<PathBuf>,
+    /// Add an annotation to the container, passed to the runtime (K=V).
+    #[arg(long = "annotation", value_name = "K=V")]
+    pub annotation: Vec<String>,
     /// Read in a file of environment variables.
     #[arg(long = "env-file", value_name = "FILE")]
     pub env_file: Vec<PathBuf>,
@@ -110,6 +113,7 @@ impl RunFlags {
                 stop_timeout: self.stop_timeout,
                 init,
                 domainname: self.domainname,
+                annotations: self.annotation,
             },
             env,
         })

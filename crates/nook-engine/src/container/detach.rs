@@ -32,6 +32,9 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The annotation [`Engine::remove_on_exit`] sets.
+const REMOVE_ON_EXIT: &str = "io.nook.remove-on-exit";
+
 /// `--restart`: whether a detached container is started again when it
 /// exits (never after `stop`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -197,6 +200,22 @@ pub(crate) fn annotations(opts: &super::RunOptions) -> Result<Value> {
         a.extend(h.clone());
     }
     Ok(a)
+}
+
+/// Spec JSON `config` whose terminal starts at `size` (rows, columns),
+/// when it has one.
+pub(crate) fn with_console_size(
+    config: &str,
+    tty: bool,
+    size: Option<(u16, u16)>,
+) -> Result<String> {
+    let Some((rows, cols)) = size.filter(|_| tty) else {
+        return Ok(config.to_string());
+    };
+    let mut spec: Value =
+        serde_json::from_str(config).map_err(|e| Error::invalid("spec", "consoleSize", e))?;
+    spec["process"]["consoleSize"] = json!({"height": rows, "width": cols});
+    serde_json::to_string(&spec).map_err(|e| Error::invalid("spec", "consoleSize", e))
 }
 
 /// Whether a container has a terminal (`-t`) and keeps its input open
@@ -417,6 +436,84 @@ impl Engine {
         self.container_dir(id).join("attach")
     }
 
+    /// The control socket of container `id`'s monitor, which sets the
+    /// size of its terminal (see `nook_monitor::attach::send_resize`).
+    pub fn control_socket(&self, id: &str) -> PathBuf {
+        self.container_dir(id)
+            .join(nook_monitor::attach::CONTROL_SOCKET)
+    }
+
+    /// `run -it --rm` detached from: container `id` is removed once it
+    /// exits (by its exit command, which reads the annotation this sets,
+    /// under the container's lock), or now when it has exited already.
+    pub fn remove_on_exit(&self, id: &str) -> Result<()> {
+        {
+            let _lock = ContainerLock::take(&self.container_dir(id));
+            let Some(rec) = self.state.container(id)? else {
+                return Ok(());
+            };
+            if matches!(
+                rec.status,
+                ContainerStatus::Running | ContainerStatus::Restarting
+            ) {
+                let extra = json!({ REMOVE_ON_EXIT: "true" });
+                let config = super::with_annotations(&rec.config, &extra)?;
+                self.state.set_container_config(id, &config)?;
+                return Ok(());
+            }
+        }
+        self.remove_container(id, true).map(drop)
+    }
+
+    /// After the attached run of container `id` (the caller its parent,
+    /// now reaped) exited with `code`: when its restart policy starts it
+    /// again, hand its exit over to `exit_command` (`nook container
+    /// cleanup ID`, run in a session of its own, as a detached monitor
+    /// would exec it: it records the exit, waits and restarts it under a
+    /// monitor) and say so; otherwise nothing is done (the caller records
+    /// the exit itself).
+    pub fn hand_over_restart(
+        &self,
+        id: &str,
+        code: i32,
+        exit_command: &[OsString],
+    ) -> Result<bool> {
+        let Some(rec) = self.state.container(id)? else {
+            return Ok(false);
+        };
+        let (Some(program), false) = (exit_command.first(), rec.stop_requested) else {
+            return Ok(false);
+        };
+        if rec.auto_remove || !restart_policy(&rec).restarts(code, rec.restart_count) {
+            return Ok(false);
+        }
+        let dir = self.container_dir(id);
+        let exit = Exit {
+            code,
+            time: now_nanos(),
+        };
+        nook_monitor::exit::write(&dir, exit).map_err(Error::io("write", dir.join(EXIT_FILE)))?;
+        let mut cmd = std::process::Command::new(program);
+        cmd.args(&exit_command[1..])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        // SAFETY: only async-signal-safe calls between fork and exec: a
+        // session of its own and an empty signal mask (the caller may have
+        // blocked some for its signalfd).
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                let mut none: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut none);
+                libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+                Ok(())
+            });
+        }
+        cmd.spawn().map_err(Error::io("run", program))?;
+        Ok(true)
+    }
+
     /// The exit command's work, once container `id` has exited under its
     /// monitor: record the exit from its exit file (under the container's
     /// lock), unmount its root, remove it with `--rm`; when its restart
@@ -431,6 +528,8 @@ impl Engine {
         if rec.status != ContainerStatus::Running {
             return Ok(None); // recorded already
         }
+        let mut rec = rec;
+        rec.auto_remove |= annotation(&rec, REMOVE_ON_EXIT).as_deref() == Some("true");
         let exit = Exit::read(&dir).unwrap_or(Exit {
             code: 255,
             time: now_nanos(),

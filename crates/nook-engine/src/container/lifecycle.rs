@@ -34,6 +34,8 @@ pub struct LifecycleOptions {
     pub init: Option<PathBuf>,
     /// `--domainname`.
     pub domainname: Option<String>,
+    /// `--annotation K=V`: OCI annotations the runtime sees.
+    pub annotations: Vec<String>,
 }
 
 /// A signal by name (`TERM`, `SIGTERM`, case-insensitive) or number.
@@ -103,6 +105,18 @@ pub fn check(o: &LifecycleOptions) -> Result<()> {
     if let Some(s) = &o.stop_signal {
         signal_number(s).ok_or_else(|| Error::invalid("--stop-signal", s, "invalid signal"))?;
     }
+    for a in &o.annotations {
+        match a.split_once('=') {
+            Some((k, _)) if !k.is_empty() && !k.starts_with("io.nook.") => {}
+            _ => {
+                return Err(Error::invalid(
+                    "--annotation",
+                    a,
+                    "use KEY=VALUE (keys io.nook.* are nook's own)",
+                ))
+            }
+        }
+    }
     if let Some(init) = &o.init {
         if !init.is_file() {
             return Err(Error::invalid(
@@ -121,6 +135,9 @@ pub fn apply(o: &LifecycleOptions, image_config: &Value, spec: &mut Value) {
     let image_signal = image_config["config"]["StopSignal"].as_str();
     let signal = o.stop_signal.as_deref().or(image_signal);
     let ann = &mut spec["annotations"];
+    for (k, v) in o.annotations.iter().filter_map(|a| a.split_once('=')) {
+        ann[k] = json!(v);
+    }
     if let Some(s) = signal.filter(|s| signal_number(s).is_some()) {
         ann[STOP_SIGNAL] = json!(s);
     }

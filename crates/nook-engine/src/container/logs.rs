@@ -160,7 +160,7 @@ impl Engine {
         if !follow {
             return Ok(());
         }
-        loop {
+        super::poll::poll(Duration::from_millis(50), None, || -> Result<_> {
             // running, or its monitor (which drains the container's pipes
             // into the log before it writes the exit) still at work
             let running = match self.state.container(&c.record.id)? {
@@ -174,11 +174,9 @@ impl Engine {
             let mut more = Vec::new();
             current.read(&mut more)?;
             more.iter().for_each(&mut *out);
-            if !running {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            Ok((!running).then_some(()))
+        })?;
+        Ok(())
     }
 }
 

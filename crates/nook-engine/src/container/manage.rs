@@ -76,7 +76,7 @@ impl Engine {
     /// nobody to record its code).
     pub fn wait_container(&self, word: &str) -> Result<i32> {
         let id = self.container(word)?.record.id;
-        loop {
+        let code = super::poll::poll(Duration::from_millis(20), None, || -> Result<_> {
             let rec = self
                 .state
                 .container(&id)?
@@ -84,18 +84,19 @@ impl Engine {
             // the monitor records the exit shortly after the process ends
             let watched = rec.monitor_pid.is_some_and(super::process_alive);
             if rec.status == nook_state::ContainerStatus::Running && watched {
-                std::thread::sleep(Duration::from_millis(20));
-                continue;
+                return Ok(None);
             }
             let code = rec.exit_code;
-            match self.with_status(rec).status {
-                LiveStatus::Created => return Ok(0),
-                LiveStatus::Exited(code) => return Ok(code.unwrap_or(255)),
+            Ok(match self.with_status(rec).status {
+                LiveStatus::Created => Some(0),
+                LiveStatus::Exited(code) => Some(code.unwrap_or(255)),
                 // it exited; its restart policy starts it again
-                LiveStatus::Restarting => return Ok(code.unwrap_or(0)),
-                LiveStatus::Running => std::thread::sleep(Duration::from_millis(20)),
-            }
-        }
+                LiveStatus::Restarting => Some(code.unwrap_or(0)),
+                LiveStatus::Running => None,
+            })
+        })?;
+        // (with no limit, the wait ends only with a code)
+        Ok(code.unwrap_or(255))
     }
 
     /// Whether a container's processes are frozen (`pause`).

@@ -31,11 +31,22 @@
 //! - [`lifecycle`]: labels, stop signal and timeout, `--init`, env files.
 //! - [`resources`]: resource limits (`--memory`, `--cpus`, ...) and `update`.
 //! - [`mounts`]: `-v`, `--mount`, `--tmpfs` and the image's Volumes.
+//! - [`namespaces`]: `--pid`, `--ipc`, `--uts`, `--cgroupns`, `--userns`.
+//! - [`devices`]: `--device`, `--device-cgroup-rule`.
+//! - [`etc`]: /etc/hosts, /etc/hostname, /etc/resolv.conf (`--dns`,
+//!   `--add-host`, ...).
 //! - [`copy`]: `cp`, in and out, resolved inside the container's root.
 //! - [`tree`]: file trees copied by descriptor (volumes filled, `cp`).
+//! - `poll`: the polling loop the waits share.
 
 pub mod copy;
 pub mod detach;
+pub mod devices;
+pub mod etc;
+mod exec;
+
+/// A process started in a container (`exec`): its pid, pidfd and pty master.
+pub use nook_container::Child as ExecChild;
 pub mod health;
 pub mod lifecycle;
 pub mod logs;
@@ -43,6 +54,8 @@ pub mod manage;
 pub mod monitor;
 pub mod mounts;
 pub mod names;
+pub mod namespaces;
+mod poll;
 pub mod resources;
 pub mod seccomp_profile;
 pub mod security;
@@ -59,7 +72,7 @@ use spec::ProcessConfig;
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The cgroup every container's cgroup is made under.
 pub const CGROUP_PARENT: &str = "/nook";
@@ -101,6 +114,9 @@ pub struct RunOptions {
     pub interactive: bool,
     /// `-t`: a terminal.
     pub tty: bool,
+    /// The terminal's first size (rows, columns): the caller's own
+    /// (`process.consoleSize`, set before the program starts).
+    pub console_size: Option<(u16, u16)>,
     /// Capabilities, seccomp, read-only root, tmpfs, ulimits, sysctls.
     pub security: security::SecurityOptions,
     /// Labels, stop signal and timeout, `--init`, domain name.
@@ -113,6 +129,16 @@ pub struct RunOptions {
     pub mounts: Vec<String>,
     /// `--tmpfs DST[:OPTS]`.
     pub tmpfs: Vec<String>,
+    /// `--pid`, `--ipc`, `--uts`, `--cgroupns`, `--userns`.
+    pub namespaces: namespaces::NamespaceOptions,
+    /// `--device HOST[:CONTAINER][:PERMS]`.
+    pub devices: Vec<String>,
+    /// `--device-cgroup-rule`.
+    pub device_cgroup_rules: Vec<String>,
+    /// `--volumes-from CONTAINER[:ro|rw]`.
+    pub volumes_from: Vec<String>,
+    /// `--dns`, `--dns-search`, `--dns-option`, `--add-host`.
+    pub etc: etc::EtcOptions,
 }
 
 /// A container's status as it truly is: the record, checked against the
@@ -209,6 +235,11 @@ impl Engine {
         let detached = detach::annotations(opts)?;
         let mut limits = opts.resources.clone();
         limits.check(&resources::HostLimits::probe(), false)?;
+        namespaces::Namespaces::parse(&opts.namespaces, opts.hostname.is_some())?;
+        opts.etc.check()?;
+        for d in &opts.devices {
+            devices::resolve(&devices::parse_device(d)?)?;
+        }
         let _lock = self.lock(false)?;
         let image = self.inspect(&opts.image)?;
         let id = random_id()?;
@@ -227,8 +258,15 @@ impl Engine {
         if let Some(n) = &given {
             names::check(n)?;
         }
-        let mount_requests =
+        let mut mount_requests =
             mounts::requests(&opts.volumes, &opts.mounts, &opts.tmpfs, &image.config)?;
+        for from in &opts.volumes_from {
+            let (word, mode) = from.split_once(':').unwrap_or((from, ""));
+            let other = self.container(word)?;
+            let shown = mounts::shown(&other.record.config);
+            let more = mounts::volumes_from(&shown, mode, &mount_requests)?;
+            mount_requests.extend(more);
+        }
         let mut planned = mounts::Planned::default();
         let dir = self.container_dir(&id);
         // a generated name another create took meanwhile: another one
@@ -276,6 +314,7 @@ impl Engine {
             )?;
             rec.config = mounts::apply(&rec.config, &planned)?;
             let config = with_annotations(&rec.config, &detached)?;
+            let config = detach::with_console_size(&config, opts.tty, opts.console_size)?;
             self.state.set_container_config(&id, &config)?;
             self.state.add_container_volumes(&id, &planned.volumes)?;
             Ok(())
@@ -342,7 +381,7 @@ impl Engine {
             user: user.clone(),
         };
         let etc_dir = self.container_dir(id);
-        spec::write_etc(&etc_dir, &hostname)?;
+        etc::write(&etc_dir, &hostname, &opts.etc)?;
         let annotations = json!({
             "io.nook.image": opts.image,
             "io.nook.user": user,
@@ -360,6 +399,9 @@ impl Engine {
         let mut built: Value =
             serde_json::from_str(&config).map_err(|e| Error::invalid("spec", id, e))?;
         opts.resources.apply(&mut built)?;
+        namespaces::Namespaces::parse(&opts.namespaces, opts.hostname.is_some())?
+            .apply(&mut built, |word| Ok(self.container(word)?.record.id))?;
+        devices::apply(&mut built, &opts.devices, &opts.device_cgroup_rules)?;
         let config = serde_json::to_string(&built).map_err(|e| Error::invalid("spec", id, e))?;
         let name = match &opts.name {
             Some(n) => {
@@ -475,15 +517,18 @@ impl Engine {
             exited(Duration::from_secs(10));
         }
         // the monitor records the exit; wait for it (not for a dead one)
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            match self.state.container(&id)? {
-                None => break,
-                Some(r) if r.status != ContainerStatus::Running => break,
-                Some(r) if !r.monitor_pid.is_some_and(process_alive) => break,
-                Some(_) => std::thread::sleep(Duration::from_millis(10)),
-            }
-        }
+        poll::poll(
+            Duration::from_millis(10),
+            Some(Duration::from_secs(10)),
+            || -> Result<_> {
+                Ok(match self.state.container(&id)? {
+                    None => Some(()),
+                    Some(r) if r.status != ContainerStatus::Running => Some(()),
+                    Some(r) if !r.monitor_pid.is_some_and(process_alive) => Some(()),
+                    Some(_) => None,
+                })
+            },
+        )?;
         Ok(match self.state.container(&id)? {
             Some(r) => self.with_status(r),
             None => c,
@@ -523,6 +568,14 @@ impl Engine {
     /// Run `exec` in a running container, its stdio the caller's; the
     /// command's exit code.
     pub fn exec_container(&self, word: &str, opts: &ExecOptions) -> Result<i32> {
+        Ok(self.exec_start(word, opts)?.wait()?.code())
+    }
+
+    /// Start `exec` in a running container: the process (a child of the
+    /// caller; with `opts.tty`, its terminal's master in `pty_master`,
+    /// else its stdio the caller's, its stdin /dev/null unless
+    /// `opts.interactive`).
+    pub fn exec_start(&self, word: &str, opts: &ExecOptions) -> Result<nook_container::Child> {
         let c = self.container(word)?;
         if c.status != LiveStatus::Running {
             return Err(Error::NotRunning(c.record.id.clone()));
@@ -564,11 +617,9 @@ impl Engine {
             serde_json::from_value(process).map_err(|e| Error::invalid("exec process", id, e))?;
         // as Docker's: an exec'd process has the container's OOM score
         process.set_oom_score_adj(base.oom_score_adj());
-        let child = match self.runtime().exec(ExecRequest::new(id.clone(), process)) {
-            Ok(c) => c,
-            Err(e) => return Err(cannot_run(e)),
-        };
-        Ok(child.wait()?.code())
+        let mut req = ExecRequest::new(id.clone(), process);
+        exec::terminal(&mut req, opts)?;
+        self.runtime().exec(req).map_err(cannot_run)
     }
 }
 
@@ -623,6 +674,18 @@ fn host_config(opts: &RunOptions) -> Value {
         "Sysctls": s.sysctls.iter().filter_map(|k| k.split_once('=')).map(|(k, v)| (k.to_string(), json!(v)))
             .collect::<serde_json::Map<_, _>>(),
         "GroupAdd": s.group_add, "Init": opts.lifecycle.init.is_some(),
+        "PidMode": opts.namespaces.pid.clone().unwrap_or_default(),
+        "IpcMode": opts.namespaces.ipc.clone().unwrap_or_else(|| "private".into()),
+        "UTSMode": opts.namespaces.uts.clone().unwrap_or_default(),
+        "CgroupnsMode": opts.namespaces.cgroupns.clone().unwrap_or_default(),
+        "UsernsMode": opts.namespaces.userns.clone().unwrap_or_default(),
+        "Devices": opts.devices.iter().filter_map(|d| devices::parse_device(d).ok()).map(|d| json!({
+            "PathOnHost": d.host, "PathInContainer": d.container, "CgroupPermissions": d.access,
+        })).collect::<Vec<_>>(),
+        "DeviceCgroupRules": opts.device_cgroup_rules,
+        "VolumesFrom": opts.volumes_from,
+        "Annotations": opts.lifecycle.annotations.iter().filter_map(|a| a.split_once('='))
+            .map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
     })
 }
 
@@ -655,6 +718,14 @@ pub struct ExecOptions {
     pub user: Option<String>,
     /// `--privileged`: every capability.
     pub privileged: bool,
+    /// `-i`: its stdin the caller's (else /dev/null).
+    pub interactive: bool,
+    /// `-t`: a terminal, its master returned.
+    pub tty: bool,
+    /// The terminal's first size (rows, columns).
+    pub console_size: Option<(u16, u16)>,
+    /// `-d`: no stdio at all (/dev/null), no terminal.
+    pub detach: bool,
 }
 
 /// A failure to start a program: 127 when it is not found, 126 when it

@@ -13,6 +13,7 @@ use super::{cannot_run, now_nanos, ContainerLock};
 use crate::{Engine, Error, Result};
 use nook_container::{Child, Console, CreateRequest, Stdio};
 use nook_monitor::log::LogWriter;
+use nook_state::ContainerRecord;
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
@@ -168,8 +169,7 @@ impl Engine {
                     None,
                 )
             })?;
-        let spec: oci_spec::runtime::Spec = serde_json::from_str(&rec.config)
-            .map_err(|e| (Error::invalid("container config", id, e), None))?;
+        let spec = self.spec_to_start(&rec).map_err(|e| (e, Some(125)))?;
         let rootfs = self.layers.rootfs(id).map_err(|e| (e.into(), None))?;
         let mounted = rootfs.is_mounted().map_err(|e| (e.into(), None))?;
         if !mounted {
@@ -221,6 +221,40 @@ impl Engine {
         }
     }
 
+    /// The spec of `rec` as it starts now: the namespaces it shares with
+    /// other containers pointed at their processes (which must run).
+    fn spec_to_start(&self, rec: &ContainerRecord) -> Result<oci_spec::runtime::Spec> {
+        let mut spec: serde_json::Value = serde_json::from_str(&rec.config)
+            .map_err(|e| Error::invalid("container config", &rec.id, e))?;
+        for (kind, other) in super::namespaces::shared(&spec) {
+            let c = self.container(&other).map_err(|_| {
+                Error::invalid(
+                    "namespace",
+                    &other,
+                    format!(
+                        "the container whose {kind} namespace {} joins is gone",
+                        rec.name
+                    ),
+                )
+            })?;
+            match (c.status, c.record.pid) {
+                (super::LiveStatus::Running, Some(pid)) => {
+                    super::namespaces::join(&mut spec, kind, pid)
+                }
+                _ => {
+                    return Err(Error::invalid(
+                        "namespace",
+                        &c.record.name,
+                        format!(
+                            "cannot join the {kind} namespace of a container that is not running"
+                        ),
+                    ))
+                }
+            }
+        }
+        serde_json::from_value(spec).map_err(|e| Error::invalid("container config", &rec.id, e))
+    }
+
     /// Copy the container's output to its log (and to `echo`'s stdout and
     /// stderr), wait for its exit, record it; the exit code.
     pub fn watch(
@@ -228,6 +262,19 @@ impl Engine {
         id: &str,
         l: Launched,
         echo: Option<(BorrowedFd, BorrowedFd)>,
+    ) -> Result<i32> {
+        self.watch_then(id, l, echo, &[])
+    }
+
+    /// [`Engine::watch`], and when the container's restart policy starts
+    /// it again, its exit handed over to `exit_command` (see
+    /// [`Engine::hand_over_restart`]); the exit code of this run.
+    pub fn watch_then(
+        &self,
+        id: &str,
+        l: Launched,
+        echo: Option<(BorrowedFd, BorrowedFd)>,
+        exit_command: &[std::ffi::OsString],
     ) -> Result<i32> {
         let log = match self.state.container(id)? {
             Some(rec) => super::detach::log_config(&rec),
@@ -239,7 +286,9 @@ impl Engine {
         };
         relay(&l, &mut sink);
         let code = l.child.wait().map(|s| s.code()).unwrap_or(255);
-        self.finish(id, code);
+        if !matches!(self.hand_over_restart(id, code, exit_command), Ok(true)) {
+            self.finish(id, code);
+        }
         Ok(code)
     }
 

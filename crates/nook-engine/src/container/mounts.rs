@@ -647,6 +647,50 @@ pub fn apply(config: &str, planned: &Planned) -> Result<String> {
     Ok(spec.to_string())
 }
 
+/// `--volumes-from CONTAINER[:ro|:rw]`: the binds and volumes of another
+/// container (`shown`: its `inspect` Mounts) as requests, read-only or
+/// read-write as `mode` says, else as they are there; tmpfs mounts are
+/// its own. Those whose target `given` already has are left out (the
+/// container's own flags win).
+pub fn volumes_from(
+    shown: &Value,
+    mode: &str,
+    given: &[MountRequest],
+) -> Result<Vec<MountRequest>> {
+    let force = match mode {
+        "" => None,
+        "ro" => Some(true),
+        "rw" => Some(false),
+        m => return Err(Error::invalid("--volumes-from mode", m, "use ro or rw")),
+    };
+    let mut out = Vec::new();
+    for m in shown.as_array().into_iter().flatten() {
+        let (kind, source) = match m["Type"].as_str() {
+            Some("bind") => (MountKind::Bind, m["Source"].as_str()),
+            Some("volume") => (MountKind::Volume, m["Name"].as_str()),
+            _ => continue,
+        };
+        let (Some(source), Some(target)) = (source, m["Destination"].as_str()) else {
+            continue;
+        };
+        if given.iter().any(|g| g.target == target) {
+            continue;
+        }
+        let mut r = MountRequest::new(kind, source, target.to_string());
+        r.readonly = force.unwrap_or(m["RW"] == false);
+        r.nocopy = true;
+        r.mode = m["Mode"].as_str().unwrap_or_default().to_string();
+        if kind == MountKind::Bind {
+            r.propagation = m["Propagation"]
+                .as_str()
+                .filter(|p| !p.is_empty())
+                .map(String::from);
+        }
+        out.push(r);
+    }
+    Ok(out)
+}
+
 /// `inspect`'s `Mounts` of a container's spec (JSON text).
 pub fn shown(config: &str) -> Value {
     let spec: Value = serde_json::from_str(config).unwrap_or_default();

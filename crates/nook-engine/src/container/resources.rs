@@ -53,6 +53,32 @@ fn impossible(msg: impl Into<String>) -> ResourceError {
     ResourceError::Impossible(msg.into())
 }
 
+/// A relative I/O weight on one block device (`--blkio-weight-device
+/// /dev/sda:200`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct WeightDevice {
+    /// The device node.
+    pub path: String,
+    /// 10..1000.
+    pub weight: u16,
+}
+
+/// `--blkio-weight-device PATH:WEIGHT`.
+fn weight_device(v: &str) -> Result<WeightDevice> {
+    const FLAG: &str = "--blkio-weight-device";
+    let Some((path, weight)) = v.split_once(':').filter(|(p, _)| p.starts_with("/dev/")) else {
+        return Err(flag_err(FLAG, v, format!("bad format: {v}")));
+    };
+    match weight.parse::<u16>() {
+        Ok(weight) if (10..=1000).contains(&weight) => Ok(WeightDevice {
+            path: path.to_string(),
+            weight,
+        }),
+        _ => Err(flag_err(FLAG, v, format!("invalid weight for device: {v}"))),
+    }
+}
+
 /// A rate limit on one block device (`--device-read-bps /dev/sda:1mb`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -94,6 +120,8 @@ pub struct Resources {
     pub pids_limit: Option<i64>,
     /// `--blkio-weight` (10..1000).
     pub blkio_weight: u16,
+    /// `--blkio-weight-device`.
+    pub blkio_weight_device: Vec<WeightDevice>,
     /// `--device-read-bps`.
     #[serde(rename = "BlkioDeviceReadBps")]
     pub device_read_bps: Vec<ThrottleDevice>,
@@ -143,6 +171,8 @@ pub struct ResourceFlags {
     pub pids_limit: Option<String>,
     /// `--blkio-weight`.
     pub blkio_weight: Option<String>,
+    /// `--blkio-weight-device PATH:WEIGHT`.
+    pub blkio_weight_device: Vec<String>,
     /// `--device-read-bps PATH:RATE`.
     pub device_read_bps: Vec<String>,
     /// `--device-write-bps PATH:RATE`.
@@ -288,6 +318,11 @@ impl ResourceFlags {
                 None => None,
             },
             blkio_weight: int("--blkio-weight", &self.blkio_weight)?,
+            blkio_weight_device: self
+                .blkio_weight_device
+                .iter()
+                .map(|v| weight_device(v))
+                .collect::<Result<_>>()?,
             device_read_bps: throttles("--device-read-bps", &self.device_read_bps, true)?,
             device_write_bps: throttles("--device-write-bps", &self.device_write_bps, true)?,
             device_read_iops: throttles("--device-read-iops", &self.device_read_iops, false)?,
@@ -575,6 +610,13 @@ impl Resources {
         for d in self.throttle_lists().into_iter().flat_map(|(_, l)| l) {
             block_device(&d.path)?;
         }
+        for d in &self.blkio_weight_device {
+            block_device(&d.path)?;
+        }
+        if !self.blkio_weight_device.is_empty() && !host.blkio_weight {
+            w.push("Your kernel does not support Block I/O weight_device or the cgroup is not mounted. Weight-device discarded.".into());
+            self.blkio_weight_device.clear();
+        }
         Ok(())
     }
 
@@ -643,6 +685,14 @@ impl Resources {
         let mut blkio = serde_json::Map::new();
         if self.blkio_weight != 0 {
             blkio.insert("weight".into(), json!(self.blkio_weight));
+        }
+        if !self.blkio_weight_device.is_empty() {
+            let mut out = Vec::new();
+            for d in &self.blkio_weight_device {
+                let (major, minor) = block_device(&d.path)?;
+                out.push(json!({"major": major, "minor": minor, "weight": d.weight}));
+            }
+            blkio.insert("weightDevice".into(), Value::Array(out));
         }
         for (key, list) in self.throttle_lists() {
             if list.is_empty() {
@@ -805,6 +855,23 @@ impl crate::Engine {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn weight_devices_parse_as_dockers() {
+        let d = weight_device("/dev/sda:200").unwrap();
+        assert_eq!((d.path.as_str(), d.weight), ("/dev/sda", 200));
+        for bad in [
+            "/dev/sda:5",
+            "/dev/sda:1001",
+            "/dev/sda:x",
+            "sda:200",
+            "/dev/sda",
+        ] {
+            let e = weight_device(bad).unwrap_err().to_string();
+            assert!(e.contains(bad), "{e}");
+        }
+    }
+
     use super::*;
 
     fn host() -> HostLimits {

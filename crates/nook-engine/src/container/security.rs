@@ -499,7 +499,6 @@ fn privileged(spec: &mut Value) {
 /// /dev/pts, /dev/shm, /dev/mqueue: the container has its own; nor the
 /// console).
 pub fn host_devices(dir: &Path) -> Vec<Value> {
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let mut out = Vec::new();
     let Ok(rd) = std::fs::read_dir(dir) else {
         return out;
@@ -520,22 +519,31 @@ pub fn host_devices(dir: &Path) -> Vec<Value> {
             }
             continue;
         }
-        let typ = match (ft.is_char_device(), ft.is_block_device()) {
-            (true, _) => "c",
-            (_, true) => "b",
-            _ => continue,
-        };
         if path == Path::new("/dev/console") || path == Path::new("/dev/ptmx") {
             continue;
         }
-        let rdev = md.rdev();
-        out.push(json!({
-            "path": path, "type": typ,
-            "major": libc::major(rdev), "minor": libc::minor(rdev),
-            "fileMode": md.mode() & 0o7777, "uid": md.uid(), "gid": md.gid(),
-        }));
+        out.extend(host_device(&path));
     }
     out
+}
+
+/// The device node at `path` (not following a symlink) as a
+/// `linux.devices` entry; `None` when it is not one.
+pub fn host_device(path: &Path) -> Option<Value> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let md = std::fs::symlink_metadata(path).ok()?;
+    let ft = md.file_type();
+    let typ = match (ft.is_char_device(), ft.is_block_device()) {
+        (true, _) => "c",
+        (_, true) => "b",
+        _ => return None,
+    };
+    let rdev = md.rdev();
+    Some(json!({
+        "path": path, "type": typ,
+        "major": libc::major(rdev), "minor": libc::minor(rdev),
+        "fileMode": md.mode() & 0o7777, "uid": md.uid(), "gid": md.gid(),
+    }))
 }
 
 #[cfg(test)]

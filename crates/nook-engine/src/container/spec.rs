@@ -3,8 +3,8 @@
 //! Env, WorkingDir, User (names looked up in the image's /etc/passwd and
 //! /etc/group, read inside the container's root), Docker's 14 default
 //! capabilities, masked and read-only paths, Docker's mounts, and
-//! /etc/hosts, /etc/hostname and /etc/resolv.conf written for the
-//! container and bound over the image's.
+//! /etc/hosts, /etc/hostname and /etc/resolv.conf (written by [`super::etc`])
+//! bound over the image's.
 
 use crate::{Error, Result};
 use oci_spec::runtime::Spec;
@@ -306,37 +306,6 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec> {
         },
     });
     serde_json::from_value(spec).map_err(|e| Error::invalid("container spec", "built", e))
-}
-
-/// Write `hosts`, `hostname` and `resolv.conf` for a container named
-/// `hostname` into `dir` (the host's resolvers, less loopback ones: the
-/// container's network namespace has its own loopback).
-pub fn write_etc(dir: &Path, hostname: &str) -> Result<()> {
-    let hosts = format!(
-        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
-         fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n\
-         ff02::2\tip6-allrouters\n127.0.0.1\t{hostname}\n"
-    );
-    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let resolv: String = host_resolv
-        .lines()
-        .filter(|l| {
-            let mut w = l.split_whitespace();
-            !(w.next() == Some("nameserver")
-                && w.next()
-                    .is_some_and(|a| a.starts_with("127.") || a == "::1"))
-        })
-        .map(|l| format!("{l}\n"))
-        .collect();
-    for (name, text) in [
-        ("hosts", hosts),
-        ("hostname", format!("{hostname}\n")),
-        ("resolv.conf", resolv),
-    ] {
-        let p = dir.join(name);
-        std::fs::write(&p, text).map_err(Error::io("write", &p))?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -37,28 +37,6 @@ impl Bb {
     pub fn field(&self, c: &str, template: &str) -> String {
         self.ok(&["inspect", "-f", template, c]).trim().to_string()
     }
-
-    fn mounts(&self) -> Vec<String> {
-        let root = self.n.root.to_string_lossy().into_owned();
-        std::fs::read_to_string("/proc/self/mountinfo")
-            .unwrap()
-            .lines()
-            .filter_map(|l| l.split(' ').nth(4).map(String::from))
-            .filter(|m| m.starts_with(&root))
-            .collect()
-    }
-}
-
-impl Drop for Bb {
-    fn drop(&mut self) {
-        let ids = self.n.run(&["ps", "-aq", "--no-trunc"]);
-        for id in String::from_utf8_lossy(&ids.stdout).lines() {
-            let _ = self.n.run(&["rm", "-f", id]);
-        }
-        for m in self.mounts() {
-            let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
-        }
-    }
 }
 
 /// Stdout as text.

@@ -8,6 +8,7 @@ mod archive;
 mod auth;
 mod crash;
 mod errors;
+mod isolation;
 mod lifecycle;
 mod misc;
 mod monitor;
@@ -18,6 +19,7 @@ mod resources;
 mod run;
 mod security;
 mod stats;
+mod terminal;
 mod tls;
 mod volumes;
 
@@ -29,7 +31,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 /// A store root and the `nook` binary run on it; its containers' cgroups
-/// go below the test's own cgroup (`cgroup_parent`), removed on drop.
+/// go below the test's own cgroup (`cgroup_parent`).  On drop its
+/// containers, the mounts left below its root and that cgroup are removed.
 pub struct Nook {
     pub dir: tempfile::TempDir,
     pub root: PathBuf,
@@ -53,6 +56,14 @@ impl Default for Nook {
 
 impl Drop for Nook {
     fn drop(&mut self) {
+        // every container, then any mount left below the root (deepest
+        // first), however the test ended
+        if self.root.join("nook.db").exists() {
+            self.remove_containers();
+        }
+        for m in self.mounts().iter().rev() {
+            let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
+        }
         // the (empty by now) parent cgroup in every hierarchy
         for d in cgroup_dirs_named(&self.cgroup_parent) {
             let _ = std::fs::remove_dir(d);
@@ -129,6 +140,34 @@ impl Nook {
         assert_eq!(err.lines().count(), 1, "one line: {err:?}");
         assert!(err.starts_with("Error: "), "{err}");
         err
+    }
+
+    /// Every container's full id (`ps -aq --no-trunc`, which must succeed).
+    pub fn ids(&self) -> Vec<String> {
+        self.ok(&["ps", "-aq", "--no-trunc"])
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    /// `rm -f` of every container; failures are ignored (for drop guards:
+    /// the test may have failed anywhere).
+    pub fn remove_containers(&self) {
+        let ids = self.run(&["ps", "-aq", "--no-trunc"]);
+        for id in String::from_utf8_lossy(&ids.stdout).lines() {
+            let _ = self.run(&["rm", "-f", id]);
+        }
+    }
+
+    /// The mount points below this store's root, in mount order.
+    pub fn mounts(&self) -> Vec<String> {
+        let root = self.root.to_string_lossy().into_owned();
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4).map(String::from))
+            .filter(|m| m.starts_with(&root))
+            .collect()
     }
 
     /// `nook images --format json`, one object per row.

@@ -8,62 +8,32 @@
 //! removes its containers, mounts and cgroups however it ends.
 
 use super::*;
-use nook_testkit::layout::header;
 use std::time::{Duration, Instant};
 
 /// A store with busybox imported as `bb`, emptied on drop.
-struct Store {
-    n: Nook,
-}
-
-fn busybox_tar() -> Vec<u8> {
-    let data = std::fs::read("/bin/busybox").unwrap();
-    let mut b = tar::Builder::new(Vec::new());
-    for d in ["bin/", "etc/", "tmp/"] {
-        let mut h = header();
-        h.set_entry_type(tar::EntryType::Directory);
-        h.set_mode(0o755);
-        h.set_size(0);
-        b.append_data(&mut h, d, std::io::empty()).unwrap();
-    }
-    let mut h = header();
-    h.set_mode(0o755);
-    h.set_size(data.len() as u64);
-    b.append_data(&mut h, "bin/busybox", &data[..]).unwrap();
-    let mut h = header();
-    h.set_entry_type(tar::EntryType::Symlink);
-    h.set_size(0);
-    b.append_link(&mut h, "bin/sh", "busybox").unwrap();
-    b.into_inner().unwrap()
+pub(super) struct Store {
+    pub(super) n: Nook,
 }
 
 impl Store {
-    fn new() -> Store {
+    pub(super) fn new() -> Store {
         let n = Nook::new();
         let tar = n.dir.path().join("bb.tar");
-        std::fs::write(&tar, busybox_tar()).unwrap();
+        std::fs::write(&tar, layout::busybox_layer_with_dirs(&["etc/", "tmp/"])).unwrap();
         n.ok(&["import", tar.to_str().unwrap(), "bb"]);
         Store { n }
-    }
-
-    fn ids(&self) -> Vec<String> {
-        self.n
-            .ok(&["ps", "-aq", "--no-trunc"])
-            .lines()
-            .map(String::from)
-            .collect()
     }
 
     fn state(&self) -> nook_state::State {
         nook_state::State::open(self.n.root.join("nook.db")).unwrap()
     }
 
-    fn record(&self, id: &str) -> Option<nook_state::ContainerRecord> {
+    pub(super) fn record(&self, id: &str) -> Option<nook_state::ContainerRecord> {
         self.state().container(id).unwrap()
     }
 
     /// `ps -a`'s STATUS of `id`.
-    fn status(&self, id: &str) -> String {
+    pub(super) fn status(&self, id: &str) -> String {
         self.n
             .ok(&["ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Status}}"])
             .lines()
@@ -72,7 +42,7 @@ impl Store {
     }
 
     /// Wait until `id`'s status starts with `prefix`.
-    fn wait_status(&self, id: &str, prefix: &str) -> String {
+    pub(super) fn wait_status(&self, id: &str, prefix: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let s = self.status(id);
@@ -84,21 +54,10 @@ impl Store {
         }
     }
 
-    /// Mounts below this store's root.
-    fn mounts(&self) -> Vec<String> {
-        let root = self.n.root.to_string_lossy().into_owned();
-        std::fs::read_to_string("/proc/self/mountinfo")
-            .unwrap()
-            .lines()
-            .filter_map(|l| l.split(' ').nth(4).map(String::from))
-            .filter(|m| m.starts_with(&root))
-            .collect()
-    }
-
     /// Nothing of any container left: record, mount, cgroup, directories.
     fn assert_empty(&self) {
-        assert!(self.ids().is_empty(), "{:?}", self.ids());
-        assert!(self.mounts().is_empty(), "{:?}", self.mounts());
+        assert!(self.n.ids().is_empty(), "{:?}", self.n.ids());
+        assert!(self.n.mounts().is_empty(), "{:?}", self.n.mounts());
         for d in ["containers", "storage/containers", "run"] {
             // (the runtime's cache of compiled seccomp filters stays)
             let mut left = entries(&self.n.root.join(d));
@@ -114,17 +73,6 @@ impl Store {
                 .map(|e| e.file_name())
                 .collect();
             assert!(kids.is_empty(), "cgroups left in {}: {kids:?}", p.display());
-        }
-    }
-}
-
-impl Drop for Store {
-    fn drop(&mut self) {
-        for id in self.ids() {
-            let _ = self.n.run(&["rm", "-f", &id]);
-        }
-        for m in self.mounts() {
-            let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
         }
     }
 }
@@ -206,7 +154,7 @@ fn the_monitor_is_the_small_program_its_containers_parent_and_records_the_exit()
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(!alive(monitor) || comm(monitor) != "nook-monitor");
-    assert!(s.mounts().is_empty(), "an exited container is unmounted");
+    assert!(s.n.mounts().is_empty(), "an exited container is unmounted");
     let logs = s.n.run(&["logs", id]);
     assert_eq!(
         (text(&logs.stdout), text(&logs.stderr)),
@@ -353,8 +301,8 @@ fn restart_policies_are_applied_and_stop_prevents_restarts() {
     );
     assert_eq!(s.record(&id).unwrap().restart_count, 0);
 
-    assert_eq!(s.ids().len(), 3);
-    for id in s.ids() {
+    assert_eq!(s.n.ids().len(), 3);
+    for id in s.n.ids() {
         s.n.ok(&["rm", "-f", &id]);
     }
     s.assert_empty();
@@ -386,7 +334,7 @@ fn detached_rm_removes_it_all_when_it_exits() {
     let id = id.trim();
     assert!(s.status(id).starts_with("Up "));
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !s.ids().is_empty() {
+    while !s.n.ids().is_empty() {
         assert!(Instant::now() < deadline, "--rm left {id}");
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -424,7 +372,7 @@ fn kill_run_d(s: &Store, after: Duration, child: bool) {
 /// leaving nothing.
 fn truthful_then_removed(s: &Store) {
     std::thread::sleep(Duration::from_millis(700)); // the sleeps are over
-    for id in s.ids() {
+    for id in s.n.ids() {
         let rec = s.record(&id).unwrap();
         let exit_written = s.n.root.join("containers").join(&id).join("exit").exists();
         let status = s.status(&id);
@@ -508,8 +456,8 @@ fn twenty_concurrent_run_rm_lose_and_leave_nothing() {
         }
     }
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !s.ids().is_empty() {
-        assert!(Instant::now() < deadline, "left: {:?}", s.ids());
+    while !s.n.ids().is_empty() {
+        assert!(Instant::now() < deadline, "left: {:?}", s.n.ids());
         std::thread::sleep(Duration::from_millis(50));
     }
     s.assert_empty();
@@ -634,7 +582,7 @@ fn interactive_and_terminal_containers_attach_and_log() {
         "{:?}",
         text(&out.stdout)
     );
-    for id in s.ids() {
+    for id in s.n.ids() {
         s.n.ok(&["rm", "-f", &id]);
     }
     s.assert_empty();

@@ -25,14 +25,6 @@ impl Store {
         Store { n }
     }
 
-    fn ids(&self) -> Vec<String> {
-        self.n
-            .ok(&["ps", "-aq", "--no-trunc"])
-            .lines()
-            .map(String::from)
-            .collect()
-    }
-
     /// `nook run -d ... bb:1 sh -c 'sleep 600'`: the full id.
     fn sleeper(&self, flags: &[&str]) -> String {
         let mut args = vec!["run", "-d"];
@@ -92,7 +84,7 @@ impl Store {
     /// Nothing of any container is left: no record, no root file system,
     /// no cgroup below the store's cgroup parent, no mount.
     fn assert_empty(&self) {
-        assert!(self.ids().is_empty(), "{:?}", self.ids());
+        assert!(self.n.ids().is_empty(), "{:?}", self.n.ids());
         assert!(entries(&self.n.root.join("storage/containers")).is_empty());
         assert!(entries(&self.n.root.join("containers")).is_empty());
         for d in cgroup_dirs_named(&self.n.cgroup_parent) {
@@ -107,21 +99,6 @@ impl Store {
         let root = self.n.root.to_string_lossy().into_owned();
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
         assert!(!mounts.contains(&root), "a mount is left below {root}");
-    }
-}
-
-impl Drop for Store {
-    fn drop(&mut self) {
-        for id in self.ids() {
-            let _ = self.n.run(&["rm", "-f", &id]);
-        }
-        let root = self.n.root.to_string_lossy().into_owned();
-        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        for m in mounts.lines().filter_map(|l| l.split(' ').nth(4)) {
-            if m.starts_with(&root) {
-                let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
-            }
-        }
     }
 }
 

@@ -28,43 +28,13 @@ fn etc_layer() -> Vec<u8> {
 /// `test/app:v1` on `reg`: busybox, users, and a config with Env,
 /// WorkingDir, User and Cmd.
 fn push_app(reg: &Registry) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let mut l = Layout::new(&dir.path().join("layout"));
-    let layers = [busybox_layer(), etc_layer()];
-    let diff_ids: Vec<String> = layers
-        .iter()
-        .map(|t| nook_image::digest::sha256(t).to_string())
-        .collect();
-    let descs: Vec<_> = layers
-        .iter()
-        .map(|t| l.blob(Comp::Gzip.media_type(), &layout::compress(t, Comp::Gzip)))
-        .collect();
-    let config = json!({
-        "architecture": "amd64", "os": "linux",
-        "config": {"Cmd": ["sh", "-c", "echo default"], "Env": ["PATH=/bin", "GREETING=hello"],
-                   "WorkingDir": "/srv/app", "User": "app"},
-        "rootfs": {"type": "layers", "diff_ids": diff_ids},
-    });
-    let config = l.blob(
-        "application/vnd.oci.image.config.v1+json",
-        config.to_string().as_bytes(),
-    );
-    let manifest = json!({
-        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": config.json(), "layers": descs.iter().map(|d| d.json()).collect::<Vec<_>>(),
-    });
-    let m = l.blob(
-        "application/vnd.oci.image.manifest.v1+json",
-        manifest.to_string().as_bytes(),
-    );
-    l.tag("v1", &m);
-    let name = format!("{}/test/app:v1", reg.host());
-    nook_testkit::skopeo_copy(
-        &format!("oci:{}:v1", l.dir.display()),
-        &format!("docker://{name}"),
-        &[],
-    );
-    name
+    reg.push_image(
+        "test/app",
+        "v1",
+        &[(busybox_layer(), Comp::Gzip), (etc_layer(), Comp::Gzip)],
+        json!({"Cmd": ["sh", "-c", "echo default"], "Env": ["PATH=/bin", "GREETING=hello"],
+               "WorkingDir": "/srv/app", "User": "app"}),
+    )
 }
 
 /// A store with the app image, whose containers (and mounts) are removed
@@ -87,36 +57,6 @@ impl Box {
             n,
             image,
             _reg: reg,
-        }
-    }
-
-    fn ids(&self) -> Vec<String> {
-        self.n
-            .ok(&["ps", "-aq", "--no-trunc"])
-            .lines()
-            .map(String::from)
-            .collect()
-    }
-
-    /// Mounts below this store's root.
-    fn mounts(&self) -> Vec<String> {
-        let root = self.n.root.to_string_lossy().into_owned();
-        std::fs::read_to_string("/proc/self/mountinfo")
-            .unwrap()
-            .lines()
-            .filter_map(|l| l.split(' ').nth(4).map(String::from))
-            .filter(|m| m.starts_with(&root))
-            .collect()
-    }
-}
-
-impl Drop for Box {
-    fn drop(&mut self) {
-        for id in self.ids() {
-            let _ = self.n.run(&["rm", "-f", &id]);
-        }
-        for m in self.mounts() {
-            let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
         }
     }
 }
@@ -198,16 +138,16 @@ fn run_pulls_relays_output_applies_the_config_and_exits_with_the_code() {
     let out = b.n.run(&["run", "--rm", &b.image, "/etc/passwd"]);
     assert_eq!(code(&out), 126, "{}", text(&out.stderr));
     // --rm left nothing: only "one" is recorded
-    assert_eq!(b.ids(), vec![id.clone()]);
+    assert_eq!(b.n.ids(), vec![id.clone()]);
     let storage = entries(&b.n.root.join("storage/containers"));
     assert_eq!(storage, BTreeSet::from([id.clone()]));
     // an exited container is unmounted
-    assert!(b.mounts().is_empty(), "{:?}", b.mounts());
+    assert!(b.n.mounts().is_empty(), "{:?}", b.n.mounts());
     // rmi refuses an image a container uses
     let err = b.n.fails(&["rmi", &b.image]);
     assert!(err.contains("in use by container one"), "{err}");
     b.n.ok(&["rm", "one"]);
-    assert!(b.ids().is_empty());
+    assert!(b.n.ids().is_empty());
     assert!(entries(&b.n.root.join("storage/containers")).is_empty());
     assert!(entries(&b.n.root.join("containers")).is_empty());
 }
@@ -242,7 +182,7 @@ fn detached_runs_logs_stops_after_the_timeout_and_is_removed_whole() {
         !cgroup_dirs(&id).is_empty(),
         "its cgroup exists while it runs"
     );
-    assert!(!b.mounts().is_empty());
+    assert!(!b.n.mounts().is_empty());
 
     // pid 1 ignores SIGTERM: stop kills it after -t 1
     let t = Instant::now();
@@ -264,9 +204,9 @@ fn detached_runs_logs_stops_after_the_timeout_and_is_removed_whole() {
     assert_eq!(state, "137 false\n");
 
     b.n.ok(&["rm", &id[..8]]);
-    assert!(b.ids().is_empty());
+    assert!(b.n.ids().is_empty());
     assert!(cgroup_dirs(&id).is_empty());
-    assert!(b.mounts().is_empty());
+    assert!(b.n.mounts().is_empty());
     assert!(!b.n.root.join("storage/containers").join(&id).exists());
     // (the runtime's cache of compiled seccomp profiles stays)
     let run_left: Vec<String> = entries(&b.n.root.join("run"))
@@ -300,13 +240,13 @@ fn names_are_unique_and_two_runs_at_once_get_their_own() {
     ]);
     let err = b.n.fails(&["run", "-d", "--name", "web", &b.image, "true"]);
     assert!(err.contains("\"web\" is already in use"), "{err}");
-    assert_eq!(b.ids().len(), 3);
+    assert_eq!(b.n.ids().len(), 3);
     assert_eq!(entries(&b.n.root.join("storage/containers")).len(), 3);
     let err = b.n.fails(&["rm", "web"]);
     assert!(err.contains("container is running"), "{err}");
     b.n.ok(&["kill", "web"]);
     b.n.ok(&["rm", "-f", "web"]);
-    assert_eq!(b.ids().len(), 2);
+    assert_eq!(b.n.ids().len(), 2);
 }
 
 #[test]
@@ -336,8 +276,8 @@ fn a_killed_monitor_leaves_a_container_ps_shows_and_rm_f_removes() {
     }
     assert_eq!(status(), "Exited (unknown)\n");
     b.n.ok(&["rm", "-f", &id]);
-    assert!(b.ids().is_empty());
+    assert!(b.n.ids().is_empty());
     assert!(cgroup_dirs(&id).is_empty());
-    assert!(b.mounts().is_empty());
+    assert!(b.n.mounts().is_empty());
     assert!(entries(&b.n.root.join("storage/containers")).is_empty());
 }

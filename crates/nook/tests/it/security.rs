@@ -62,34 +62,12 @@ impl Sec {
         let n = Nook::new();
         let dir = n.dir.path().join("layout");
         let mut l = Layout::new(&dir);
-        let layers = [busybox_layer(), extra_layer()];
-        let diff_ids: Vec<String> = layers
-            .iter()
-            .map(|t| nook_image::digest::sha256(t).to_string())
-            .collect();
-        let descs: Vec<_> = layers
-            .iter()
-            .map(|t| l.blob("application/vnd.oci.image.layer.v1.tar", t))
-            .collect();
-        let config = json!({
-            "architecture": "amd64", "os": "linux",
-            "config": {"Cmd": ["sh"], "Env": ["PATH=/bin"], "StopSignal": "SIGUSR1",
-                       "Labels": {"from": "image", "over": "image"}},
-            "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        });
-        let config = l.blob(
-            "application/vnd.oci.image.config.v1+json",
-            config.to_string().as_bytes(),
+        let built = l.image_with_config(
+            &[(busybox_layer(), Comp::None), (extra_layer(), Comp::None)],
+            json!({"Cmd": ["sh"], "Env": ["PATH=/bin"], "StopSignal": "SIGUSR1",
+                   "Labels": {"from": "image", "over": "image"}}),
         );
-        let manifest = json!({
-            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": config.json(), "layers": descs.iter().map(|d| d.json()).collect::<Vec<_>>(),
-        });
-        let m = l.blob(
-            "application/vnd.oci.image.manifest.v1+json",
-            manifest.to_string().as_bytes(),
-        );
-        l.tag("sec", &m);
+        l.tag("sec", &built.manifest);
         let out = n.ok(&["load", "-i", dir.to_str().unwrap()]);
         let image = out
             .trim()
@@ -108,43 +86,27 @@ impl Sec {
         self.n.ok(&args)
     }
 
+    /// `run --rm FLAGS IMAGE sh -c SCRIPT`: its stderr (it must succeed).
+    pub fn sh_err(&self, flags: &[&str], script: &str) -> String {
+        let mut args = vec!["run", "--rm"];
+        args.extend(flags);
+        args.extend([self.image.as_str(), "sh", "-c", script]);
+        let out = self.n.run(&args);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
     /// The value of `key` in the container's /proc/self/status.
     pub fn status(&self, flags: &[&str], key: &str) -> String {
         let out = self.sh(flags, &format!("grep '^{key}:' /proc/self/status"));
         out.split_once(':').unwrap().1.trim().to_string()
     }
 
-    pub fn ids(&self) -> Vec<String> {
-        self.n
-            .ok(&["ps", "-aq", "--no-trunc"])
-            .lines()
-            .map(String::from)
-            .collect()
-    }
-
     /// Nothing of any container is left in the store.
     pub fn assert_empty(&self) {
-        assert!(self.ids().is_empty(), "{:?}", self.ids());
+        assert!(self.n.ids().is_empty(), "{:?}", self.n.ids());
         assert!(entries(&self.n.root.join("storage/containers")).is_empty());
         assert!(entries(&self.n.root.join("containers")).is_empty());
-    }
-}
-
-impl Drop for Sec {
-    fn drop(&mut self) {
-        for id in self.ids() {
-            let _ = self.n.run(&["rm", "-f", &id]);
-        }
-        let root = self.n.root.to_string_lossy().into_owned();
-        let mounts: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
-            .unwrap()
-            .lines()
-            .filter_map(|l| l.split(' ').nth(4).map(String::from))
-            .filter(|m| m.starts_with(&root))
-            .collect();
-        for m in mounts.iter().rev() {
-            let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
-        }
     }
 }
 

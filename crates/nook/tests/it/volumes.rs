@@ -51,42 +51,12 @@ fn escape_target() -> String {
 
 /// `test/vol:v1` on `reg`: busybox, /data/seed, and `Volumes: {"/data"}`.
 fn push_image(reg: &Registry) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let mut l = Layout::new(&dir.path().join("layout"));
-    let layers = [busybox_layer(), data_layer()];
-    let diff_ids: Vec<String> = layers
-        .iter()
-        .map(|t| nook_image::digest::sha256(t).to_string())
-        .collect();
-    let descs: Vec<_> = layers
-        .iter()
-        .map(|t| l.blob(Comp::Gzip.media_type(), &layout::compress(t, Comp::Gzip)))
-        .collect();
-    let config = json!({
-        "architecture": "amd64", "os": "linux",
-        "config": {"Cmd": ["sh"], "Env": ["PATH=/bin"], "Volumes": {"/data": {}}},
-        "rootfs": {"type": "layers", "diff_ids": diff_ids},
-    });
-    let config = l.blob(
-        "application/vnd.oci.image.config.v1+json",
-        config.to_string().as_bytes(),
-    );
-    let manifest = json!({
-        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": config.json(), "layers": descs.iter().map(|d| d.json()).collect::<Vec<_>>(),
-    });
-    let m = l.blob(
-        "application/vnd.oci.image.manifest.v1+json",
-        manifest.to_string().as_bytes(),
-    );
-    l.tag("v1", &m);
-    let name = format!("{}/test/vol:v1", reg.host());
-    nook_testkit::skopeo_copy(
-        &format!("oci:{}:v1", l.dir.display()),
-        &format!("docker://{name}"),
-        &[],
-    );
-    name
+    reg.push_image(
+        "test/vol",
+        "v1",
+        &[(busybox_layer(), Comp::Gzip), (data_layer(), Comp::Gzip)],
+        json!({"Cmd": ["sh"], "Env": ["PATH=/bin"], "Volumes": {"/data": {}}}),
+    )
 }
 
 /// A store with the image pulled; on drop its containers are removed,
@@ -118,20 +88,6 @@ impl Store {
         self.lines(&["volume", "ls", "-q"])
     }
 
-    fn containers(&self) -> Vec<String> {
-        self.lines(&["ps", "-aq", "--no-trunc"])
-    }
-
-    fn mounts(&self) -> Vec<String> {
-        let root = self.n.root.to_string_lossy().into_owned();
-        std::fs::read_to_string("/proc/self/mountinfo")
-            .unwrap()
-            .lines()
-            .filter_map(|l| l.split(' ').nth(4).map(String::from))
-            .filter(|m| m.starts_with(&root))
-            .collect()
-    }
-
     /// `run --rm IMAGE sh -c SCRIPT` with `flags` before the image: its
     /// output, exit code and stderr.
     fn sh(&self, flags: &[&str], script: &str) -> (String, i32, String) {
@@ -155,14 +111,10 @@ impl Store {
 
 impl Drop for Store {
     fn drop(&mut self) {
-        for id in self.containers() {
-            let _ = self.n.run(&["rm", "-f", &id]);
-        }
+        // (the mounts go when the store does)
+        self.n.remove_containers();
         for v in self.volumes() {
             let _ = self.n.run(&["volume", "rm", "-f", &v]);
-        }
-        for m in self.mounts() {
-            let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
         }
     }
 }
@@ -490,7 +442,7 @@ fn bad_mount_flags_fail_in_one_line_and_leave_nothing() {
         args.extend_from_slice(&[&s.image, "true"]);
         let err = s.n.fails(&args);
         assert!(err.contains(want), "{flags:?}: {err}");
-        assert!(s.containers().is_empty(), "{flags:?}: a record left");
+        assert!(s.n.ids().is_empty(), "{flags:?}: a record left");
         assert!(
             s.volumes().is_empty(),
             "{flags:?}: a volume left: {:?}",
@@ -504,7 +456,7 @@ fn bad_mount_flags_fail_in_one_line_and_leave_nothing() {
             entries(&s.n.root.join("storage/containers")).is_empty(),
             "{flags:?}: a root left"
         );
-        assert!(s.mounts().is_empty(), "{flags:?}: {:?}", s.mounts());
+        assert!(s.n.mounts().is_empty(), "{flags:?}: {:?}", s.n.mounts());
     }
     let err = s.n.fails(&["volume", "create", "x"]);
     assert!(err.contains("\"x\""), "{err}");
@@ -645,7 +597,7 @@ fn cp_copies_in_and_out_inside_the_containers_root_running_or_stopped() {
     s.n.ok(&["kill", "cr"]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     // stopped and unmounted by its monitor
-    while !s.n.ok(&["ps", "-q"]).is_empty() || !s.mounts().is_empty() {
+    while !s.n.ok(&["ps", "-q"]).is_empty() || !s.n.mounts().is_empty() {
         assert!(std::time::Instant::now() < deadline);
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
@@ -657,7 +609,7 @@ fn cp_copies_in_and_out_inside_the_containers_root_running_or_stopped() {
     assert_eq!(std::fs::read_to_string(h.join("fromvol")).unwrap(), "in\n");
     s.n.ok(&["cp", &hs("tree/a"), "cr:/data/a2"]);
     assert_eq!(std::fs::read_to_string(vol.join("a2")).unwrap(), "a\n");
-    assert!(s.mounts().is_empty(), "{:?}", s.mounts());
+    assert!(s.n.mounts().is_empty(), "{:?}", s.n.mounts());
 
     // bad input
     let err = s.n.fails(&["cp", "cr:/nonexistent", &hs("x")]);
