@@ -197,3 +197,37 @@ fn names_with_odd_bytes_do_not_look_like_container_names() {
     assert_ne!(odd.qname, ".");
     assert_ne!(odd.qname, "");
 }
+
+#[test]
+fn random_and_mutated_messages_never_panic() {
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut rand = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let valid = build_query(1, "web.dns.nook", TYPE_A, Some(1232));
+    for _ in 0..20_000 {
+        let mut m = valid.clone();
+        for _ in 0..1 + rand() % 4 {
+            let i = (rand() as usize) % m.len();
+            m[i] = rand() as u8;
+        }
+        m.truncate(12 + (rand() as usize) % (m.len() - 11));
+        if let Ok(q) = parse_query(&m) {
+            let out = response(
+                &q,
+                NOERROR,
+                &[Rdata::A(Ipv4Addr::LOCALHOST)],
+                true,
+                true,
+                true,
+            );
+            assert!(parse_response(&out).is_ok());
+        }
+        let junk: Vec<u8> = (0..rand() % 64).map(|_| rand() as u8).collect();
+        let _ = parse_query(&junk);
+        let _ = parse_response(&junk);
+    }
+}
