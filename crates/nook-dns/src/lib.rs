@@ -15,8 +15,8 @@
 //! - [`server`]: the responder's loop; [`relay`]: forwarding over UDP
 //!   in that loop; [`forward`]: TCP connections on threads.
 //! - [`spawn`]: the engine's side: start (`ensure`), `notify`, `stop`.
-//! - [`cli`]: the program's arguments; [`sys`]: sockets, inotify, poll,
-//!   the pid file's lock.
+//! - [`program`]: the program's `main`; [`cli`]: its arguments;
+//!   [`sys`]: sockets, inotify, poll, the pid file's lock.
 //!
 //! # For the engine
 //!
@@ -44,6 +44,7 @@ pub mod cli;
 pub mod error;
 pub mod forward;
 pub mod lookup;
+pub mod program;
 pub mod records;
 pub mod relay;
 pub mod resolv;
