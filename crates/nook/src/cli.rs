@@ -241,9 +241,18 @@ pub struct Start {
 /// `restart`.
 #[derive(Debug, Args)]
 pub struct Restart {
-    /// Seconds to wait before killing the container.
-    #[arg(short, long, default_value_t = 10)]
-    pub time: u64,
+    /// Seconds to wait before killing it (the container's --stop-timeout,
+    /// else 10; -1: no timeout).
+    #[arg(
+        short = 't',
+        long = "timeout",
+        visible_alias = "time",
+        allow_negative_numbers = true
+    )]
+    pub time: Option<i64>,
+    /// Signal to stop it with (its --stop-signal, else SIGTERM).
+    #[arg(short, long)]
+    pub signal: Option<String>,
     /// The containers.
     #[arg(required = true)]
     pub containers: Vec<String>,
@@ -654,8 +663,16 @@ pub struct Logs {
 pub struct Stop {
     /// Seconds to wait before killing it (the container's --stop-timeout,
     /// else 10; -1: no timeout).
-    #[arg(short, long, allow_negative_numbers = true)]
+    #[arg(
+        short = 't',
+        long = "timeout",
+        visible_alias = "time",
+        allow_negative_numbers = true
+    )]
     pub time: Option<i64>,
+    /// Signal to stop it with (its --stop-signal, else SIGTERM).
+    #[arg(short, long)]
+    pub signal: Option<String>,
     /// The containers.
     #[arg(required = true)]
     pub containers: Vec<String>,

@@ -786,13 +786,25 @@ pub(crate) fn each(names: &[String], mut f: impl FnMut(&str) -> nook_engine::Res
 
 /// `stop`.
 pub fn stop(engine: &Engine, a: cli::Stop) -> Result {
+    let signal = a.signal.as_deref().map(signal_arg).transpose()?;
     each(&a.containers, |n| {
-        let time = match a.time {
-            Some(t) => Duration::from_secs(nook_engine::container::lifecycle::timeout_secs(t)),
-            None => engine.container(n)?.stop_timeout(),
-        };
-        engine.stop_container(n, time).map(drop)
+        let time = stop_time(engine, n, a.time)?;
+        engine.stop_container_with(n, time, signal).map(drop)
     })
+}
+
+/// How long `stop`/`restart` wait for container `n`: `-t`, else its
+/// `--stop-timeout`, else 10 s.
+pub(crate) fn stop_time(engine: &Engine, n: &str, t: Option<i64>) -> nook_engine::Result<Duration> {
+    Ok(match t {
+        Some(t) => Duration::from_secs(nook_engine::container::lifecycle::timeout_secs(t)),
+        None => engine.container(n)?.stop_timeout(),
+    })
+}
+
+/// A `--signal` value (name or number), Docker's error otherwise.
+pub(crate) fn signal_arg(s: &str) -> Result<i32> {
+    nook_sys_signal(s)
 }
 
 /// `kill`.
@@ -803,16 +815,7 @@ pub fn kill(engine: &Engine, a: cli::Kill) -> Result {
 
 /// A signal by name (`TERM`, `SIGTERM`) or number.
 fn nook_sys_signal(s: &str) -> Result<i32> {
-    if let Ok(n) = s.parse::<i32>() {
-        if (1..=64).contains(&n) {
-            return Ok(n);
-        }
-    }
-    let name = s.to_ascii_uppercase();
-    let name = name.strip_prefix("SIG").unwrap_or(&name);
-    nix::sys::signal::Signal::iterator()
-        .find(|sig| sig.as_str().strip_prefix("SIG") == Some(name))
-        .map(|sig| sig as i32)
+    nook_engine::container::lifecycle::signal_number(s)
         .ok_or_else(|| Failure(format!("invalid signal: {s}")))
 }
 

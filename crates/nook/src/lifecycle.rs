@@ -66,10 +66,15 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32> {
         Command::Start(a) => return start(engine, a),
         Command::Wait(a) => return wait(engine, a),
         Command::Restart(a) => {
-            let t = Duration::from_secs(a.time);
+            let signal = a
+                .signal
+                .as_deref()
+                .map(crate::containers::signal_arg)
+                .transpose()?;
             each(&a.containers, |n| {
+                let t = crate::containers::stop_time(engine, n, a.time)?;
                 engine
-                    .restart_container(n, t, &monitor_of(engine))
+                    .restart_container(n, t, signal, &monitor_of(engine))
                     .map(drop)
             })?
         }

@@ -65,9 +65,10 @@ impl Engine {
         &self,
         word: &str,
         timeout: Duration,
+        signal: Option<i32>,
         cmds: &dyn Fn(&str) -> Result<super::detach::MonitorCommands>,
     ) -> Result<Container> {
-        let c = self.stop_container(word, timeout)?;
+        let c = self.stop_container_with(word, timeout, signal)?;
         self.start_container(&c.record.id, cmds)
     }
 

@@ -493,6 +493,17 @@ impl Engine {
     /// Stop a running container: `SIGTERM`, then `SIGKILL` after `timeout`;
     /// returns once its exit is recorded (or it is removed, with `--rm`).
     pub fn stop_container(&self, word: &str, timeout: Duration) -> Result<Container> {
+        self.stop_container_with(word, timeout, None)
+    }
+
+    /// [`Engine::stop_container`] with `signal` instead of the container's
+    /// stop signal (`stop --signal`).
+    pub fn stop_container_with(
+        &self,
+        word: &str,
+        timeout: Duration,
+        signal: Option<i32>,
+    ) -> Result<Container> {
         let c = self.container(word)?;
         {
             // no restart after a stop (the exit command reads this under
@@ -508,7 +519,7 @@ impl Engine {
         let id = c.record.id.clone();
         let pidfd = c.record.pid.and_then(|p| nook_sys::pidfd::open(p).ok());
         let rt = self.runtime();
-        let _ = rt.kill(&id, c.stop_signal(), false);
+        let _ = rt.kill(&id, signal.unwrap_or_else(|| c.stop_signal()), false);
         let _ = rt.resume(&id); // a paused container gets the signal once thawed
         let exited = |t| match &pidfd {
             Some(fd) => {

@@ -627,3 +627,34 @@ fn unknown_containers_are_one_line_errors() {
     assert_eq!(err.lines().count(), 2, "{err}");
     assert_eq!(b.ok(&["ps", "-aq"]), "");
 }
+
+#[test]
+fn stop_and_restart_take_a_signal_and_a_timeout() {
+    let b = Bb::new();
+    // the container says which signal ended it
+    let script = "trap 'echo got-usr1; exit 5' USR1; trap 'echo got-term; exit 6' TERM; \
+                  echo ready; while :; do sleep 0.1; done";
+    b.detached("sig", script);
+    until("ready", || b.ok(&["logs", "sig"]).contains("ready"));
+    b.ok(&["stop", "--signal", "USR1", "--timeout", "30", "sig"]);
+    assert_eq!(b.field("sig", "{{.State.ExitCode}}"), "5");
+    assert!(b.ok(&["logs", "sig"]).contains("got-usr1"));
+    b.ok(&["start", "sig"]);
+    until("a second run", || {
+        b.ok(&["logs", "sig"]).matches("ready").count() == 2
+    });
+    b.ok(&["restart", "-s", "SIGUSR1", "sig"]);
+    until("a third run", || {
+        b.ok(&["logs", "sig"]).matches("ready").count() == 3
+    });
+    b.ok(&["restart", "--time", "5", "sig"]);
+    until("a fourth run", || {
+        b.ok(&["logs", "sig"]).matches("ready").count() == 4
+    });
+    let logs = b.ok(&["logs", "sig"]);
+    assert_eq!(logs.matches("got-usr1").count(), 2, "{logs}");
+    assert_eq!(logs.matches("got-term").count(), 1, "{logs}");
+    let err = b.n.fails(&["stop", "--signal", "SIGNOPE", "sig"]);
+    assert!(err.contains("SIGNOPE"), "{err}");
+    b.ok(&["rm", "-f", "sig"]);
+}
