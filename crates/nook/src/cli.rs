@@ -721,6 +721,9 @@ pub struct Exec {
     /// Set an environment variable.
     #[arg(short, long = "env", value_name = "K=V")]
     pub env: Vec<String>,
+    /// Read in a file of environment variables.
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Vec<std::path::PathBuf>,
     /// The working directory.
     #[arg(short, long)]
     pub workdir: Option<String>,

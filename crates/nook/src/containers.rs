@@ -578,9 +578,19 @@ fn run_attached(
 pub fn exec(engine: &Engine, a: cli::Exec) -> Result<i32> {
     let keys = DetachKeys::parse(a.detach_keys.as_deref())?;
     let tty = a.tty && !a.detach;
+    let lookup = |k: &str| std::env::var(k).ok();
+    let mut env = Vec::new();
+    for f in &a.env_file {
+        env.extend(nook_engine::container::lifecycle::parse_kv_file(
+            f,
+            "--env-file",
+            &lookup,
+        )?);
+    }
+    env.extend(expand_env(&a.env));
     let opts = ExecOptions {
         cmd: a.cmd,
-        env: expand_env(&a.env),
+        env,
         workdir: a.workdir,
         user: a.user,
         privileged: a.privileged,

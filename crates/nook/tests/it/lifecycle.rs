@@ -658,3 +658,33 @@ fn stop_and_restart_take_a_signal_and_a_timeout() {
     assert!(err.contains("SIGNOPE"), "{err}");
     b.ok(&["rm", "-f", "sig"]);
 }
+
+#[test]
+fn exec_reads_env_files_before_env_flags() {
+    let b = Bb::new();
+    b.detached("envs", "sleep 1000");
+    let f = b.n.dir.path().join("exec.env");
+    std::fs::write(&f, "# a comment\nFROM_FILE=1\nBOTH=file\n").unwrap();
+    let out = b.ok(&[
+        "exec",
+        "--env-file",
+        f.to_str().unwrap(),
+        "-e",
+        "BOTH=flag",
+        "envs",
+        "sh",
+        "-c",
+        "echo $FROM_FILE $BOTH",
+    ]);
+    assert_eq!(out, "1 flag\n");
+    let missing = b.n.dir.path().join("nope.env");
+    let err = b.n.fails(&[
+        "exec",
+        "--env-file",
+        missing.to_str().unwrap(),
+        "envs",
+        "true",
+    ]);
+    assert!(err.contains("nope.env"), "{err}");
+    b.ok(&["rm", "-f", "envs"]);
+}
