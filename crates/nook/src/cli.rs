@@ -822,6 +822,9 @@ pub struct Update {
     /// The new limits.
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// Restart policy: no, on-failure[:max-retries], always, unless-stopped.
+    #[arg(long, value_name = "POLICY")]
+    pub restart: Option<String>,
     /// The containers.
     #[arg(required = true)]
     pub containers: Vec<String>,

@@ -60,6 +60,31 @@ impl Engine {
         self.container(&id)
     }
 
+    /// `update --restart`: container `word`'s restart policy replaced
+    /// (refused for a `--rm` container, as Docker refuses it).
+    pub fn set_restart_policy(&self, word: &str, policy: &str) -> Result<()> {
+        let p = super::detach::RestartPolicy::parse(policy)?;
+        let c = self.container(word)?;
+        let _lock = super::ContainerLock::take(&self.container_dir(&c.record.id));
+        let rec = self
+            .state
+            .container(&c.record.id)?
+            .ok_or_else(|| nook_state::Error::NoSuchContainer(word.to_string()))?;
+        if rec.auto_remove && p != super::detach::RestartPolicy::No {
+            return Err(Error::invalid(
+                "restart policy",
+                policy,
+                "restart policy cannot be updated because AutoRemove is enabled for the container",
+            ));
+        }
+        let mut spec: serde_json::Value = serde_json::from_str(&rec.config)
+            .map_err(|e| Error::invalid("container config", &rec.id, e))?;
+        spec["annotations"]["io.nook.restart"] = serde_json::json!(p.name());
+        self.state
+            .set_container_config(&rec.id, &spec.to_string())?;
+        Ok(())
+    }
+
     /// Stop container `word` (SIGKILL after `timeout`), then start it again.
     pub fn restart_container(
         &self,

@@ -688,3 +688,45 @@ fn exec_reads_env_files_before_env_flags() {
     assert!(err.contains("nope.env"), "{err}");
     b.ok(&["rm", "-f", "envs"]);
 }
+
+#[test]
+fn update_restart_changes_the_policy_the_monitor_follows() {
+    let b = Bb::new();
+    b.ok(&[
+        "create",
+        "--name",
+        "pol",
+        "bb:1",
+        "sh",
+        "-c",
+        "echo ran; exit 3",
+    ]);
+    b.ok(&["update", "--restart", "on-failure:2", "pol"]);
+    assert_eq!(
+        b.field("pol", "{{.HostConfig.RestartPolicy.Name}}"),
+        "on-failure"
+    );
+    b.ok(&["start", "pol"]);
+    // the first run and two restarts, then it stays exited
+    until("three runs", || {
+        b.ok(&["logs", "pol"]).matches("ran").count() == 3
+    });
+    until("exited", || b.field("pol", "{{.State.Status}}") == "exited");
+    assert_eq!(b.field("pol", "{{.RestartCount}}"), "2");
+    let err = b.n.fails(&["update", "--restart", "sometimes", "pol"]);
+    assert!(err.contains("sometimes"), "{err}");
+    b.ok(&[
+        "run",
+        "-d",
+        "--rm",
+        "--name",
+        "gone",
+        "bb:1",
+        "sh",
+        "-c",
+        "sleep 1000",
+    ]);
+    let err = b.n.fails(&["update", "--restart", "always", "gone"]);
+    assert!(err.contains("AutoRemove"), "{err}");
+    b.ok(&["rm", "-f", "pol", "gone"]);
+}
