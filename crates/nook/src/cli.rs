@@ -319,7 +319,7 @@ pub struct ContainerPrune {
     /// Do not ask for confirmation.
     #[arg(short, long)]
     pub force: bool,
-    /// Filters (`until=`, `label=`): not supported.
+    /// Filters: `until=TIMESTAMP|DURATION`, `label=K[=V]`, `label!=K[=V]`.
     #[arg(long)]
     pub filter: Vec<String>,
 }
@@ -333,9 +333,12 @@ pub struct SystemPrune {
     /// Do not ask for confirmation.
     #[arg(short, long)]
     pub force: bool,
-    /// Prune volumes too (none here: nook has no volumes yet).
+    /// Prune anonymous volumes no container uses too.
     #[arg(long)]
     pub volumes: bool,
+    /// Filters: `until=TIMESTAMP|DURATION`, `label=K[=V]`, `label!=K[=V]`.
+    #[arg(long)]
+    pub filter: Vec<String>,
 }
 
 /// `pull`.
@@ -402,6 +405,9 @@ pub struct Prune {
     /// Do not ask for confirmation.
     #[arg(short, long)]
     pub force: bool,
+    /// Filters: `until=TIMESTAMP|DURATION`, `label=K[=V]`, `label!=K[=V]`.
+    #[arg(long)]
+    pub filter: Vec<String>,
 }
 
 /// `load`.
@@ -908,6 +914,9 @@ pub struct VolumePrune {
     /// Do not ask for confirmation.
     #[arg(short, long)]
     pub force: bool,
+    /// Filters: `label=K[=V]`, `label!=K[=V]`.
+    #[arg(long)]
+    pub filter: Vec<String>,
 }
 
 /// `cp`.

@@ -323,7 +323,8 @@ fn prune(engine: &Engine, a: cli::Prune) -> Result {
             return Ok(());
         }
     }
-    let report = engine.prune_images(a.all)?;
+    let filter = crate::lifecycle::prune_filter(&a.filter, true)?;
+    let report = engine.prune_images(a.all, &filter)?;
     if !report.removed.is_empty() {
         println!("Deleted Images:");
         print_removals(&report.removed, true);

@@ -211,13 +211,11 @@ fn confirm(question: &str) -> Result<bool> {
 
 /// `container prune`.
 pub fn container_prune(engine: &Engine, a: cli::ContainerPrune) -> Result {
-    if let Some(f) = a.filter.first() {
-        return Err(Failure(format!("invalid filter '{f}': not supported")));
-    }
+    let filter = prune_filter(&a.filter, true)?;
     if !a.force && !confirm("WARNING! This will remove all stopped containers.")? {
         return Ok(());
     }
-    let r = engine.prune_containers()?;
+    let r = engine.prune_containers(&filter)?;
     if !r.removed.is_empty() {
         println!("Deleted Containers:");
         for id in &r.removed {
@@ -232,23 +230,30 @@ pub fn container_prune(engine: &Engine, a: cli::ContainerPrune) -> Result {
 /// `system prune`: stopped containers, then dangling (with `-a`, unused)
 /// images.
 pub fn system_prune(engine: &Engine, a: cli::SystemPrune) -> Result {
+    let filter = prune_filter(&a.filter, true)?;
     if !a.force {
         let images = match a.all {
             true => "all images without at least one container associated to them",
             false => "all dangling images",
         };
-        let q = format!("WARNING! This will remove:\n  - all stopped containers\n  - {images}\n");
+        let volumes = match a.volumes {
+            true => "  - all anonymous volumes not used by at least one container\n",
+            false => "",
+        };
+        let q = format!(
+            "WARNING! This will remove:\n  - all stopped containers\n{volumes}  - {images}\n"
+        );
         if !confirm(&q)? {
             return Ok(());
         }
     }
-    let c = engine.prune_containers()?;
+    let c = engine.prune_containers(&filter)?;
     if !c.removed.is_empty() {
         println!("Deleted Containers:");
         c.removed.iter().for_each(|id| println!("{id}"));
         println!();
     }
-    let i = engine.prune_images(a.all)?;
+    let i = engine.prune_images(a.all, &filter)?;
     if !i.removed.is_empty() {
         println!("Deleted Images:");
         for r in &i.removed {
@@ -259,7 +264,37 @@ pub fn system_prune(engine: &Engine, a: cli::SystemPrune) -> Result {
         }
         println!();
     }
-    let total = c.reclaimed + i.reclaimed;
+    let mut total = c.reclaimed + i.reclaimed;
+    if a.volumes {
+        let (removed, freed) = engine.prune_volumes(false, &filter)?;
+        if !removed.is_empty() {
+            println!("Deleted Volumes:");
+            removed.iter().for_each(|v| println!("{v}"));
+            println!();
+        }
+        total += freed;
+    }
     println!("Total reclaimed space: {}", render::size(total));
     Ok(())
+}
+
+/// The `--filter`s of a prune (`until` only where `until` is allowed),
+/// with Docker's messages.
+pub(crate) fn prune_filter(list: &[String], until: bool) -> Result<nook_engine::PruneFilter> {
+    let mut f = nook_engine::PruneFilter::default();
+    for item in list {
+        match item
+            .split_once('=')
+            .map(|(k, v)| (k.trim_end_matches('!'), v))
+        {
+            Some(("until", v)) if until && !item.starts_with("until!") => {
+                let now = jiff::Timestamp::now();
+                let t = crate::listing::parse_time("until", v, now)?;
+                f.until = Some(i64::try_from(t).unwrap_or(i64::MAX));
+            }
+            Some(("label", _)) => f.add_label(item)?,
+            _ => return Err(Failure(format!("invalid filter '{item}'"))),
+        }
+    }
+    Ok(f)
 }

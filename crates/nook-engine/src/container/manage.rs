@@ -178,11 +178,13 @@ impl Engine {
         self.container(&c.record.id)
     }
 
-    /// Remove every container that is not running.
-    pub fn prune_containers(&self) -> Result<ContainerPrune> {
+    /// Remove every container that is not running (and `filter` picks).
+    pub fn prune_containers(&self, filter: &crate::PruneFilter) -> Result<ContainerPrune> {
         let mut report = ContainerPrune::default();
         for c in self.containers()? {
-            if c.status == LiveStatus::Running {
+            if c.status == LiveStatus::Running
+                || !filter.matches(Some(c.record.created), &c.labels())
+            {
                 continue;
             }
             let size = self.container_size(&c.record.id).map_or(0, |s| s.rw);

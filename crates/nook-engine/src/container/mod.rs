@@ -173,6 +173,15 @@ impl Container {
         spec["annotations"].clone()
     }
 
+    /// Its labels (`-l`, and the image's), a JSON object.
+    pub fn labels(&self) -> Value {
+        let ann = self.annotations();
+        ann[lifecycle::LABELS]
+            .as_str()
+            .and_then(|l| serde_json::from_str(l).ok())
+            .unwrap_or_else(|| json!({}))
+    }
+
     /// The signal `stop` sends it (`--stop-signal`, the image's
     /// StopSignal, else SIGTERM).
     pub fn stop_signal(&self) -> i32 {

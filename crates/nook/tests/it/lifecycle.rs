@@ -730,3 +730,61 @@ fn update_restart_changes_the_policy_the_monitor_follows() {
     assert!(err.contains("AutoRemove"), "{err}");
     b.ok(&["rm", "-f", "pol", "gone"]);
 }
+
+#[test]
+fn prune_filters_pick_by_label_and_age() {
+    let b = Bb::new();
+    for (name, label) in [
+        ("old-web", "tier=web"),
+        ("old-db", "tier=db"),
+        ("keep", "keep=1"),
+    ] {
+        b.ok(&[
+            "run", "--name", name, "-l", label, "bb:1", "sh", "-c", "true",
+        ]);
+    }
+    // made after the cut: kept by until
+    std::thread::sleep(Duration::from_millis(1100));
+    let cut = unix_now();
+    std::thread::sleep(Duration::from_millis(1100));
+    b.ok(&[
+        "run", "--name", "new-web", "-l", "tier=web", "bb:1", "sh", "-c", "true",
+    ]);
+    let out = b.ok(&[
+        "container",
+        "prune",
+        "-f",
+        "--filter",
+        "label=tier=web",
+        "--filter",
+        &format!("until={cut}"),
+    ]);
+    assert!(out.contains("Deleted Containers:"), "{out}");
+    let names = b.ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    let mut names: Vec<&str> = names.lines().collect();
+    names.sort();
+    assert_eq!(names, ["keep", "new-web", "old-db"]);
+    b.ok(&["container", "prune", "-f", "--filter", "label!=keep"]);
+    assert_eq!(b.ok(&["ps", "-a", "--format", "{{.Names}}"]), "keep\n");
+    // volumes: by label
+    b.ok(&["volume", "create", "--label", "scratch", "v1"]);
+    b.ok(&["volume", "create", "v2"]);
+    b.ok(&["volume", "prune", "-a", "-f", "--filter", "label=scratch"]);
+    assert_eq!(b.ok(&["volume", "ls", "-q"]), "v2\n");
+    let err =
+        b.n.fails(&["container", "prune", "-f", "--filter", "name=x"]);
+    assert!(err.contains("name=x"), "{err}");
+    let err =
+        b.n.fails(&["volume", "prune", "-f", "--filter", "until=1h"]);
+    assert!(err.contains("until=1h"), "{err}");
+    b.ok(&["rm", "keep"]);
+    b.ok(&["volume", "rm", "v2"]);
+}
+
+/// Unix seconds now.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
