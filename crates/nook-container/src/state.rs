@@ -291,7 +291,10 @@ impl ContainerDir {
             Err(e) => return Err(Error::io("read", self.state_path())(e.into())),
         };
         let mut b = Vec::with_capacity(8192);
+        // (through `Take`: File's own read_to_end would statx and lseek
+        // first, for a size hint)
         std::fs::File::from(fd)
+            .take(u64::MAX)
             .read_to_end(&mut b)
             .map_err(Error::io("read", self.state_path()))?;
         serde_json::from_slice(&b)
