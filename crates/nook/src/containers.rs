@@ -732,33 +732,21 @@ fn state_name(s: LiveStatus) -> &'static str {
     }
 }
 
-/// The command a container runs, as `ps` shows it.  Only `process.args`
-/// is decoded: the rest of the spec (its seccomp profile alone is some
-/// 6 KiB) is skipped, which keeps `ps` of many containers fast.
-pub(crate) fn command_of(c: &Container) -> String {
-    #[derive(serde::Deserialize)]
-    struct Spec {
-        process: Option<Process>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Process {
-        #[serde(default)]
-        args: Vec<String>,
-    }
-    serde_json::from_str::<Spec>(&c.record.config)
-        .ok()
-        .and_then(|s| s.process)
-        .map(|p| p.args.join(" "))
-        .unwrap_or_default()
-}
-
-/// The fields of one `ps` row, as `--format` sees them.
-pub(crate) fn ps_fields(engine: &Engine, c: &Container, full: bool, now: i64) -> Value {
+/// The fields of one `ps` row, as `--format` sees them: `cmd` is the
+/// command it runs; `CreatedAt` (a date in `tz`) is left out without a
+/// `tz` (finding the system's time zone reads the zone database).
+pub(crate) fn ps_fields(
+    engine: &Engine,
+    c: &Container,
+    mut cmd: String,
+    full: bool,
+    now: i64,
+    tz: Option<&jiff::tz::TimeZone>,
+) -> Value {
     let id = match full {
         true => c.record.id.clone(),
         false => c.record.short_id().to_string(),
     };
-    let mut cmd = command_of(c);
     if !full && cmd.chars().count() > 20 {
         cmd = cmd.chars().take(19).collect::<String>() + "…";
     }
@@ -766,7 +754,7 @@ pub(crate) fn ps_fields(engine: &Engine, c: &Container, full: bool, now: i64) ->
         "ID": id,
         "Image": c.record.image_name,
         "Command": format!("\"{cmd}\""),
-        "CreatedAt": render::date(c.record.created / 1_000_000_000, &jiff::tz::TimeZone::system()),
+        "CreatedAt": tz.map(|tz| render::date(c.record.created / 1_000_000_000, tz)),
         "RunningFor": render::age(Some(c.record.created / 1_000_000_000), now),
         "Status": status_text(engine, c, now),
         "State": state_name(c.status),

@@ -144,6 +144,55 @@ fn labels_of(spec: &Value) -> Map<String, Value> {
         .unwrap_or_default()
 }
 
+/// What `ps` shows of a container's spec, decoded in one pass: its
+/// command and its labels (`io.nook.labels`).  The rest of the spec (its
+/// seccomp profile alone is some 6 KiB) is skipped unbuilt, which keeps
+/// `ps` of many containers fast.
+#[derive(Debug, Default, serde::Deserialize)]
+struct PsSpec {
+    #[serde(default)]
+    process: Option<PsProcess>,
+    #[serde(default)]
+    annotations: PsAnnotations,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct PsProcess {
+    #[serde(default)]
+    args: Vec<String>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct PsAnnotations {
+    #[serde(rename = "io.nook.labels")]
+    labels: Option<String>,
+}
+
+impl PsSpec {
+    /// The spec `config` (JSON text); an unreadable one has no command
+    /// and no labels.
+    fn of(config: &str) -> PsSpec {
+        serde_json::from_str(config).unwrap_or_default()
+    }
+
+    /// The command it runs, as `ps` shows it.
+    fn command(&self) -> String {
+        self.process
+            .as_ref()
+            .map(|p| p.args.join(" "))
+            .unwrap_or_default()
+    }
+
+    /// Its labels (none when the annotation is not a JSON object).
+    fn labels(&self) -> Map<String, Value> {
+        self.annotations
+            .labels
+            .as_deref()
+            .and_then(|l| serde_json::from_str(l).ok())
+            .unwrap_or_default()
+    }
+}
+
 /// A spec annotation that holds JSON text, parsed.
 fn annotation_json(spec: &Value, key: &str) -> Option<Value> {
     serde_json::from_str(spec["annotations"][key].as_str()?).ok()
@@ -174,6 +223,9 @@ pub fn ps(engine: &Engine, a: cli::Ps) -> Result {
     let all = a.all || last > 0 || filters.has("status");
     let now = jiff::Timestamp::now().as_second();
     let want_size = a.size || a.format.as_deref().is_some_and(|f| f.contains(".Size"));
+    // the default table and -q show no CreatedAt
+    let tz = (!a.quiet && a.format.as_deref().is_some_and(|f| f != "table"))
+        .then(jiff::tz::TimeZone::system);
     let mut rows = Vec::new();
     for c in engine.containers()? {
         if last > 0 && rows.len() as i64 >= last {
@@ -184,12 +236,12 @@ pub fn ps(engine: &Engine, a: cli::Ps) -> Result {
         }
         let paused = engine.is_paused(&c);
         let state = state_name(&c, paused);
-        let spec: Value = serde_json::from_str(&c.record.config).unwrap_or_default();
-        let labels = labels_of(&spec);
+        let spec = PsSpec::of(&c.record.config);
+        let labels = spec.labels();
         if !(all || c.status == LiveStatus::Running) || !filters.matches(&c, state, &labels) {
             continue;
         }
-        let mut row = ps_fields(engine, &c, a.no_trunc, now);
+        let mut row = ps_fields(engine, &c, spec.command(), a.no_trunc, now, tz.as_ref());
         row["State"] = json!(state);
         if paused {
             row["Status"] = json!(format!("{} (Paused)", row["Status"].as_str().unwrap_or("")));
@@ -666,6 +718,28 @@ mod tests {
         assert!(e.contains("\"bad\"") && e.contains("since"), "{e}");
         let ts: jiff::Timestamp = "2024-01-02T03:04:05.12Z".parse().unwrap();
         assert_eq!(rfc3339_nano_fixed(ts), "2024-01-02T03:04:05.120000000Z");
+    }
+
+    #[test]
+    fn ps_reads_the_command_and_labels_as_the_whole_spec_has_them() {
+        let spec = json!({
+            "linux": {"seccomp": {"syscalls": [{"names": ["read", "write"]}]}},
+            "annotations": {"io.nook.labels": "{\"b\":\"2\",\"a\":\"x=y\"}", "other": "1"},
+            "process": {"args": ["sh"]},
+        });
+        let text = spec.to_string();
+        let want = labels_of(&spec);
+        assert_eq!(want.len(), 2);
+        assert_eq!(PsSpec::of(&text).labels(), want);
+        assert_eq!(PsSpec::of(&text).command(), "sh");
+        for none in [
+            "{}",
+            r#"{"annotations":{}}"#,
+            r#"{"annotations":{"io.nook.labels":"[]"}}"#,
+            "x",
+        ] {
+            assert!(PsSpec::of(none).labels().is_empty(), "{none}");
+        }
     }
 
     #[test]

@@ -125,13 +125,10 @@ impl Engine {
         Ok(code.unwrap_or(255))
     }
 
-    /// Whether a container's processes are frozen (`pause`).
+    /// Whether a container's processes are frozen (`pause`), as the
+    /// runtime said when its status was read.
     pub fn is_paused(&self, c: &Container) -> bool {
-        c.status == LiveStatus::Running
-            && matches!(
-                self.runtime().status(&c.record.id),
-                Ok(nook_container::Status::Paused)
-            )
+        c.status == LiveStatus::Running && c.paused
     }
 
     /// Freeze every process of running container `word`.

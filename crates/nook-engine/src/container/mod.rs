@@ -165,6 +165,9 @@ pub struct Container {
     pub record: ContainerRecord,
     /// What is true now.
     pub status: LiveStatus,
+    /// Its processes are frozen (`pause`), as the runtime said when the
+    /// status was read (only ever true when `status` is running).
+    pub paused: bool,
 }
 
 impl Container {
@@ -462,31 +465,51 @@ impl Engine {
     /// Every container, newest first, with its live status.
     pub fn containers(&self) -> Result<Vec<Container>> {
         let recs = self.state.containers()?;
-        Ok(recs.into_iter().map(|r| self.with_status(r)).collect())
+        let rt = self.runtime();
+        Ok(recs.into_iter().map(|r| self.status_with(&rt, r)).collect())
     }
 
-    fn with_status(&self, mut record: ContainerRecord) -> Container {
-        if let Some(status) = self.detached_status(&mut record) {
-            return Container { record, status };
-        }
+    fn with_status(&self, record: ContainerRecord) -> Container {
+        self.status_with(&self.runtime(), record)
+    }
+
+    /// The live status of `record`.  A running record asks the runtime
+    /// first (one state read, which also tells a paused container): only
+    /// when its process is gone are the exit file and the monitor looked
+    /// at (a live process has no exit file: a new run removes the last
+    /// one before it starts).
+    fn status_with(&self, rt: &Runtime, mut record: ContainerRecord) -> Container {
+        let mut paused = false;
         let status = match record.status {
             ContainerStatus::Created => LiveStatus::Created,
-            ContainerStatus::Exited | ContainerStatus::Restarting => {
-                LiveStatus::Exited(record.exit_code)
-            }
-            ContainerStatus::Running => match self.runtime().status(&record.id) {
-                // its process is gone but its monitor is still draining
-                // the output and about to write the exit: not over yet
-                Ok(nook_container::Status::Stopped) | Err(_)
-                    if record.monitor_pid.is_some_and(process_alive) =>
-                {
+            ContainerStatus::Exited => LiveStatus::Exited(record.exit_code),
+            ContainerStatus::Restarting => self
+                .detached_status(&mut record)
+                .unwrap_or(LiveStatus::Exited(record.exit_code)),
+            ContainerStatus::Running => match rt.status(&record.id) {
+                Ok(nook_container::Status::Stopped) | Err(_) => {
+                    match self.detached_status(&mut record) {
+                        Some(s) => s,
+                        // its process is gone but its monitor is still
+                        // draining the output and about to write the
+                        // exit: not over yet
+                        None if record.monitor_pid.is_some_and(process_alive) => {
+                            LiveStatus::Running
+                        }
+                        None => LiveStatus::Exited(None),
+                    }
+                }
+                Ok(s) => {
+                    paused = s == nook_container::Status::Paused;
                     LiveStatus::Running
                 }
-                Ok(nook_container::Status::Stopped) | Err(_) => LiveStatus::Exited(None),
-                Ok(_) => LiveStatus::Running,
             },
         };
-        Container { record, status }
+        Container {
+            record,
+            status,
+            paused,
+        }
     }
 
     /// Send `sig` to a running container's first process.
