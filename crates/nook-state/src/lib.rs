@@ -260,15 +260,6 @@ fn setup(conn: &mut Connection, path: &Path) -> Result<()> {
         .map_err(open_err)?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(open_err)?;
-    // every nook command is a short process: the last connection's close
-    // would checkpoint and delete the WAL, and the next open re-create it
-    // (four fsyncs per command); the WAL is kept and checkpointed as it
-    // fills instead (SQLite's auto-checkpoint), as durable as before
-    conn.set_db_config(
-        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
-        true,
-    )
-    .map_err(open_err)?;
     schema::migrate(conn, path)
 }
 
