@@ -248,6 +248,20 @@ impl State {
         self.read(|c| query(c, "ORDER BY created DESC, id", &[]))
     }
 
+    /// Every container's name (a generated name is checked against them).
+    pub fn container_names(&self) -> Result<std::collections::HashSet<String>> {
+        self.read(|c| {
+            let mut st = c
+                .prepare("SELECT name FROM containers")
+                .map_err(sql("query container names"))?;
+            let names = st
+                .query_map([], |r| r.get(0))
+                .and_then(|rows| rows.collect::<Result<_, _>>())
+                .map_err(sql("query container names"))?;
+            Ok(names)
+        })
+    }
+
     /// Record that the container's process runs as `pid`, watched by
     /// `monitor_pid`, since `started` (Unix nanoseconds).
     pub fn set_container_running(

@@ -440,12 +440,7 @@ impl Engine {
 
     /// A generated name no container has.
     fn free_name(&self) -> Result<String> {
-        let taken: std::collections::HashSet<String> = self
-            .state
-            .containers()?
-            .into_iter()
-            .map(|c| c.name)
-            .collect();
+        let taken = self.state.container_names()?;
         for _ in 0..64 {
             let n = names::generate(&random_id()?);
             if !taken.contains(&n) {
