@@ -20,6 +20,16 @@ pub struct Cli {
     /// relative path is below nook's own cgroup.
     #[arg(long, global = true, env = "NOOK_CGROUP_PARENT", value_name = "CGROUP")]
     pub cgroup_parent: Option<String>,
+    /// The network namespace (a file) nook's bridges and firewall live in
+    /// (default: nook's own).
+    #[arg(
+        long,
+        global = true,
+        env = "NOOK_NETNS",
+        value_name = "PATH",
+        hide = true
+    )]
+    pub netns: Option<PathBuf>,
     /// The command.
     #[command(subcommand)]
     pub command: Command,

@@ -21,6 +21,7 @@ fn engine_options(cli: &Cli) -> EngineOptions {
         auth: nook_image::AuthConfig::from_env(&nook_image::auth::AuthEnv::current()),
         insecure_registries: cli.insecure_registries.clone(),
         cgroup_parent: cli.cgroup_parent.clone(),
+        netns: cli.netns.clone(),
         ..Default::default()
     }
 }
