@@ -62,7 +62,7 @@ pub use error::{Error, Result};
 pub use info::{DiskUsage, ImageDetails};
 pub use names::ImageName;
 pub use nook_image::{AuthConfig, Credentials, Digest, Platform, Reference};
-pub use nook_state::{ContainerRecord, ImageRecord, Tag};
+pub use nook_state::{ContainerRecord, ImageRecord, NetworkRecord, Tag};
 pub use progress::{NoProgress, PullEvent, PullProgress};
 pub use pull::{PullOptions, PullResult};
 pub use remove::{PruneReport, Removal};

@@ -114,6 +114,9 @@ pub enum Command {
     /// Manage volumes.
     #[command(subcommand)]
     Volume(VolumeCommand),
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(crate::networks::NetworkCommand),
     /// Copy files between a container and the host.
     Cp(Cp),
 }

@@ -519,19 +519,6 @@ fn host_config_json(c: &Container, spec: &Value) -> Value {
     hc
 }
 
-/// `inspect`'s NetworkSettings: no network but `none` (nook has no
-/// networking yet).
-fn network_settings() -> Value {
-    let none = json!({"IPAMConfig": null, "Links": null, "Aliases": null,
-        "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
-        "IPPrefixLen": 0, "MacAddress": ""});
-    json!({
-        "Bridge": "", "SandboxID": "", "HairpinMode": false, "Ports": {},
-        "SandboxKey": "", "IPAddress": "", "IPPrefixLen": 0, "Gateway": "", "MacAddress": "",
-        "Networks": {"none": none},
-    })
-}
-
 /// A container in Docker's `inspect` shape (the fields nook has).
 fn container_json(engine: &Engine, c: &Container, size: bool) -> Value {
     let r = &c.record;
@@ -594,7 +581,7 @@ fn container_json(engine: &Engine, c: &Container, size: bool) -> Value {
         "GraphDriver": {"Name": "overlay", "Data": graph},
         "Mounts": annotation_json(&spec, "io.nook.mounts").unwrap_or(json!([])),
         "Config": config,
-        "NetworkSettings": network_settings(),
+        "NetworkSettings": engine.network_settings(r),
     });
     // labels, stop settings, --init's command, the security flags
     crate::run_flags::inspect_fields(&mut v, &spec);

@@ -12,6 +12,7 @@ mod isolation;
 mod lifecycle;
 mod misc;
 mod monitor;
+mod network;
 mod progress;
 mod pull;
 mod remove;
