@@ -137,3 +137,325 @@ fn two_containers_on_one_network_reach_each_other_and_not_across() {
     );
     assert_eq!(got.trim(), "hello");
 }
+
+#[test]
+fn none_has_only_lo_host_is_the_engines_namespace_and_container_shares() {
+    let b = Bb::new();
+    assert_eq!(links(&b, &["--network", "none"]), ["lo"]);
+    let lo = sh(&b, &["--network", "none"], "busybox ip link show lo");
+    assert!(lo.contains(",UP"), "{lo}");
+    // the default network's bridge exists once a container used it
+    sleeper(&b, "web", &[]);
+    let host = links(&b, &["--network", "host"]);
+    assert!(host.contains(&"nook0".to_string()), "{host:?}");
+    assert!(
+        !host.contains(&"eth0".to_string()),
+        "the host's own: {host:?}"
+    );
+    // container: the same namespace, the same address
+    let web_ns = exec(&b, "web", "readlink /proc/self/ns/net").1;
+    let out = sh(
+        &b,
+        &["--network", "container:web"],
+        "readlink /proc/self/ns/net; busybox ip -4 addr show eth0",
+    );
+    assert!(out.starts_with(web_ns.trim()), "{out} vs {web_ns}");
+    assert_eq!(inet(&out), [format!("{}/16", address(&b, "web", "nook"))]);
+    let v = inspect(&b, "web");
+    assert_eq!(v["HostConfig"]["NetworkMode"], "nook");
+    assert!(v["NetworkSettings"]["MacAddress"].as_str().unwrap().len() == 17);
+}
+
+#[test]
+fn ip_and_mac_are_honoured_and_a_taken_ip_refused() {
+    let b = Bb::new();
+    b.ok(&["network", "create", "--subnet", "10.203.0.0/24", "fixed"]);
+    let out = sh(
+        &b,
+        &[
+            "--network",
+            "fixed",
+            "--ip",
+            "10.203.0.77",
+            "--mac-address",
+            "02:42:0a:cb:00:4d",
+        ],
+        "busybox ip addr show eth0",
+    );
+    assert_eq!(inet(&out), ["10.203.0.77/24"], "{out}");
+    assert!(out.contains("02:42:0a:cb:00:4d"), "{out}");
+    sleeper(&b, "holder", &["--network", "fixed", "--ip", "10.203.0.77"]);
+    let err = b.n.fails(&[
+        "run",
+        "--rm",
+        "--network",
+        "fixed",
+        "--ip",
+        "10.203.0.77",
+        "bb:1",
+        "true",
+    ]);
+    assert!(err.contains("10.203.0.77"), "{err}");
+    assert_eq!(b.n.ids().len(), 1, "the refused container is not left");
+}
+
+#[test]
+fn connect_and_disconnect_a_running_container() {
+    let b = Bb::new();
+    b.ok(&["network", "create", "--subnet", "10.204.0.0/24", "side"]);
+    sleeper(&b, "peer", &["--network", "side"]);
+    sleeper(&b, "box", &[]);
+    let peer = address(&b, "peer", "side");
+    let ping = |c: &str| exec(&b, c, &format!("busybox ping -c1 -W2 {peer}")).0;
+    assert!(!ping("box"), "not on the network yet");
+    b.ok(&["network", "connect", "--ip", "10.204.0.50", "side", "box"]);
+    let addr = exec(&b, "box", "busybox ip -4 addr show eth1").1;
+    assert_eq!(inet(&addr), ["10.204.0.50/24"], "{addr}");
+    assert!(ping("box"), "connected");
+    let v = b.ok(&["network", "inspect", "side"]);
+    let v: Value = serde_json::from_str(&v).unwrap();
+    assert_eq!(v[0]["Containers"].as_object().unwrap().len(), 2, "{v}");
+    b.ok(&["network", "disconnect", "side", "box"]);
+    assert!(!exec(&b, "box", "busybox ip link show eth1").0, "eth1 gone");
+    assert!(!ping("box"), "disconnected");
+    assert!(inspect(&b, "box")["NetworkSettings"]["Networks"]["side"].is_null());
+    // a stopped container is connected on record, attached when it starts
+    b.ok(&["stop", "-t", "0", "box"]);
+    b.ok(&["network", "connect", "side", "box"]);
+    b.ok(&["start", "box"]);
+    assert!(ping("box"), "connected while stopped");
+}
+
+#[test]
+fn network_rm_is_refused_while_used_then_removes_bridge_and_rules() {
+    let b = Bb::new();
+    let id = b.ok(&["network", "create", "--subnet", "10.205.0.0/24", "gone"]);
+    let id = id.trim();
+    sleeper(&b, "user", &["--network", "gone"]);
+    let bridge = format!("br-{}", &id[..12]);
+    assert_eq!(host_links(&b, &bridge), [bridge.clone()]);
+    let rules = b.n.in_netns(&["nft", "list", "table", "inet", "nook"]);
+    assert!(rules.contains("n-gone-"), "{rules}");
+    let out = b.n.run(&["network", "rm", "gone"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("has active endpoints"), "{err}");
+    b.ok(&["rm", "-f", "user"]);
+    assert_eq!(b.ok(&["network", "rm", "gone"]).trim(), "gone");
+    assert!(host_links(&b, &bridge).is_empty());
+    let tables = b.n.in_netns(&["nft", "list", "tables"]);
+    assert!(
+        !tables.contains("nook"),
+        "the last network took the table: {tables}"
+    );
+    let ls = b.ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert_eq!(ls.trim(), "nook");
+    // prune removes unused networks, keeps the default one
+    b.ok(&["network", "create", "unused"]);
+    let pruned = b.ok(&["network", "prune", "-f"]);
+    assert!(pruned.contains("unused"), "{pruned}");
+    assert_eq!(b.ok(&["network", "ls", "-q"]).lines().count(), 1);
+}
+
+#[test]
+fn rm_frees_the_address_and_leaves_no_veth_or_netns_file() {
+    let b = Bb::new();
+    b.ok(&["network", "create", "--subnet", "10.206.0.0/29", "tiny"]);
+    sleeper(&b, "first", &["--network", "tiny"]);
+    let a = address(&b, "first", "tiny");
+    assert_eq!(host_links(&b, "nk").len(), 1);
+    assert_eq!(netns_files(&b).len(), 1);
+    b.ok(&["rm", "-f", "first"]);
+    until("the veth to go", || host_links(&b, "nk").is_empty());
+    assert!(netns_files(&b).is_empty());
+    sleeper(&b, "second", &["--network", "tiny"]);
+    assert_eq!(address(&b, "second", "tiny"), a, "the address is reused");
+}
+
+#[test]
+fn internal_network_has_no_route_out() {
+    let b = Bb::new();
+    b.ok(&[
+        "network",
+        "create",
+        "--internal",
+        "--subnet",
+        "10.207.0.0/24",
+        "inner",
+    ]);
+    let routes = sh(&b, &["--network", "inner"], "busybox ip route");
+    assert!(!routes.contains("default"), "{routes}");
+    assert!(routes.contains("10.207.0.0/24 dev eth0"), "{routes}");
+    let v: Value = serde_json::from_str(&b.ok(&["network", "inspect", "inner"])).unwrap();
+    assert_eq!(v[0]["Internal"], true);
+    let routes = sh(&b, &[], "busybox ip route");
+    assert!(routes.contains("default via"), "{routes}");
+}
+
+#[test]
+fn twenty_concurrent_runs_get_twenty_addresses() {
+    let b = Bb::new();
+    b.ok(&["network", "create", "--subnet", "10.208.0.0/24", "crowd"]);
+    let children: Vec<_> = (0..20)
+        .map(|i| {
+            b.n.cmd(&[
+                "run",
+                "-d",
+                "--name",
+                &format!("c{i:02}"),
+                "--network",
+                "crowd",
+                "bb:1",
+                "busybox",
+                "sleep",
+                "1000",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let v: Value = serde_json::from_str(&b.ok(&["network", "inspect", "crowd"])).unwrap();
+    let addrs: std::collections::BTreeSet<String> = v[0]["Containers"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|c| c["IPv4Address"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(addrs.len(), 20, "{addrs:?}");
+    // each container has its own address on eth0, as recorded
+    for i in [0, 19] {
+        let name = format!("c{i:02}");
+        let seen = inet(&exec(&b, &name, "busybox ip -4 addr show eth0").1);
+        assert_eq!(seen, [format!("{}/24", address(&b, &name, "crowd"))]);
+    }
+}
+
+#[test]
+fn killed_mid_setup_is_listed_and_rm_frees_everything() {
+    use std::os::unix::process::CommandExt;
+    let b = Bb::new();
+    b.ok(&["network", "create", "--subnet", "10.209.0.0/24", "crash"]);
+    for delay_ms in [5u64, 15, 30, 45, 60, 80, 120] {
+        let mut c = b.n.cmd(&[
+            "run",
+            "-d",
+            "--network",
+            "crash",
+            "bb:1",
+            "busybox",
+            "sleep",
+            "1000",
+        ]);
+        c.process_group(0).stdout(std::process::Stdio::null());
+        let child = c.spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        // the `run` and the monitor it forked, at once
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = child.wait_with_output();
+    }
+    let ids = b.n.ids();
+    for id in &ids {
+        b.ok(&["rm", "-f", id]);
+    }
+    assert!(b.n.ids().is_empty());
+    let v: Value = serde_json::from_str(&b.ok(&["network", "inspect", "crash"])).unwrap();
+    assert!(v[0]["Containers"].as_object().unwrap().is_empty(), "{v}");
+    until("the veths to go", || host_links(&b, "nk").is_empty());
+    assert!(netns_files(&b).is_empty(), "{:?}", netns_files(&b));
+    // and the network works: a new container gets the first address
+    let out = sh(&b, &["--network", "crash"], "busybox ip -4 addr show eth0");
+    assert_eq!(inet(&out), ["10.209.0.2/24"]);
+}
+
+#[test]
+fn a_failed_start_leaks_nothing_and_keeps_the_endpoint() {
+    let b = Bb::new();
+    let out =
+        b.n.run(&["run", "--name", "nox", "bb:1", "/no/such/program"]);
+    assert_eq!(out.status.code(), Some(127));
+    assert!(netns_files(&b).is_empty());
+    until("the veth to go", || host_links(&b, "nk").is_empty());
+    let kept = address(&b, "nox", "nook");
+    assert!(kept.starts_with("10.88."), "{kept}");
+    b.ok(&["rm", "nox"]);
+    let v: Value = serde_json::from_str(&b.ok(&["network", "inspect", "nook"])).unwrap();
+    assert!(v[0]["Containers"].as_object().unwrap().is_empty(), "{v}");
+}
+
+#[test]
+fn bad_input_is_one_line_125_and_leaves_nothing() {
+    let b = Bb::new();
+    b.ok(&["network", "create", "--subnet", "10.210.0.0/24", "taken"]);
+    for (args, bad) in [
+        (
+            vec!["network", "create", "--subnet", "10.300.0.0/24", "x1"],
+            "10.300.0.0/24",
+        ),
+        (
+            vec![
+                "network",
+                "create",
+                "--subnet",
+                "10.211.0.0/24",
+                "--gateway",
+                "10.212.0.1",
+                "x2",
+            ],
+            "10.212.0.1",
+        ),
+        (
+            vec!["network", "create", "--subnet", "10.210.0.0/25", "x3"],
+            "10.210.0.0/25",
+        ),
+        (vec!["network", "create", "taken"], "taken"),
+        (vec!["network", "create", "bad/name"], "bad/name"),
+        (vec!["run", "--network", "nosuch", "bb:1", "true"], "nosuch"),
+        (
+            vec![
+                "run",
+                "--network",
+                "taken",
+                "--ip",
+                "10.299.0.5",
+                "bb:1",
+                "true",
+            ],
+            "10.299.0.5",
+        ),
+        (
+            vec![
+                "run",
+                "--network",
+                "taken",
+                "--ip",
+                "10.99.0.5",
+                "bb:1",
+                "true",
+            ],
+            "10.99.0.5",
+        ),
+        (
+            vec!["run", "--network", "none,taken", "bb:1", "true"],
+            "none",
+        ),
+        (
+            vec!["run", "--mac-address", "01:00:5e:00:00:01", "bb:1", "true"],
+            "01:00:5e:00:00:01",
+        ),
+        (vec!["network", "connect", "nosuch", "nobody"], "nobody"),
+    ] {
+        let err = b.n.fails(&args);
+        assert!(err.contains(bad), "{args:?}: {err}");
+    }
+    assert!(b.n.ids().is_empty());
+    let names = b.ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert_eq!(names.lines().collect::<Vec<_>>(), ["nook", "taken"]);
+    assert!(netns_files(&b).is_empty());
+}
