@@ -127,6 +127,9 @@ fn requested_subnets(req: &NetworkCreate) -> Result<Vec<Subnet>> {
     Ok(out)
 }
 
+/// Subnets taken: (network, subnet) of every network, and the routed ones.
+type Taken = (Vec<(String, Cidr)>, Vec<Cidr>);
+
 fn random_global_id() -> Result<[u8; 5]> {
     let id = crate::container::random_id()?;
     let mut g = [0u8; 5];
@@ -139,7 +142,7 @@ fn random_global_id() -> Result<[u8; 5]> {
 impl Engine {
     /// The subnets a new network must not overlap: every network's and
     /// every route's in the engine's namespace.
-    fn taken_subnets(&self) -> Result<(Vec<(String, Cidr)>, Vec<Cidr>)> {
+    fn taken_subnets(&self) -> Result<Taken> {
         let mut nets = Vec::new();
         for n in self.state.networks()? {
             for s in subnets(&n)? {
