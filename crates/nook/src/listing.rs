@@ -175,7 +175,7 @@ pub fn ps(engine: &Engine, a: cli::Ps) -> Result {
         l.sort();
         row["Labels"] = json!(l.join(","));
         row["Mounts"] = json!("");
-        row["Networks"] = json!("none");
+        row["Networks"] = json!(engine.network_names(&c.record));
         row["LocalVolumes"] = json!("0");
         row["Size"] = json!(match want_size {
             true => engine

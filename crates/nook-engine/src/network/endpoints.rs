@@ -362,6 +362,20 @@ impl Engine {
         Ok(())
     }
 
+    /// The networks container `rec` is on, as `ps` shows them (its mode
+    /// when it has no network of its own).
+    pub fn network_names(&self, rec: &ContainerRecord) -> String {
+        let eps = self.state.container_endpoints(&rec.id).unwrap_or_default();
+        match eps.is_empty() {
+            true => recorded_mode(rec),
+            false => eps
+                .iter()
+                .map(|e| e.network.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+        }
+    }
+
     /// `inspect`'s NetworkSettings of container `rec`.
     pub fn network_settings(&self, rec: &ContainerRecord) -> Value {
         let eps = self.state.container_endpoints(&rec.id).unwrap_or_default();

@@ -463,3 +463,34 @@ fn bad_input_is_one_line_125_and_leaves_nothing() {
     assert_eq!(names.lines().collect::<Vec<_>>(), ["nook", "taken"]);
     assert!(netns_files(&b).is_empty());
 }
+
+#[test]
+fn ipv6_network_gives_both_families_and_ip6_is_honoured() {
+    let b = Bb::new();
+    b.ok(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "10.212.0.0/24",
+        "--subnet",
+        "fd00:5::/64",
+        "dual",
+    ]);
+    sleeper(&b, "v6peer", &["--network", "dual", "--ip6", "fd00:5::99"]);
+    let out = sh(
+        &b,
+        &["--network", "dual"],
+        "busybox ip -6 addr show eth0 scope global; busybox ip -6 route; \
+         busybox ping -6 -c1 -W2 fd00:5::99 >/dev/null && echo PONG",
+    );
+    assert!(out.contains("inet6 fd00:5::2/64"), "{out}");
+    assert!(out.contains("default via fd00:5::1"), "{out}");
+    assert!(out.contains("PONG"), "{out}");
+    let v = inspect(&b, "v6peer");
+    let n = &v["NetworkSettings"]["Networks"]["dual"];
+    assert_eq!(n["GlobalIPv6Address"], "fd00:5::99");
+    assert_eq!(n["IPAddress"], "10.212.0.2");
+    let ps = b.ok(&["ps", "--format", "{{.Networks}}"]);
+    assert_eq!(ps.trim(), "dual");
+}
