@@ -68,23 +68,28 @@ impl NetnsFile {
         &self.path
     }
 
-    /// `CMD ARGS` run inside the namespace (for `ip`, `nft`): its stdout;
-    /// panics when it fails.
-    pub fn run(&self, args: &[&str]) -> String {
-        let mut c = Command::new(args[0]);
-        c.args(&args[1..]);
+    /// `program` to be run inside the namespace (a `pre_exec` setns).
+    pub fn command(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
         let ns = std::fs::File::open(&self.path).unwrap();
-        let fd = std::os::fd::AsRawFd::as_raw_fd(&ns);
-        // SAFETY: setns in the forked child before exec; `ns` stays open
-        // (it is not close-on-exec'd away before the call).
+        // SAFETY: only setns (async-signal-safe) in the forked child before
+        // exec; `ns` is moved into the closure, so it is open then.
         unsafe {
             std::os::unix::process::CommandExt::pre_exec(&mut c, move || {
-                if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                if libc::setns(std::os::fd::AsRawFd::as_raw_fd(&ns), libc::CLONE_NEWNET) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())
             });
         }
+        c
+    }
+
+    /// `CMD ARGS` run inside the namespace (for `ip`, `nft`): its stdout;
+    /// panics when it fails.
+    pub fn run(&self, args: &[&str]) -> String {
+        let mut c = self.command(args[0]);
+        c.args(&args[1..]);
         crate::run(&mut c)
     }
 }

@@ -494,3 +494,85 @@ fn ipv6_network_gives_both_families_and_ip6_is_honoured() {
     let ps = b.ok(&["ps", "--format", "{{.Networks}}"]);
     assert_eq!(ps.trim(), "dual");
 }
+
+/// A TCP server in a namespace of the test's own that answers each client
+/// with the source address it saw; killed on drop.
+struct Remote {
+    _ns: nook_testkit::netns::NetnsFile,
+    server: std::process::Child,
+}
+
+impl Drop for Remote {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+/// A "remote" namespace joined to the engine's by a veth (192.0.2.1 on
+/// the engine's side, 192.0.2.2 remote, no route back to any container
+/// subnet), with its server on 192.0.2.2:8000.
+fn remote(b: &Bb) -> Remote {
+    let ns = nook_testkit::netns::NetnsFile::create(b.n.dir.path().join("remote"));
+    let path = ns.path().to_str().unwrap().to_string();
+    b.n.in_netns(&[
+        "ip", "link", "add", "rmt0", "type", "veth", "peer", "name", "rmt1", "netns", &path,
+    ]);
+    b.n.in_netns(&["ip", "addr", "add", "192.0.2.1/24", "dev", "rmt0"]);
+    b.n.in_netns(&["ip", "link", "set", "rmt0", "up"]);
+    ns.run(&["ip", "addr", "add", "192.0.2.2/24", "dev", "rmt1"]);
+    ns.run(&["ip", "link", "set", "rmt1", "up"]);
+    let script =
+        "import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n\
+                  s.bind(('192.0.2.2',8000))\ns.listen(8)\nprint('ready',flush=True)\n\
+                  while True:\n c,a=s.accept()\n c.sendall(a[0].encode()+b'\\n')\n c.close()\n";
+    let mut server = ns
+        .command("python3")
+        .args(["-c", script])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "ready");
+    Remote { _ns: ns, server }
+}
+
+#[test]
+fn egress_is_masqueraded_and_an_internal_network_has_no_way_out() {
+    let b = Bb::new();
+    b.ok(&[
+        "network",
+        "create",
+        "--internal",
+        "--subnet",
+        "10.213.0.0/24",
+        "shut",
+    ]);
+    let _remote = remote(&b);
+    let seen = sh(&b, &[], "busybox nc -w 3 192.0.2.2 8000");
+    assert_eq!(
+        seen.trim(),
+        "192.0.2.1",
+        "the remote saw the engine's address"
+    );
+    let out = b.n.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "shut",
+        "bb:1",
+        "busybox",
+        "nc",
+        "-w",
+        "2",
+        "192.0.2.2",
+        "8000",
+    ]);
+    assert!(!out.status.success(), "internal: {out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).trim().is_empty());
+}
