@@ -175,8 +175,8 @@ pub fn network(engine: &Engine, c: NetworkCommand) -> Result {
             Ok(())
         }
         NetworkCommand::Connect(a) => {
-            let ip = a.ip.as_deref().or(a.ip6.as_deref());
-            Ok(engine.connect_network(&a.network, &a.container, ip, &a.alias)?)
+            let ips: Vec<&str> = a.ip.iter().chain(&a.ip6).map(String::as_str).collect();
+            Ok(engine.connect_network(&a.network, &a.container, &ips, &a.alias)?)
         }
         NetworkCommand::Disconnect(a) => {
             Ok(engine.disconnect_network(&a.network, &a.container, a.force)?)

@@ -281,12 +281,13 @@ impl Engine {
     }
 
     /// `network connect`: container `word` put on network `net` (with
-    /// `ip` asked for and `aliases`); attached at once when it runs.
+    /// addresses `ips` asked for, `--ip` and `--ip6`, and `aliases`);
+    /// attached at once when it runs.
     pub fn connect_network(
         &self,
         net: &str,
         word: &str,
-        ip: Option<&str>,
+        ips: &[&str],
         aliases: &[String],
     ) -> Result<()> {
         let c = self.container(word)?;
@@ -298,13 +299,13 @@ impl Engine {
                 "a container on network none or host, or sharing another's, cannot be connected to a network",
             ));
         }
-        let ip = match ip {
-            Some(s) => Some(
+        let ips = ips
+            .iter()
+            .map(|s| {
                 s.parse::<IpAddr>()
-                    .map_err(|_| Error::invalid("--ip", s, "not an IP address"))?,
-            ),
-            None => None,
-        };
+                    .map_err(|_| Error::invalid("--ip", s, "not an IP address"))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let net = self.network(net)?;
         let _lock = ContainerLock::take(&self.container_dir(&id));
         let eps = self.state.container_endpoints(&id)?;
@@ -318,7 +319,8 @@ impl Engine {
             aliases: aliases.to_vec(),
             addresses: Vec::new(),
         };
-        let (v4, v6) = (ip.filter(IpAddr::is_ipv4), ip.filter(IpAddr::is_ipv6));
+        let v4 = ips.iter().copied().find(IpAddr::is_ipv4);
+        let v6 = ips.iter().copied().find(IpAddr::is_ipv6);
         let ep = self.take_addresses(&ep, v4, v6)?;
         let path = self.container_netns(&id);
         let c = self.container(&id)?;

@@ -297,6 +297,13 @@ impl Engine {
     /// message); its bridge and firewall rules go.
     pub fn remove_network(&self, word: &str) -> Result<NetworkRecord> {
         let rec = self.state.network(word)?;
+        if rec.network.name == DEFAULT_NETWORK {
+            return Err(Error::invalid(
+                "network",
+                DEFAULT_NETWORK,
+                "the default network is pre-defined and cannot be removed",
+            ));
+        }
         let _lock = self.network_lock()?;
         self.state.remove_network(&rec.network.name)?;
         self.bridge_down(&rec)?;

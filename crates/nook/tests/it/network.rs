@@ -250,6 +250,9 @@ fn network_rm_is_refused_while_used_then_removes_bridge_and_rules() {
     );
     let ls = b.ok(&["network", "ls", "--format", "{{.Name}}"]);
     assert_eq!(ls.trim(), "nook");
+    let out = b.n.run(&["network", "rm", "nook"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pre-defined"));
     // prune removes unused networks, keeps the default one
     b.ok(&["network", "create", "unused"]);
     let pruned = b.ok(&["network", "prune", "-f"]);
