@@ -236,3 +236,60 @@ impl Engine {
         out.unwrap_or_else(|| Err(crate::Error::Monitor("network thread ended early".into())))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(nets: &[&str]) -> NetworkOptions {
+        NetworkOptions {
+            networks: nets.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn modes_parse_as_dockers() {
+        assert_eq!(opts(&[]).mode().unwrap(), Mode::Bridge(vec!["nook".into()]));
+        assert_eq!(opts(&["none"]).mode().unwrap(), Mode::None);
+        assert_eq!(opts(&["host"]).mode().unwrap(), Mode::Host);
+        assert_eq!(
+            opts(&["container:web"]).mode().unwrap(),
+            Mode::Container("web".into())
+        );
+        assert_eq!(
+            opts(&["a,b", "bridge", "a"]).mode().unwrap(),
+            Mode::Bridge(vec!["a".into(), "b".into(), "nook".into()])
+        );
+        for bad in [&["none", "a"][..], &["host,a"], &["container:"], &["a,,b"]] {
+            assert!(opts(bad).mode().is_err(), "{bad:?}");
+        }
+        let mut o = opts(&["none"]);
+        o.ip = Some("10.0.0.2".into());
+        assert!(o.mode().unwrap_err().to_string().contains("10.0.0.2"));
+        let mut o = opts(&[]);
+        o.ip = Some("fd00::2".into());
+        assert!(o.mode().unwrap_err().to_string().contains("IPv4"));
+        o.ip = None;
+        o.ip6 = Some("fd00::2".into());
+        o.aliases = vec!["db".into()];
+        assert!(o.mode().is_ok());
+        o.aliases = vec!["a b".into()];
+        assert!(o.mode().is_err());
+    }
+
+    #[test]
+    fn macs() {
+        let m = parse_mac("02:42:AC:11:00:02").unwrap();
+        assert_eq!(format_mac(&m), "02:42:ac:11:00:02");
+        for bad in [
+            "01:00:5e:00:00:01",
+            "00:00:00:00:00:00",
+            "02:42:ac:11:00",
+            "zz:42:ac:11:00:02",
+        ] {
+            let e = parse_mac(bad).unwrap_err().to_string();
+            assert!(e.contains(bad), "{e}");
+        }
+    }
+}
