@@ -136,6 +136,13 @@ impl NetworkOptions {
         if let Some(a) = self.aliases.iter().find(|a| !valid_alias(a)) {
             return Err(Error::invalid("--network-alias", a, "not a host name"));
         }
+        if let (Some(a), false) = (self.aliases.first(), bridged) {
+            return Err(Error::invalid(
+                "--network-alias",
+                a,
+                "needs a bridge network",
+            ));
+        }
         Ok(())
     }
 }
