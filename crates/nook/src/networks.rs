@@ -164,7 +164,12 @@ pub fn network(engine: &Engine, c: NetworkCommand) -> Result {
         NetworkCommand::Ls(a) => ls(engine, a),
         NetworkCommand::Inspect(a) => inspect(engine, a),
         NetworkCommand::Rm(a) => rm(engine, a),
-        NetworkCommand::Prune(_) => {
+        NetworkCommand::Prune(a) => {
+            let q =
+                "WARNING! This will remove all custom networks not used by at least one container.";
+            if !a.force && !crate::lifecycle::confirm(q)? {
+                return Ok(());
+            }
             let removed = engine.prune_networks()?;
             if !removed.is_empty() {
                 println!("Deleted Networks:");
