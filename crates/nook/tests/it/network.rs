@@ -579,3 +579,62 @@ fn egress_is_masqueraded_and_an_internal_network_has_no_way_out() {
     assert!(!out.status.success(), "internal: {out:?}");
     assert!(String::from_utf8_lossy(&out.stdout).trim().is_empty());
 }
+
+#[test]
+fn create_options_ls_filters_and_inspect_shape() {
+    let b = Bb::new();
+    let id = b.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.214.0.0/16",
+        "--gateway",
+        "10.214.0.254",
+        "--ip-range",
+        "10.214.9.0/24",
+        "--label",
+        "team=blue",
+        "-o",
+        "com.docker.network.bridge.name=nkbr9",
+        "shaped",
+    ]);
+    assert_eq!(id.trim().len(), 64);
+    b.ok(&["network", "create", "plain"]);
+    let out = sh(
+        &b,
+        &["--network", "shaped"],
+        "busybox ip -4 addr show eth0; busybox ip route",
+    );
+    assert_eq!(
+        inet(&out),
+        ["10.214.9.0/16"],
+        "the range's first address: {out}"
+    );
+    assert!(out.contains("default via 10.214.0.254"), "{out}");
+    assert_eq!(host_links(&b, "nkbr9"), ["nkbr9"]);
+    let v: Value = serde_json::from_str(&b.ok(&["network", "inspect", "shaped"])).unwrap();
+    let n = &v[0];
+    assert_eq!(n["Name"], "shaped");
+    assert_eq!(n["Id"], id.trim());
+    assert_eq!(n["Driver"], "bridge");
+    assert_eq!(n["Scope"], "local");
+    assert_eq!(n["IPAM"]["Config"][0]["Subnet"], "10.214.0.0/16");
+    assert_eq!(n["IPAM"]["Config"][0]["Gateway"], "10.214.0.254");
+    assert_eq!(n["IPAM"]["Config"][0]["IPRange"], "10.214.9.0/24");
+    assert_eq!(n["Labels"]["team"], "blue");
+    assert_eq!(n["Options"]["com.docker.network.bridge.name"], "nkbr9");
+    // a network made without --subnet gets one of Docker's pools
+    let plain: Value = serde_json::from_str(&b.ok(&["network", "inspect", "plain"])).unwrap();
+    let subnet = plain[0]["IPAM"]["Config"][0]["Subnet"].as_str().unwrap();
+    assert!(subnet.starts_with("172."), "{subnet}");
+    let names = |f: &str| b.ok(&["network", "ls", "--filter", f, "--format", "{{.Name}}"]);
+    assert_eq!(names("label=team=blue").trim(), "shaped");
+    assert_eq!(names("name=pla").trim(), "plain");
+    assert_eq!(names(&format!("id={}", &id[..10])).trim(), "shaped");
+    assert_eq!(names("driver=bridge").lines().count(), 3);
+    assert_eq!(b.ok(&["network", "ls", "-q"]).lines().count(), 3);
+    let table = b.ok(&["network", "ls"]);
+    assert!(table.starts_with("NETWORK ID"), "{table}");
+    let err = b.n.run(&["network", "ls", "--filter", "colour=red"]);
+    assert!(!err.status.success());
+}
