@@ -267,7 +267,7 @@ impl Engine {
                 addresses: &addresses,
                 gateways: &gateways,
                 mac,
-                mtu: None,
+                mtu: super::networks::mtu(&net.network.options)?,
             },
         )?;
         Ok(())

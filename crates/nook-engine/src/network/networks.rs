@@ -43,6 +43,20 @@ pub struct NetworkCreate {
 /// The option naming a network's bridge.
 const BRIDGE_NAME: &str = "com.docker.network.bridge.name";
 
+/// The option setting the MTU of a network's bridge and veths.
+const MTU: &str = "com.docker.network.driver.mtu";
+
+/// The MTU network `rec` asks for (`-o com.docker.network.driver.mtu`).
+pub fn mtu(options: &BTreeMap<String, String>) -> Result<Option<u32>> {
+    match options.get(MTU) {
+        None => Ok(None),
+        Some(v) => match v.parse::<u32>() {
+            Ok(m) if (68..=65535).contains(&m) => Ok(Some(m)),
+            _ => Err(Error::invalid(MTU, v, "an MTU from 68 to 65535")),
+        },
+    }
+}
+
 /// The subnets of a recorded network.
 pub fn subnets(rec: &NetworkRecord) -> Result<Vec<Subnet>> {
     rec.network
@@ -162,6 +176,7 @@ impl Engine {
         }
         let labels = key_values("--label", &req.labels)?;
         let options = key_values("--opt", &req.options)?;
+        mtu(&options)?;
         let mut given = requested_subnets(req)?;
         let id = crate::container::random_id()?;
         let bridge = match options.get(BRIDGE_NAME) {
@@ -272,7 +287,8 @@ impl Engine {
             }
         }
         let _lock = self.network_lock()?;
-        link::ensure_bridge(&mut nl, &n.bridge, None)?;
+        let mtu = mtu(&n.options)?;
+        link::ensure_bridge(&mut nl, &n.bridge, mtu)?;
         attach::configure_bridge(&self.host_netns()?, &n.bridge)?;
         let rules = NetworkRules {
             name: n.name.clone(),
@@ -287,7 +303,7 @@ impl Engine {
         let spec = attach::BridgeSpec {
             name: &n.bridge,
             addresses: &gateways,
-            mtu: None,
+            mtu,
         };
         attach::ensure_bridge(&mut nl, &spec)?;
         Ok(())

@@ -423,6 +423,16 @@ fn bad_input_is_one_line_125_and_leaves_nothing() {
         ),
         (vec!["network", "create", "taken"], "taken"),
         (vec!["network", "create", "bad/name"], "bad/name"),
+        (
+            vec![
+                "network",
+                "create",
+                "-o",
+                "com.docker.network.driver.mtu=9",
+                "x4",
+            ],
+            "\"9\"",
+        ),
         (vec!["run", "--network", "nosuch", "bb:1", "true"], "nosuch"),
         (
             vec![
@@ -596,6 +606,8 @@ fn create_options_ls_filters_and_inspect_shape() {
         "team=blue",
         "-o",
         "com.docker.network.bridge.name=nkbr9",
+        "-o",
+        "com.docker.network.driver.mtu=1400",
         "shaped",
     ]);
     assert_eq!(id.trim().len(), 64);
@@ -611,6 +623,7 @@ fn create_options_ls_filters_and_inspect_shape() {
         "the range's first address: {out}"
     );
     assert!(out.contains("default via 10.214.0.254"), "{out}");
+    assert!(out.contains("mtu 1400"), "{out}");
     assert_eq!(host_links(&b, "nkbr9"), ["nkbr9"]);
     let v: Value = serde_json::from_str(&b.ok(&["network", "inspect", "shaped"])).unwrap();
     let n = &v[0];

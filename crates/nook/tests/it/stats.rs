@@ -168,6 +168,7 @@ fn live_table_redraws_in_place_on_a_terminal() {
         .args(["-qfec", &format!("{nook} stats live"), "/dev/null"])
         .env("NOOK_ROOT", &b.n.root)
         .env("NOOK_CGROUP_PARENT", &b.n.cgroup_parent)
+        .env("NOOK_NETNS", b.n.netns_path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
