@@ -11,6 +11,7 @@ use super::{DEFAULT_BRIDGE, DEFAULT_NETWORK};
 use crate::{Engine, Error, Result};
 use nook_network::firewall::{self, Firewall, NetworkRules};
 use nook_network::ipam::{self, Cidr, IpamError, Subnet};
+use nook_network::netlink::Netlink;
 use nook_network::{addr, attach, link, route};
 use nook_state::{NetworkRecord, NewNetwork, SubnetConfig};
 use serde_json::{json, Value};
@@ -277,16 +278,14 @@ impl Engine {
             .map(|s| (s.gateway, s.cidr.prefix()))
             .collect();
         let mut nl = self.host_netlink()?;
-        if let Some(l) = link::get(&mut nl, &n.bridge)?.filter(|l| l.up) {
-            let have = addr::list(&mut nl, Some(l.index))?;
-            let ready = gateways
-                .iter()
-                .all(|(ip, p)| have.iter().any(|a| a.addr == *ip && a.prefix == *p));
-            if ready {
-                return Ok(());
-            }
+        if bridge_ready(&mut nl, &n.bridge, &gateways)? {
+            return Ok(());
         }
         let _lock = self.network_lock()?;
+        // another process may have made it meanwhile
+        if bridge_ready(&mut nl, &n.bridge, &gateways)? {
+            return Ok(());
+        }
         let mtu = mtu(&n.options)?;
         link::ensure_bridge(&mut nl, &n.bridge, mtu)?;
         attach::configure_bridge(&self.host_netns()?, &n.bridge)?;
@@ -417,6 +416,18 @@ impl Engine {
             "Labels": n.labels,
         }))
     }
+}
+
+/// Whether `bridge` is up with every gateway address (added last, so its
+/// firewall rules are there too).
+fn bridge_ready(nl: &mut Netlink, bridge: &str, gateways: &[(IpAddr, u8)]) -> Result<bool> {
+    let Some(l) = link::get(nl, bridge)?.filter(|l| l.up) else {
+        return Ok(false);
+    };
+    let have = addr::list(nl, Some(l.index))?;
+    Ok(gateways
+        .iter()
+        .all(|(ip, p)| have.iter().any(|a| a.addr == *ip && a.prefix == *p)))
 }
 
 /// A stable endpoint id: the container's id and the network's, mixed.
