@@ -334,8 +334,10 @@ impl Engine {
     }
 
     /// Remove every network no container is on (the default one stays);
-    /// their names.
+    /// their names.  Namespace files of containers the store no longer
+    /// has (a removal killed half-way) go too.
     pub fn prune_networks(&self) -> Result<Vec<String>> {
+        self.remove_orphan_netns()?;
         let mut removed = Vec::new();
         for n in self.state.networks()? {
             let name = &n.network.name;
@@ -349,6 +351,23 @@ impl Engine {
             }
         }
         Ok(removed)
+    }
+
+    /// Remove the namespace files of containers the store does not have.
+    fn remove_orphan_netns(&self) -> Result<()> {
+        let dir = self.root.join("netns");
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io("read", &dir)(e)),
+        };
+        for e in entries.flatten() {
+            let id = e.file_name().to_string_lossy().into_owned();
+            if self.state.container(&id)?.is_none() {
+                nook_network::netns::remove_file(e.path())?;
+            }
+        }
+        Ok(())
     }
 
     /// `network inspect`: Docker's shape.

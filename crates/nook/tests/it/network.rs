@@ -253,11 +253,16 @@ fn network_rm_is_refused_while_used_then_removes_bridge_and_rules() {
     let out = b.n.run(&["network", "rm", "nook"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("pre-defined"));
-    // prune removes unused networks, keeps the default one
+    // prune removes unused networks, keeps the default one, and the
+    // namespace file of a container the store does not have
     b.ok(&["network", "create", "unused"]);
+    let orphan = b.n.root.join("netns").join("0".repeat(64));
+    // a real namespace file; left to prune (the fixture unmounts what stays)
+    std::mem::forget(nook_testkit::netns::NetnsFile::create(&orphan));
     let pruned = b.ok(&["network", "prune", "-f"]);
     assert!(pruned.contains("unused"), "{pruned}");
     assert_eq!(b.ok(&["network", "ls", "-q"]).lines().count(), 1);
+    assert!(!orphan.exists());
 }
 
 #[test]
