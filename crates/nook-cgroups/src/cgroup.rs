@@ -838,9 +838,16 @@ fn errno_of(e: &std::io::Error) -> Errno {
 
 /// Read a small cgroup file, trimmed.
 pub fn read_trim(p: &Path) -> Option<String> {
-    std::fs::read_to_string(p)
-        .ok()
-        .map(|s| s.trim().to_string())
+    use std::io::Read;
+    let mut s = String::new();
+    // (through `Take`: File's own read_to_string would statx first, for a
+    // size hint cgroup files do not give; `ps` reads one per container)
+    std::fs::File::open(p)
+        .ok()?
+        .take(u64::MAX)
+        .read_to_string(&mut s)
+        .ok()?;
+    Some(s.trim().to_string())
 }
 
 fn copy_cpuset_from_parent(d: &Path) -> Result<()> {

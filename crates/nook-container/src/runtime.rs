@@ -94,7 +94,7 @@ pub(crate) fn status_of(cd: &ContainerDir, st: &State) -> Status {
     if !is_same_alive(st.pid, st.init_start_time) {
         return Status::Stopped;
     }
-    if cd.fifo_path().exists() {
+    if cd.has_fifo() {
         return Status::Created;
     }
     if st.cgroup.freezer_state() == FreezerState::Frozen {

@@ -175,11 +175,7 @@ impl Root {
     /// Open (and lock, exclusively or shared) an existing container.
     pub fn open(&self, id: &str, exclusive: bool) -> Result<ContainerDir> {
         crate::config::validate_id(id)?;
-        let dir = self.path_of(id);
-        if !dir.is_dir() {
-            return Err(Error::NotFound { id: id.to_string() });
-        }
-        let cd = ContainerDir::open_dir(id, dir)?;
+        let cd = ContainerDir::open_existing(id, self.path_of(id))?;
         flock(
             &cd.lock,
             if exclusive {
@@ -196,11 +192,7 @@ impl Root {
     /// it exclusively (a `create` that has not finished, or an operation).
     pub fn peek(&self, id: &str) -> Result<(ContainerDir, bool)> {
         crate::config::validate_id(id)?;
-        let dir = self.path_of(id);
-        if !dir.is_dir() {
-            return Err(Error::NotFound { id: id.to_string() });
-        }
-        let cd = ContainerDir::open_dir(id, dir)?;
+        let cd = ContainerDir::open_existing(id, self.path_of(id))?;
         match flock(&cd.lock, libc::LOCK_SH | libc::LOCK_NB) {
             Ok(()) => Ok((cd, false)),
             Err(nook_sys::Errno::EWOULDBLOCK) => Ok((cd, true)),
@@ -235,6 +227,42 @@ impl ContainerDir {
         })
     }
 
+    /// Open the directory of an existing container: [`Error::NotFound`]
+    /// when there is none (no `stat` first: `ps` opens one per container).
+    fn open_existing(id: &str, dir: PathBuf) -> Result<ContainerDir> {
+        match nook_sys::fd::openat(None, &dir, libc::O_RDONLY | libc::O_DIRECTORY, 0) {
+            Ok(lock) => Ok(ContainerDir {
+                id: id.to_string(),
+                dir,
+                lock,
+            }),
+            Err(nook_sys::Errno::ENOENT | nook_sys::Errno::ENOTDIR) => {
+                Err(Error::NotFound { id: id.to_string() })
+            }
+            Err(e) => Err(Error::Io {
+                op: "open",
+                path: dir,
+                source: e.into(),
+            }),
+        }
+    }
+
+    /// Whether the exec FIFO is there (the container is `created`), looked
+    /// up in the open directory.
+    pub fn has_fifo(&self) -> bool {
+        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+        // SAFETY: a valid directory fd, a NUL-terminated name and a stat
+        // buffer the kernel fills; follows a symlink as `Path::exists`.
+        unsafe {
+            libc::fstatat(
+                self.lock.as_raw_fd(),
+                c"exec.fifo".as_ptr(),
+                st.as_mut_ptr(),
+                0,
+            ) == 0
+        }
+    }
+
     /// `state.json`.
     pub fn state_path(&self) -> PathBuf {
         self.dir.join("state.json")
@@ -251,17 +279,30 @@ impl ContainerDir {
     }
 
     /// Read `state.json` (`None`: not written yet, i.e. create never finished).
+    /// It is opened in the locked directory (no path walk, no `stat`: `ps`
+    /// reads one per container).
     pub fn read_state(&self) -> Result<Option<State>> {
-        match std::fs::read(self.state_path()) {
-            Ok(b) => serde_json::from_slice(&b)
-                .map(Some)
-                .map_err(|e| Error::InvalidConfig {
-                    path: Some(self.state_path()),
-                    reason: e.to_string(),
-                }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io("read", self.state_path())(e)),
-        }
+        use std::io::Read;
+        use std::os::fd::AsFd;
+        let name = Path::new("state.json");
+        let fd = match nook_sys::fd::openat(Some(self.lock.as_fd()), name, libc::O_RDONLY, 0) {
+            Ok(fd) => fd,
+            Err(nook_sys::Errno::ENOENT) => return Ok(None),
+            Err(e) => return Err(Error::io("read", self.state_path())(e.into())),
+        };
+        let mut b = Vec::with_capacity(8192);
+        // (through `Take`: File's own read_to_end would statx and lseek
+        // first, for a size hint)
+        std::fs::File::from(fd)
+            .take(u64::MAX)
+            .read_to_end(&mut b)
+            .map_err(Error::io("read", self.state_path()))?;
+        serde_json::from_slice(&b)
+            .map(Some)
+            .map_err(|e| Error::InvalidConfig {
+                path: Some(self.state_path()),
+                reason: e.to_string(),
+            })
     }
 
     /// Write `state.json` atomically.

@@ -144,13 +144,26 @@ impl Engine {
 
     /// `image prune`: delete images nothing names (with `all`, every image
     /// no container uses), then everything in the stores no image uses.
-    pub fn prune_images(&self, all: bool) -> Result<PruneReport> {
+    pub fn prune_images(&self, all: bool, filter: &crate::PruneFilter) -> Result<PruneReport> {
         let _lock = self.lock(true)?;
         let mut report = PruneReport::default();
         for image in self.state.images()? {
             let dangling = image.tags.is_empty() && image.repo_digests.is_empty();
             if !(all || dangling) || !self.state.image_users(&image.id)?.is_empty() {
                 continue;
+            }
+            if *filter != crate::PruneFilter::default() {
+                let labels = self
+                    .blobs
+                    .read_small(&image.id, nook_image::manifest::MAX_DOCUMENT)
+                    .ok()
+                    .and_then(|raw| serde_json::from_slice::<serde_json::Value>(&raw).ok())
+                    .map(|c| c["config"]["Labels"].clone())
+                    .unwrap_or_default();
+                let created = image.created.map(|s| s.saturating_mul(1_000_000_000));
+                if !filter.matches(created, &labels) {
+                    continue;
+                }
             }
             report.removed.extend(self.untag_all(&image)?);
             let freed = self.state.remove_image(&image.id)?;

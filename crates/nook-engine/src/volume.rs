@@ -234,13 +234,21 @@ impl Engine {
 
     /// Remove the volumes no container uses (anonymous ones only, unless
     /// `all`); their names and the bytes freed.
-    pub fn prune_volumes(&self, all: bool) -> Result<(Vec<String>, u64)> {
+    pub fn prune_volumes(
+        &self,
+        all: bool,
+        filter: &crate::PruneFilter,
+    ) -> Result<(Vec<String>, u64)> {
         let _lock = self.lock(true)?;
         let mut removed = Vec::new();
         let mut freed = 0;
         for v in self.volumes()? {
             let name = &v.record.volume.name;
             if (!all && !v.record.volume.anonymous) || !self.volume_users(name)?.is_empty() {
+                continue;
+            }
+            let labels = serde_json::to_value(&v.record.volume.labels).unwrap_or_default();
+            if !filter.matches(Some(v.record.created), &labels) {
                 continue;
             }
             let size = dir_size(&v.mountpoint);

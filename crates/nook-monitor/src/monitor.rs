@@ -7,7 +7,8 @@
 //! nook-monitor --pid PID --stdout-fd N [--stderr-fd N] --log-path FILE
 //!              [--input-fd N] [--attach-socket PATH]
 //!              [--log-driver json-file|k8s-file] [--log-max-size BYTES]
-//!              [--log-max-file N] [--health-interval-ms MS --health-arg ARG...]
+//!              [--log-max-file N] [--health-interval-ms MS --health-arg ARG...
+//!              [--health-start-period-ms MS --health-start-interval-ms MS]]
 //!              --exit-dir DIR -- EXIT-COMMAND [ARG...]
 //! ```
 //!
@@ -18,7 +19,7 @@
 //! PID must be a child of this process (`nook run -d` made it so before
 //! exec'ing the monitor): it is reaped here, so its exit status is known.
 
-use crate::attach::Attach;
+use crate::attach::{Attach, CONTROL_SOCKET};
 use crate::exit::{self, Exit};
 use crate::log::{Driver, LogConfig, LogWriter, Stream};
 use crate::time;
@@ -55,6 +56,11 @@ pub struct Args {
     pub health_interval_ms: u64,
     /// The health command (a program and its arguments).
     pub health_command: Vec<OsString>,
+    /// The start period: until it ends or a check passes, the health
+    /// command runs every start interval instead (0: none).
+    pub health_start_period_ms: u64,
+    /// How often the health command runs during the start period.
+    pub health_start_interval_ms: u64,
 }
 
 /// Parse the arguments after the program name; the error names the bad
@@ -75,6 +81,8 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Args, Stri
         exit_command: Vec::new(),
         health_interval_ms: 0,
         health_command: Vec::new(),
+        health_start_period_ms: 0,
+        health_start_interval_ms: 0,
         input_fd: None,
         attach_socket: None,
         wait_attach: false,
@@ -105,6 +113,12 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Args, Stri
             "--exit-dir" => a.exit_dir = value.into(),
             "--health-interval-ms" => a.health_interval_ms = num("--health-interval-ms")?,
             "--health-arg" => a.health_command.push(value),
+            "--health-start-period-ms" => {
+                a.health_start_period_ms = num("--health-start-period-ms")?
+            }
+            "--health-start-interval-ms" => {
+                a.health_start_interval_ms = num("--health-start-interval-ms")?
+            }
             "--input-fd" => a.input_fd = Some(num("--input-fd")? as RawFd),
             "--attach-socket" => a.attach_socket = Some(value.into()),
             "--wait-attach" => a.wait_attach = num("--wait-attach")? != 0,
@@ -159,6 +173,9 @@ pub struct Health {
     command: Vec<OsString>,
     next: Instant,
     running: Option<i32>,
+    /// The start interval, and when the start period ends (`None`: it
+    /// has, or a check passed).
+    start: Option<(Duration, Instant)>,
 }
 
 impl Health {
@@ -169,6 +186,26 @@ impl Health {
             command,
             next: Instant::now() + interval,
             running: None,
+            start: None,
+        }
+    }
+
+    /// During the first `period`, until a check passes (exits 0), run it
+    /// every `every` instead.
+    pub fn with_start_period(mut self, period: Duration, every: Duration) -> Health {
+        if !period.is_zero() && !every.is_zero() {
+            let now = Instant::now();
+            self.start = Some((every, now + period));
+            self.next = now + self.current_interval(now);
+        }
+        self
+    }
+
+    /// The interval to the next check, as of `now`.
+    fn current_interval(&self, now: Instant) -> Duration {
+        match self.start {
+            Some((every, until)) if now < until => every,
+            _ => self.interval,
         }
     }
 
@@ -190,12 +227,15 @@ impl Health {
                 return;
             }
             self.running = None;
+            if libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0 {
+                self.start = None; // healthy: the start period is over
+            }
         }
         let now = Instant::now();
         if now < self.next {
             return;
         }
-        self.next = now + self.interval;
+        self.next = now + self.current_interval(now);
         // (fork + exec by hand: std's process spawning would add ~100 KiB
         // of code, most of it resident)
         // SAFETY: this process has one thread; the child only exec's
@@ -343,14 +383,25 @@ pub fn run(a: Args) -> i32 {
             Duration::from_millis(a.health_interval_ms),
             a.health_command.clone(),
         )
+        .with_start_period(
+            Duration::from_millis(a.health_start_period_ms),
+            Duration::from_millis(a.health_start_interval_ms),
+        )
     });
     let mut attach = a
         .attach_socket
         .as_deref()
         .and_then(|p| Attach::bind(p, a.input_fd).ok());
-    if a.wait_attach {
-        if let Some(at) = &mut attach {
+    if let Some(at) = &mut attach {
+        if a.wait_attach {
             at.keep_for_first_client();
+        }
+        // a terminal's size is set through the control socket
+        // SAFETY: isatty on a descriptor we hold.
+        if unsafe { libc::isatty(a.stdout_fd) } == 1 {
+            if let Some(p) = &a.attach_socket {
+                let _ = at.control(&p.with_file_name(CONTROL_SOCKET), a.stdout_fd);
+            }
         }
     }
     crate::trim::trim();
@@ -379,6 +430,7 @@ pub fn run(a: Args) -> i32 {
     drop(attach);
     if let Some(p) = &a.attach_socket {
         let _ = std::fs::remove_file(p);
+        let _ = std::fs::remove_file(p.with_file_name(CONTROL_SOCKET));
     }
     let _ = exec(&a.exit_command);
     1

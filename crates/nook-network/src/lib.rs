@@ -15,8 +15,8 @@
 
 pub mod addr;
 pub mod attach;
-pub mod firewall;
 mod error;
+pub mod firewall;
 pub mod ipam;
 pub mod link;
 pub mod netlink;

@@ -29,10 +29,30 @@ impl ProcStat {
         })
     }
 
-    /// Read the stat of `pid`; `None` if it does not exist.
+    /// Read the stat of `pid`; `None` if it does not exist.  One buffer
+    /// read to the end (the line is some 300 bytes): no `statx` and no
+    /// growing reads, as `fs::read_to_string` would make (`ps` reads one
+    /// per container).
     pub fn read(pid: i32) -> Option<ProcStat> {
-        let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        ProcStat::parse(&s)
+        use std::io::Read;
+        let mut f = fs::File::open(format!("/proc/{pid}/stat")).ok()?;
+        let mut buf = [0u8; 1024];
+        let mut len = 0;
+        while len < buf.len() {
+            match f.read(&mut buf[len..]) {
+                Ok(0) => break,
+                Ok(n) => len += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return None,
+            }
+        }
+        if len == buf.len() {
+            // longer than any stat line: read it all the slow way
+            let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            return ProcStat::parse(&s);
+        }
+        // (a command name need not be UTF-8; only the fields after it count)
+        ProcStat::parse(&String::from_utf8_lossy(&buf[..len]))
     }
 
     /// Is this a zombie or dead process?
@@ -93,6 +113,10 @@ mod tests {
         assert!(!st.is_dead());
         assert!(is_same_alive(me, st.start_time));
         assert!(!is_same_alive(me, st.start_time + 1));
+        let whole = fs::read_to_string(format!("/proc/{me}/stat")).unwrap();
+        let again = ProcStat::parse(&whole).unwrap();
+        assert_eq!((st.ppid, st.start_time), (again.ppid, again.start_time));
+        assert_eq!(ProcStat::read(i32::MAX), None);
     }
 
     #[test]

@@ -132,6 +132,12 @@ pub enum HealthcheckCommand {
 /// `attach`.
 #[derive(Debug, Args)]
 pub struct Attach {
+    /// Do not attach STDIN.
+    #[arg(long)]
+    pub no_stdin: bool,
+    /// `--detach-keys`, `--sig-proxy`.
+    #[command(flatten)]
+    pub session: crate::terminal::SessionArgs,
     /// The container.
     pub container: String,
 }
@@ -234,6 +240,12 @@ pub struct Start {
     /// Attach STDOUT/STDERR and forward signals.
     #[arg(short, long)]
     pub attach: bool,
+    /// Attach the container's STDIN.
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// `--detach-keys`, `--sig-proxy`.
+    #[command(flatten)]
+    pub session: crate::terminal::SessionArgs,
     /// The containers.
     #[arg(required = true)]
     pub containers: Vec<String>,
@@ -242,9 +254,18 @@ pub struct Start {
 /// `restart`.
 #[derive(Debug, Args)]
 pub struct Restart {
-    /// Seconds to wait before killing the container.
-    #[arg(short, long, default_value_t = 10)]
-    pub time: u64,
+    /// Seconds to wait before killing it (the container's --stop-timeout,
+    /// else 10; -1: no timeout).
+    #[arg(
+        short = 't',
+        long = "timeout",
+        visible_alias = "time",
+        allow_negative_numbers = true
+    )]
+    pub time: Option<i64>,
+    /// Signal to stop it with (its --stop-signal, else SIGTERM).
+    #[arg(short, long)]
+    pub signal: Option<String>,
     /// The containers.
     #[arg(required = true)]
     pub containers: Vec<String>,
@@ -311,7 +332,7 @@ pub struct ContainerPrune {
     /// Do not ask for confirmation.
     #[arg(short, long)]
     pub force: bool,
-    /// Filters (`until=`, `label=`): not supported.
+    /// Filters: `until=TIMESTAMP|DURATION`, `label=K[=V]`, `label!=K[=V]`.
     #[arg(long)]
     pub filter: Vec<String>,
 }
@@ -325,9 +346,12 @@ pub struct SystemPrune {
     /// Do not ask for confirmation.
     #[arg(short, long)]
     pub force: bool,
-    /// Prune volumes too (none here: nook has no volumes yet).
+    /// Prune anonymous volumes no container uses too.
     #[arg(long)]
     pub volumes: bool,
+    /// Filters: `until=TIMESTAMP|DURATION`, `label=K[=V]`, `label!=K[=V]`.
+    #[arg(long)]
+    pub filter: Vec<String>,
 }
 
 /// `pull`.
@@ -394,6 +418,9 @@ pub struct Prune {
     /// Do not ask for confirmation.
     #[arg(short, long)]
     pub force: bool,
+    /// Filters: `until=TIMESTAMP|DURATION`, `label=K[=V]`, `label!=K[=V]`.
+    #[arg(long)]
+    pub filter: Vec<String>,
 }
 
 /// `load`.
@@ -504,11 +531,25 @@ pub struct Run {
     /// Log driver options: max-size=SIZE, max-file=N.
     #[arg(long = "log-opt", value_name = "OPT")]
     pub log_opts: Vec<String>,
-    /// Command to run to check health (with `sh -c`).
+    /// Command to run to check health (with `/bin/sh -c`; NONE: none).
     #[arg(long, value_name = "CMD")]
     pub health_cmd: Option<String>,
+    /// Maximum time to allow one check to run (ms|s|m|h), 30s by default.
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub health_timeout: Option<String>,
+    /// Start period for the container to initialize before failed checks
+    /// count (ms|s|m|h), 0s by default.
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub health_start_period: Option<String>,
+    /// Time between checks during the start period (ms|s|m|h), 5s by
+    /// default.
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub health_start_interval: Option<String>,
+    /// Disable any container-specified HEALTHCHECK.
+    #[arg(long)]
+    pub no_healthcheck: bool,
     /// Time between health checks (ms|s|m|h), 30s by default.
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub health_interval: Option<String>,
     /// Consecutive failures needed to report unhealthy (3 by default).
     #[arg(long, value_name = "N")]
@@ -537,6 +578,9 @@ pub struct Run {
     /// Resource limits.
     #[command(flatten)]
     pub resources: ResourceArgs,
+    /// `-a`, `--detach-keys`, `--sig-proxy`.
+    #[command(flatten)]
+    pub term: crate::terminal::RunTermArgs,
     /// Bind mount a volume (NAME:DST[:OPTS], /HOST:DST[:OPTS], DST).
     #[arg(short = 'v', long = "volume", value_name = "SRC:DST")]
     pub volumes: Vec<String>,
@@ -638,8 +682,16 @@ pub struct Logs {
 pub struct Stop {
     /// Seconds to wait before killing it (the container's --stop-timeout,
     /// else 10; -1: no timeout).
-    #[arg(short, long, allow_negative_numbers = true)]
+    #[arg(
+        short = 't',
+        long = "timeout",
+        visible_alias = "time",
+        allow_negative_numbers = true
+    )]
     pub time: Option<i64>,
+    /// Signal to stop it with (its --stop-signal, else SIGTERM).
+    #[arg(short, long)]
+    pub signal: Option<String>,
     /// The containers.
     #[arg(required = true)]
     pub containers: Vec<String>,
@@ -673,9 +725,24 @@ pub struct Rm {
 /// `exec`.
 #[derive(Debug, Args)]
 pub struct Exec {
+    /// Detached mode: run the command in the background.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Keep STDIN open even if not attached.
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Override the key sequence for detaching a container.
+    #[arg(long = "detach-keys", value_name = "KEYS")]
+    pub detach_keys: Option<String>,
     /// Set an environment variable.
     #[arg(short, long = "env", value_name = "K=V")]
     pub env: Vec<String>,
+    /// Read in a file of environment variables.
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Vec<std::path::PathBuf>,
     /// The working directory.
     #[arg(short, long)]
     pub workdir: Option<String>,
@@ -774,6 +841,9 @@ pub struct Update {
     /// The new limits.
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// Restart policy: no, on-failure[:max-retries], always, unless-stopped.
+    #[arg(long, value_name = "POLICY")]
+    pub restart: Option<String>,
     /// The containers.
     #[arg(required = true)]
     pub containers: Vec<String>,
@@ -857,6 +927,9 @@ pub struct VolumePrune {
     /// Do not ask for confirmation.
     #[arg(short, long)]
     pub force: bool,
+    /// Filters: `label=K[=V]`, `label!=K[=V]`.
+    #[arg(long)]
+    pub filter: Vec<String>,
 }
 
 /// `cp`.

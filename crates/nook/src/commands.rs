@@ -274,15 +274,11 @@ fn images(engine: &Engine, a: cli::Images) -> Result {
     Ok(())
 }
 
-/// Each of `rows` through the template `f`, one per line.
+/// Each of `rows` through the template `f`, one per line (a `table`
+/// template's header first, the cells aligned).
 pub(crate) fn print_template(out: &mut dyn Write, f: &str, rows: &[Value]) -> Result {
     let t = Template::parse(f)?;
-    if t.table {
-        writeln!(out, "{}", t.header())?;
-    }
-    for r in rows {
-        writeln!(out, "{}", t.render(r)?)?;
-    }
+    write!(out, "{}", t.render_all(rows, &|_| None)?)?;
     Ok(())
 }
 
@@ -330,7 +326,8 @@ fn prune(engine: &Engine, a: cli::Prune) -> Result {
             return Ok(());
         }
     }
-    let report = engine.prune_images(a.all)?;
+    let filter = crate::lifecycle::prune_filter(&a.filter, true)?;
+    let report = engine.prune_images(a.all, &filter)?;
     if !report.removed.is_empty() {
         println!("Deleted Images:");
         print_removals(&report.removed, true);

@@ -5,6 +5,7 @@
 
 use crate::cli;
 use crate::render;
+use crate::terminal::{self, DetachKeys, SignalPlan, Streams};
 use crate::Failure;
 use nook_engine::container::detach::MonitorCommands;
 use nook_engine::{Container, Engine, Error, ExecOptions, LiveStatus, RunOptions};
@@ -48,75 +49,201 @@ pub(crate) fn monitor_commands(engine: &Engine, id: &str) -> Result<MonitorComma
 }
 
 /// `attach`: this process's stdin to the container's input, its output
-/// to stdout, until it exits (its exit code) or ctrl-p ctrl-q is typed on
-/// a terminal (0, the container left running).
+/// to stdout, until it exits (its exit code) or the detach keys are typed
+/// on its terminal (Docker's "read escape sequence" error: exit 1, the
+/// container left running).
 pub fn attach(engine: &Engine, a: cli::Attach) -> Result<i32> {
+    let keys = DetachKeys::parse(a.session.detach_keys.as_deref())?;
     let c = engine.container(&a.container)?;
     if c.status != LiveStatus::Running {
         return Err(Failure(
             "You cannot attach to a stopped container, start it first".into(),
         ));
     }
-    attach_to(engine, &c.record.id)
+    let session = Session {
+        keys,
+        stdin: !a.no_stdin,
+        stdout: true,
+        sig_proxy: a.session.sig_proxy,
+    };
+    match attach_to(engine, &c.record.id, &session)? {
+        Attached::Exited(code) => Ok(code),
+        Attached::Detached => {
+            eprintln!("read escape sequence");
+            Ok(1)
+        }
+    }
 }
 
-/// Attach to container `id` (running, or its monitor waiting for this
-/// first client: `run -t`).
-fn attach_to(engine: &Engine, id: &str) -> Result<i32> {
-    use std::io::{IsTerminal, Read, Write};
-    let id = id.to_string();
-    // the monitor listens once it has been exec'd, just after `run -d`
-    // returned: a moment's retry
-    let path = engine.attach_socket(&id);
+/// How an attached session goes.
+pub(crate) struct Session {
+    /// The detach keys (with a terminal).
+    pub keys: DetachKeys,
+    /// This process's stdin goes to the container.
+    pub stdin: bool,
+    /// Its output comes to this process's stdout.
+    pub stdout: bool,
+    /// Signals this process gets go to the container (without a terminal).
+    pub sig_proxy: bool,
+}
+
+/// How an attached session ended.
+pub(crate) enum Attached {
+    /// The container exited with this code.
+    Exited(i32),
+    /// The detach keys were typed; it runs on.
+    Detached,
+}
+
+/// Connect to the attach socket of container `id` (its monitor listens
+/// once it has been exec'd, just after `run -d` returned: a moment's
+/// retry).
+fn connect(engine: &Engine, id: &str) -> Result<std::os::unix::net::UnixStream> {
+    let path = engine.attach_socket(id);
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    let sock = loop {
+    loop {
         match std::os::unix::net::UnixStream::connect(&path) {
-            Ok(s) => break s,
+            Ok(s) => return Ok(s),
             Err(_) if std::time::Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(5))
             }
             Err(e) => return Err(Failure(format!("attach {}: {e}", path.display()))),
         }
-    };
-    let tty = std::io::stdin().is_terminal();
-    let _raw = tty.then(RawMode::enter).flatten();
-    let mut to = sock.try_clone()?;
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 1024];
-        let mut prev = 0u8;
-        let mut stdin = std::io::stdin();
-        while let Ok(n) = stdin.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            if tty
-                && buf[..n]
-                    .iter()
-                    .any(|&b| std::mem::replace(&mut prev, b) == 0x10 && b == 0x11)
-            {
-                eprintln!("\r\nread escape sequence\r");
-                let _ = to.shutdown(std::net::Shutdown::Both);
-                std::process::exit(0);
-            }
-            if to.write_all(&buf[..n]).is_err() {
-                break;
-            }
-        }
-    });
+    }
+}
+
+/// Attach to container `id` (running, or its monitor waiting for this
+/// first client: `run -t`).
+pub(crate) fn attach_to(engine: &Engine, id: &str, s: &Session) -> Result<Attached> {
+    use std::io::IsTerminal;
+    let sock = connect(engine, id)?;
+    let rec = engine.container(id)?.record;
+    let (tty, _) = nook_engine::container::detach::terminal(&rec);
+    let ctl = engine.control_socket(id);
+    let winch = tty && terminal::size().is_some();
+    if let Some((rows, cols)) = terminal::size().filter(|_| tty) {
+        let _ = nook_monitor::attach::send_resize(&ctl, rows, cols);
+    }
+    // before any thread is made (see crate::terminal)
+    terminal::handle_signals(SignalPlan {
+        resize: winch.then_some(ctl),
+        proxy_to: rec.pid.filter(|_| s.sig_proxy && !tty),
+        ..Default::default()
+    })?;
+    let raw = tty && s.stdin && std::io::stdin().is_terminal();
+    let _raw = raw.then(RawMode::enter).flatten();
+    let detached = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if s.stdin {
+        let escape = tty.then(|| s.keys.scanner());
+        let (to, flag) = (sock.try_clone()?, detached.clone());
+        std::thread::spawn(move || relay_input(to, escape, &flag));
+    }
     let mut from = &sock;
-    let _ = std::io::copy(&mut from, &mut std::io::stdout().lock());
+    let _ = match s.stdout {
+        true => std::io::copy(&mut from, &mut std::io::stdout().lock()),
+        false => std::io::copy(&mut from, &mut std::io::sink()),
+    };
     drop(_raw);
-    // the monitor closed the socket: the exit is written (or soon recorded)
+    if detached.load(std::sync::atomic::Ordering::SeqCst) {
+        return Ok(Attached::Detached);
+    }
+    Ok(Attached::Exited(exit_code_after(
+        engine,
+        id,
+        rec.restart_count,
+    )))
+}
+
+/// This process's stdin to the attach socket `to`, scanned for the detach
+/// keys with a terminal; on them, `detached` is set and the socket shut.
+fn relay_input(
+    mut to: std::os::unix::net::UnixStream,
+    mut escape: Option<terminal::Escape>,
+    detached: &std::sync::atomic::AtomicBool,
+) {
+    use std::io::{Read, Write};
+    let mut buf = [0u8; 1024];
+    let mut out = Vec::with_capacity(buf.len());
+    let mut stdin = std::io::stdin();
+    while let Ok(n) = stdin.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.clear();
+        let seen = match &mut escape {
+            Some(e) => e.feed(&buf[..n], &mut out),
+            None => {
+                out.extend_from_slice(&buf[..n]);
+                false
+            }
+        };
+        if to.write_all(&out).is_err() {
+            break;
+        }
+        if seen {
+            detached.store(true, std::sync::atomic::Ordering::SeqCst);
+            let _ = to.shutdown(std::net::Shutdown::Both);
+            break;
+        }
+    }
+}
+
+/// The exit code of container `id`, whose monitor closed the attach
+/// socket: the exit is written (or soon recorded); with a restart policy
+/// it may be restarting already (`restarts` restarts before).
+fn exit_code_after(engine: &Engine, id: &str, restarts: i64) -> i32 {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        match engine.container(&id) {
+        match engine.container(id) {
             Ok(c) => match c.status {
-                LiveStatus::Exited(code) => return Ok(code.unwrap_or(0)),
-                _ if std::time::Instant::now() > deadline => return Ok(0),
+                LiveStatus::Exited(code) => return code.unwrap_or(0),
+                LiveStatus::Restarting => return c.record.exit_code.unwrap_or(0),
+                LiveStatus::Running if c.record.restart_count > restarts => return 0,
+                _ if std::time::Instant::now() > deadline => return 0,
                 _ => std::thread::sleep(Duration::from_millis(10)),
             },
-            Err(_) => return Ok(0), // removed (--rm)
+            Err(_) => return 0, // removed (--rm)
         }
+    }
+}
+
+/// This process's input sent to container `id` through its attach
+/// socket (the output that comes back is dropped: `start -i` shows the
+/// log), raw and scanned for the detach keys when it has a terminal; on
+/// them, the terminal is restored and this process ends with 0 (`start`'s
+/// detach).  The terminal is restored when the guard is dropped.
+pub(crate) fn send_input(engine: &Engine, id: &str, keys: &DetachKeys) -> Result<InputGuard> {
+    use std::io::IsTerminal;
+    let sock = connect(engine, id)?;
+    let (tty, _) = nook_engine::container::detach::terminal(&engine.container(id)?.record);
+    let raw = (tty && std::io::stdin().is_terminal())
+        .then(RawMode::enter)
+        .flatten();
+    let guard = InputGuard(std::sync::Arc::new(std::sync::Mutex::new(raw)));
+    let mut drain = sock.try_clone()?;
+    std::thread::spawn(move || std::io::copy(&mut drain, &mut std::io::sink()));
+    let detached = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (escape, flag, raw) = (
+        tty.then(|| keys.scanner()),
+        detached.clone(),
+        guard.0.clone(),
+    );
+    std::thread::spawn(move || {
+        relay_input(sock, escape, &flag);
+        if flag.load(std::sync::atomic::Ordering::SeqCst) {
+            drop(raw.lock().map(|mut r| r.take()));
+            std::process::exit(0);
+        }
+    });
+    Ok(guard)
+}
+
+/// Restores the terminal [`send_input`] made raw, when dropped.
+pub(crate) struct InputGuard(std::sync::Arc<std::sync::Mutex<Option<RawMode>>>);
+
+impl Drop for InputGuard {
+    fn drop(&mut self) {
+        drop(self.0.lock().map(|mut r| r.take()));
     }
 }
 
@@ -291,6 +418,11 @@ impl Drop for CidFile {
 /// `run`.
 pub fn run(engine: &Engine, a: cli::Run) -> Result<i32> {
     let flags = (*a.flags).parse()?;
+    let streams = Streams::parse(&a.term.attach)?;
+    let keys = DetachKeys::parse(a.term.session.detach_keys.as_deref())?;
+    if a.detach && !a.term.attach.is_empty() {
+        return Err(Failure("Conflicting options: -a and -d".into()));
+    }
     let opts = RunOptions {
         image: a.image.clone(),
         name: a.name,
@@ -306,8 +438,15 @@ pub fn run(engine: &Engine, a: cli::Run) -> Result<i32> {
         health_cmd: a.health_cmd,
         health_interval: a.health_interval,
         health_retries: a.health_retries,
+        health: nook_engine::container::health::HealthOptions {
+            timeout: a.health_timeout,
+            start_period: a.health_start_period,
+            start_interval: a.health_start_interval,
+            disabled: a.no_healthcheck,
+        },
         interactive: a.interactive,
         tty: a.tty,
+        console_size: terminal::size(),
         // an attached terminal is removed by this process, once it has
         // the exit code
         auto_remove: a.rm && (a.detach || !a.tty),
@@ -357,40 +496,197 @@ pub fn run(engine: &Engine, a: cli::Run) -> Result<i32> {
             ..Default::default()
         };
         let engine = Engine::open_with(root, options)?;
-        let code = attach_to(&engine, &rec.id)?;
-        if a.rm {
-            engine.remove_container(&rec.id, true)?;
-        }
-        return Ok(code);
+        return run_terminal(&engine, &rec.id, keys, streams, a.rm);
     }
-    let launched = match a.interactive {
+    run_attached(
+        engine,
+        &rec.id,
+        a.interactive,
+        streams,
+        a.term.session.sig_proxy,
+    )
+}
+
+/// `run -t` without `-d`: attached to its monitor's terminal until it
+/// exits (its code; removed then with `--rm`) or is detached from (0).
+fn run_terminal(
+    engine: &Engine,
+    id: &str,
+    keys: DetachKeys,
+    streams: Streams,
+    rm: bool,
+) -> Result<i32> {
+    let session = Session {
+        keys,
+        stdin: streams.stdin,
+        stdout: streams.stdout,
+        sig_proxy: false, // a terminal carries ctrl-c itself
+    };
+    let code = match attach_to(engine, id, &session)? {
+        Attached::Exited(code) => code,
+        Attached::Detached => {
+            if rm {
+                engine.remove_on_exit(id)?;
+            }
+            return Ok(0);
+        }
+    };
+    if rm {
+        engine.remove_container(id, true)?;
+    }
+    Ok(code)
+}
+
+/// `run` without `-d` or `-t`: the container is this process's child, its
+/// output relayed here (the streams `-a` chose), signals forwarded to it
+/// with `--sig-proxy`; with a restart policy its exit is handed over to a
+/// monitor that restarts it (this process ends with its first exit, as
+/// Docker's client does).
+fn run_attached(
+    engine: &Engine,
+    id: &str,
+    interactive: bool,
+    streams: Streams,
+    sig_proxy: bool,
+) -> Result<i32> {
+    let launched = match interactive && streams.stdin {
         true => {
             let stdin = std::io::stdin().as_fd().try_clone_to_owned()?;
-            engine.launch_attached(&rec.id, stdin)
+            engine.launch_attached(id, stdin)
         }
-        false => engine.launch(&rec.id),
+        false => engine.launch(id),
     };
     let launched = match launched {
         Ok(l) => l,
         Err(e) => return report(e),
     };
+    terminal::handle_signals(SignalPlan {
+        resize: None,
+        proxy_to: sig_proxy.then_some(launched.child.pid),
+        ..Default::default()
+    })?;
+    let null = std::fs::File::options().write(true).open("/dev/null")?;
     let (out, err) = (std::io::stdout(), std::io::stderr());
-    Ok(engine.watch(&rec.id, launched, Some((out.as_fd(), err.as_fd())))?)
+    let out = if streams.stdout {
+        out.as_fd()
+    } else {
+        null.as_fd()
+    };
+    let err = if streams.stderr {
+        err.as_fd()
+    } else {
+        null.as_fd()
+    };
+    let exit = monitor_commands(engine, id)?.exit;
+    Ok(engine.watch_then(id, launched, Some((out, err)), &exit)?)
 }
 
 /// `exec`.
 pub fn exec(engine: &Engine, a: cli::Exec) -> Result<i32> {
+    let keys = DetachKeys::parse(a.detach_keys.as_deref())?;
+    let tty = a.tty && !a.detach;
+    let lookup = |k: &str| std::env::var(k).ok();
+    let mut env = Vec::new();
+    for f in &a.env_file {
+        env.extend(nook_engine::container::lifecycle::parse_kv_file(
+            f,
+            "--env-file",
+            &lookup,
+        )?);
+    }
+    env.extend(expand_env(&a.env));
     let opts = ExecOptions {
         cmd: a.cmd,
-        env: expand_env(&a.env),
+        env,
         workdir: a.workdir,
         user: a.user,
         privileged: a.privileged,
+        interactive: a.interactive,
+        tty,
+        console_size: terminal::size().filter(|_| tty),
+        detach: a.detach,
     };
+    if a.detach || tty {
+        let child = match engine.exec_start(&a.container, &opts) {
+            Ok(c) => c,
+            Err(e) => return report(e),
+        };
+        return match a.detach {
+            true => Ok(0), // it runs on, reparented when this process ends
+            false => exec_terminal(child, keys.scanner(), a.interactive),
+        };
+    }
     match engine.exec_container(&a.container, &opts) {
         Ok(code) => Ok(code),
         Err(e) => report(e),
     }
+}
+
+/// `exec -t`: the process's terminal relayed to this one (raw, its size
+/// following this one's; this process's input with `-i`, scanned for the
+/// detach keys) until it ends: its exit code.  Detached, this process
+/// says so and ends with 1, as Docker's client does (the process loses
+/// its terminal: it is this process's, not a monitor's).
+fn exec_terminal(
+    mut child: nook_engine::container::ExecChild,
+    escape: terminal::Escape,
+    interactive: bool,
+) -> Result<i32> {
+    use std::io::{IsTerminal, Read, Write};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let master = child
+        .pty_master
+        .take()
+        .ok_or_else(|| Failure("exec: the terminal was not returned".into()))?;
+    // before any thread is made (see crate::terminal)
+    terminal::handle_signals(SignalPlan {
+        resize_pty: Some(master.try_clone()?),
+        ..Default::default()
+    })?;
+    let _raw = (interactive && std::io::stdin().is_terminal())
+        .then(RawMode::enter)
+        .flatten();
+    let detached = std::sync::Arc::new(AtomicBool::new(false));
+    if interactive {
+        let (mut to, flag) = (std::fs::File::from(master.try_clone()?), detached.clone());
+        let mut escape = escape;
+        std::thread::spawn(move || {
+            let (mut buf, mut out) = ([0u8; 1024], Vec::new());
+            while let Ok(n @ 1..) = std::io::stdin().read(&mut buf) {
+                out.clear();
+                let seen = escape.feed(&buf[..n], &mut out);
+                if to.write_all(&out).is_err() || seen {
+                    flag.store(seen, Ordering::SeqCst);
+                    break;
+                }
+            }
+        });
+    }
+    let mut from = std::fs::File::from(master);
+    let mut buf = [0u8; 16 * 1024];
+    let mut stdout = std::io::stdout().lock();
+    while !detached.load(Ordering::SeqCst) {
+        let mut p = [nix::poll::PollFd::new(
+            from.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        if nix::poll::poll(&mut p, 100u16).unwrap_or(0) == 0 {
+            continue;
+        }
+        match from.read(&mut buf) {
+            Ok(n @ 1..) => {
+                let _ = stdout.write_all(&buf[..n]);
+                let _ = stdout.flush();
+            }
+            _ => break, // EIO: the process and its children closed it
+        }
+    }
+    drop(_raw);
+    if detached.load(Ordering::SeqCst) {
+        eprintln!("read escape sequence");
+        return Ok(1);
+    }
+    Ok(child.wait().map_err(nook_engine::Error::from)?.code())
 }
 
 /// Docker's STATUS column, with the health of a running container that
@@ -443,33 +739,21 @@ fn state_name(s: LiveStatus) -> &'static str {
     }
 }
 
-/// The command a container runs, as `ps` shows it.  Only `process.args`
-/// is decoded: the rest of the spec (its seccomp profile alone is some
-/// 6 KiB) is skipped, which keeps `ps` of many containers fast.
-pub(crate) fn command_of(c: &Container) -> String {
-    #[derive(serde::Deserialize)]
-    struct Spec {
-        process: Option<Process>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Process {
-        #[serde(default)]
-        args: Vec<String>,
-    }
-    serde_json::from_str::<Spec>(&c.record.config)
-        .ok()
-        .and_then(|s| s.process)
-        .map(|p| p.args.join(" "))
-        .unwrap_or_default()
-}
-
-/// The fields of one `ps` row, as `--format` sees them.
-pub(crate) fn ps_fields(engine: &Engine, c: &Container, full: bool, now: i64) -> Value {
+/// The fields of one `ps` row, as `--format` sees them: `cmd` is the
+/// command it runs; `CreatedAt` (a date in `tz`) is left out without a
+/// `tz` (finding the system's time zone reads the zone database).
+pub(crate) fn ps_fields(
+    engine: &Engine,
+    c: &Container,
+    mut cmd: String,
+    full: bool,
+    now: i64,
+    tz: Option<&jiff::tz::TimeZone>,
+) -> Value {
     let id = match full {
         true => c.record.id.clone(),
         false => c.record.short_id().to_string(),
     };
-    let mut cmd = command_of(c);
     if !full && cmd.chars().count() > 20 {
         cmd = cmd.chars().take(19).collect::<String>() + "…";
     }
@@ -477,7 +761,7 @@ pub(crate) fn ps_fields(engine: &Engine, c: &Container, full: bool, now: i64) ->
         "ID": id,
         "Image": c.record.image_name,
         "Command": format!("\"{cmd}\""),
-        "CreatedAt": render::date(c.record.created / 1_000_000_000, &jiff::tz::TimeZone::system()),
+        "CreatedAt": tz.map(|tz| render::date(c.record.created / 1_000_000_000, tz)),
         "RunningFor": render::age(Some(c.record.created / 1_000_000_000), now),
         "Status": status_text(engine, c, now),
         "State": state_name(c.status),
@@ -507,13 +791,25 @@ pub(crate) fn each(names: &[String], mut f: impl FnMut(&str) -> nook_engine::Res
 
 /// `stop`.
 pub fn stop(engine: &Engine, a: cli::Stop) -> Result {
+    let signal = a.signal.as_deref().map(signal_arg).transpose()?;
     each(&a.containers, |n| {
-        let time = match a.time {
-            Some(t) => Duration::from_secs(nook_engine::container::lifecycle::timeout_secs(t)),
-            None => engine.container(n)?.stop_timeout(),
-        };
-        engine.stop_container(n, time).map(drop)
+        let time = stop_time(engine, n, a.time)?;
+        engine.stop_container_with(n, time, signal).map(drop)
     })
+}
+
+/// How long `stop`/`restart` wait for container `n`: `-t`, else its
+/// `--stop-timeout`, else 10 s.
+pub(crate) fn stop_time(engine: &Engine, n: &str, t: Option<i64>) -> nook_engine::Result<Duration> {
+    Ok(match t {
+        Some(t) => Duration::from_secs(nook_engine::container::lifecycle::timeout_secs(t)),
+        None => engine.container(n)?.stop_timeout(),
+    })
+}
+
+/// A `--signal` value (name or number), Docker's error otherwise.
+pub(crate) fn signal_arg(s: &str) -> Result<i32> {
+    nook_sys_signal(s)
 }
 
 /// `kill`.
@@ -524,16 +820,7 @@ pub fn kill(engine: &Engine, a: cli::Kill) -> Result {
 
 /// A signal by name (`TERM`, `SIGTERM`) or number.
 fn nook_sys_signal(s: &str) -> Result<i32> {
-    if let Ok(n) = s.parse::<i32>() {
-        if (1..=64).contains(&n) {
-            return Ok(n);
-        }
-    }
-    let name = s.to_ascii_uppercase();
-    let name = name.strip_prefix("SIG").unwrap_or(&name);
-    nix::sys::signal::Signal::iterator()
-        .find(|sig| sig.as_str().strip_prefix("SIG") == Some(name))
-        .map(|sig| sig as i32)
+    nook_engine::container::lifecycle::signal_number(s)
         .ok_or_else(|| Failure(format!("invalid signal: {s}")))
 }
 

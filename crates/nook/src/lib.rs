@@ -7,6 +7,7 @@
 //! - [`commands`]: each command run against the engine.
 //! - [`containers`]: the container commands (run, stop, kill, rm, exec).
 //! - [`listing`]: ps, logs, inspect.
+//! - [`ps_filters`]: `ps --filter health= volume= network= publish= ...`.
 //! - [`lifecycle`]: create, start, restart, wait, pause, rename, top,
 //!   port, prune, `nook container <cmd>`.
 //! - [`stats`]: `stats`, the live usage table.
@@ -15,6 +16,7 @@
 //! - [`resources`]: the resource flags, and `update`.
 //! - [`progress`]: a pull's progress display.
 //! - [`run_flags`]: `run`'s security and process flags.
+//! - [`terminal`]: detach keys, `-a`, `--sig-proxy`, the terminal's size.
 
 #![warn(missing_docs)]
 
@@ -27,10 +29,12 @@ pub mod listing;
 pub mod network_flags;
 pub mod networks;
 pub mod progress;
+pub mod ps_filters;
 pub mod render;
 pub mod resources;
 pub mod run_flags;
 pub mod stats;
+pub mod terminal;
 pub mod volumes;
 
 use clap::Parser;

@@ -66,10 +66,15 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32> {
         Command::Start(a) => return start(engine, a),
         Command::Wait(a) => return wait(engine, a),
         Command::Restart(a) => {
-            let t = Duration::from_secs(a.time);
+            let signal = a
+                .signal
+                .as_deref()
+                .map(crate::containers::signal_arg)
+                .transpose()?;
             each(&a.containers, |n| {
+                let t = crate::containers::stop_time(engine, n, a.time)?;
                 engine
-                    .restart_container(n, t, &monitor_of(engine))
+                    .restart_container(n, t, signal, &monitor_of(engine))
                     .map(drop)
             })?
         }
@@ -84,10 +89,12 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32> {
     Ok(0)
 }
 
-/// `start`: each container started detached; with `-a` (one container)
-/// its output copied here until it exits, and its exit code returned.
+/// `start`: each container started detached; with `-a` or `-i` (one
+/// container) its output copied here until it exits, and its exit code
+/// returned; with `-i` this process's input goes to it (and the detach
+/// keys, with a terminal, leave it running: 0).
 fn start(engine: &Engine, a: cli::Start) -> Result<i32> {
-    if !a.attach {
+    if !a.attach && !a.interactive {
         each(&a.containers, |n| {
             engine.start_container(n, &monitor_of(engine)).map(drop)
         })?;
@@ -98,14 +105,21 @@ fn start(engine: &Engine, a: cli::Start) -> Result<i32> {
             "you cannot start and attach multiple containers at once".into(),
         ));
     }
+    let keys = crate::terminal::DetachKeys::parse(a.session.detach_keys.as_deref())?;
     let c = engine.container(&a.containers[0])?;
     let id = c.record.id.clone();
     // what the log holds already is not this run's output
     let mut before = 0;
     engine.logs(&id, None, false, &mut |_| before += 1)?;
-    if let Err(e) = engine.start_container(&id, &monitor_of(engine)) {
-        return report(e);
-    }
+    let started = match engine.start_container(&id, &monitor_of(engine)) {
+        Ok(c) => c,
+        Err(e) => return report(e),
+    };
+    follow_terminal(engine, &started.record, a.session.sig_proxy)?;
+    let _input = match a.interactive {
+        true => Some(crate::containers::send_input(engine, &id, &keys)?),
+        false => None,
+    };
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
     let mut seen = 0;
     engine.logs(&id, None, true, &mut |e: &LogEntry| {
@@ -121,6 +135,28 @@ fn start(engine: &Engine, a: cli::Start) -> Result<i32> {
         let _ = w.flush();
     })?;
     Ok(engine.wait_container(&id)?)
+}
+
+/// `start -a`: the size of a started container's terminal follows this
+/// one's; without a terminal, `--sig-proxy` forwards signals to it.
+fn follow_terminal(engine: &Engine, rec: &nook_engine::ContainerRecord, sig_proxy: bool) -> Result {
+    use crate::terminal::{handle_signals, size, SignalPlan};
+    let (tty, _) = nook_engine::container::detach::terminal(rec);
+    let ctl = engine.control_socket(&rec.id);
+    if let Some((rows, cols)) = size().filter(|_| tty) {
+        // the monitor binds it once exec'd: a moment's retry
+        for _ in 0..100 {
+            match nook_monitor::attach::send_resize(&ctl, rows, cols) {
+                Ok(()) => break,
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    }
+    handle_signals(SignalPlan {
+        resize: (tty && size().is_some()).then_some(ctl),
+        proxy_to: rec.pid.filter(|_| sig_proxy && !tty),
+        ..Default::default()
+    })
 }
 
 /// `wait`: each container's exit code, as each exits.
@@ -175,13 +211,11 @@ pub(crate) fn confirm(question: &str) -> Result<bool> {
 
 /// `container prune`.
 pub fn container_prune(engine: &Engine, a: cli::ContainerPrune) -> Result {
-    if let Some(f) = a.filter.first() {
-        return Err(Failure(format!("invalid filter '{f}': not supported")));
-    }
+    let filter = prune_filter(&a.filter, true)?;
     if !a.force && !confirm("WARNING! This will remove all stopped containers.")? {
         return Ok(());
     }
-    let r = engine.prune_containers()?;
+    let r = engine.prune_containers(&filter)?;
     if !r.removed.is_empty() {
         println!("Deleted Containers:");
         for id in &r.removed {
@@ -196,19 +230,24 @@ pub fn container_prune(engine: &Engine, a: cli::ContainerPrune) -> Result {
 /// `system prune`: stopped containers, then dangling (with `-a`, unused)
 /// images.
 pub fn system_prune(engine: &Engine, a: cli::SystemPrune) -> Result {
+    let filter = prune_filter(&a.filter, true)?;
     if !a.force {
         let images = match a.all {
             true => "all images without at least one container associated to them",
             false => "all dangling images",
         };
+        let volumes = match a.volumes {
+            true => "  - all anonymous volumes not used by at least one container\n",
+            false => "",
+        };
         let q = format!(
-            "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n  - {images}\n"
+            "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n{volumes}  - {images}\n"
         );
         if !confirm(&q)? {
             return Ok(());
         }
     }
-    let c = engine.prune_containers()?;
+    let c = engine.prune_containers(&filter)?;
     if !c.removed.is_empty() {
         println!("Deleted Containers:");
         c.removed.iter().for_each(|id| println!("{id}"));
@@ -220,7 +259,7 @@ pub fn system_prune(engine: &Engine, a: cli::SystemPrune) -> Result {
         n.iter().for_each(|name| println!("{name}"));
         println!();
     }
-    let i = engine.prune_images(a.all)?;
+    let i = engine.prune_images(a.all, &filter)?;
     if !i.removed.is_empty() {
         println!("Deleted Images:");
         for r in &i.removed {
@@ -231,7 +270,37 @@ pub fn system_prune(engine: &Engine, a: cli::SystemPrune) -> Result {
         }
         println!();
     }
-    let total = c.reclaimed + i.reclaimed;
+    let mut total = c.reclaimed + i.reclaimed;
+    if a.volumes {
+        let (removed, freed) = engine.prune_volumes(false, &filter)?;
+        if !removed.is_empty() {
+            println!("Deleted Volumes:");
+            removed.iter().for_each(|v| println!("{v}"));
+            println!();
+        }
+        total += freed;
+    }
     println!("Total reclaimed space: {}", render::size(total));
     Ok(())
+}
+
+/// The `--filter`s of a prune (`until` only where `until` is allowed),
+/// with Docker's messages.
+pub(crate) fn prune_filter(list: &[String], until: bool) -> Result<nook_engine::PruneFilter> {
+    let mut f = nook_engine::PruneFilter::default();
+    for item in list {
+        match item
+            .split_once('=')
+            .map(|(k, v)| (k.trim_end_matches('!'), v))
+        {
+            Some(("until", v)) if until && !item.starts_with("until!") => {
+                let now = jiff::Timestamp::now();
+                let t = crate::listing::parse_time("until", v, now)?;
+                f.until = Some(i64::try_from(t).unwrap_or(i64::MAX));
+            }
+            Some(("label", _)) => f.add_label(item)?,
+            _ => return Err(Failure(format!("invalid filter '{item}'"))),
+        }
+    }
+    Ok(f)
 }

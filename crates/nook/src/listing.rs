@@ -49,6 +49,7 @@ impl Filters {
                 }
                 "status" | "exited" | "name" | "id" | "label" | "ancestor" | "before" | "since" => {
                 }
+                k if crate::ps_filters::KEYS.contains(&k) => crate::ps_filters::check(k, v)?,
                 _ => return Err(Failure(format!("invalid filter '{k}'"))),
             }
             match out.iter_mut().find(|(key, _)| *key == k) {
@@ -75,6 +76,22 @@ impl Filters {
         self.0.iter().any(|(k, _)| k == key)
     }
 
+    /// Whether container `c` passes the keys [`crate::ps_filters`]
+    /// handles (its spec decoded only when there is one).
+    fn matches_more(&self, engine: &Engine, c: &Container) -> bool {
+        let mine = |k: &String| crate::ps_filters::KEYS.contains(&k.as_str());
+        if !self.0.iter().any(|(k, _)| mine(k)) {
+            return true;
+        }
+        let spec: Value = serde_json::from_str(&c.record.config).unwrap_or_default();
+        self.0.iter().all(|(k, vals)| {
+            !mine(k)
+                || vals
+                    .iter()
+                    .any(|v| crate::ps_filters::matches(engine, c, &spec, k, v))
+        })
+    }
+
     /// Whether container `c` (in `state`, with `labels`) passes.
     fn matches(&self, c: &Container, state: &str, labels: &Map<String, Value>) -> bool {
         self.0.iter().all(|(k, vals)| {
@@ -90,7 +107,7 @@ impl Filters {
                 "ancestor" => ancestor_matches(c, v),
                 "before" => v.parse().is_ok_and(|t: i64| c.record.created < t),
                 "since" => v.parse().is_ok_and(|t: i64| c.record.created > t),
-                _ => false,
+                _ => true, // (ps_filters' keys: matches_more)
             })
         })
     }
@@ -127,6 +144,55 @@ fn labels_of(spec: &Value) -> Map<String, Value> {
         .unwrap_or_default()
 }
 
+/// What `ps` shows of a container's spec, decoded in one pass: its
+/// command and its labels (`io.nook.labels`).  The rest of the spec (its
+/// seccomp profile alone is some 6 KiB) is skipped unbuilt, which keeps
+/// `ps` of many containers fast.
+#[derive(Debug, Default, serde::Deserialize)]
+struct PsSpec {
+    #[serde(default)]
+    process: Option<PsProcess>,
+    #[serde(default)]
+    annotations: PsAnnotations,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct PsProcess {
+    #[serde(default)]
+    args: Vec<String>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct PsAnnotations {
+    #[serde(rename = "io.nook.labels")]
+    labels: Option<String>,
+}
+
+impl PsSpec {
+    /// The spec `config` (JSON text); an unreadable one has no command
+    /// and no labels.
+    fn of(config: &str) -> PsSpec {
+        serde_json::from_str(config).unwrap_or_default()
+    }
+
+    /// The command it runs, as `ps` shows it.
+    fn command(&self) -> String {
+        self.process
+            .as_ref()
+            .map(|p| p.args.join(" "))
+            .unwrap_or_default()
+    }
+
+    /// Its labels (none when the annotation is not a JSON object).
+    fn labels(&self) -> Map<String, Value> {
+        self.annotations
+            .labels
+            .as_deref()
+            .and_then(|l| serde_json::from_str(l).ok())
+            .unwrap_or_default()
+    }
+}
+
 /// A spec annotation that holds JSON text, parsed.
 fn annotation_json(spec: &Value, key: &str) -> Option<Value> {
     serde_json::from_str(spec["annotations"][key].as_str()?).ok()
@@ -147,23 +213,35 @@ fn state_name(c: &Container, paused: bool) -> &'static str {
 pub fn ps(engine: &Engine, a: cli::Ps) -> Result {
     let mut filters = Filters::parse(&a.filter)?;
     filters.resolve(engine)?;
+    // (the spec is decoded for these only when the format may show them)
+    let mount_fields = a.format.as_deref().is_some_and(|f| {
+        ["json", ".Mounts", ".LocalVolumes", ".Networks", "{{.}}"]
+            .iter()
+            .any(|k| f.contains(k))
+    });
     let last = if a.latest { 1 } else { a.last };
     let all = a.all || last > 0 || filters.has("status");
     let now = jiff::Timestamp::now().as_second();
     let want_size = a.size || a.format.as_deref().is_some_and(|f| f.contains(".Size"));
+    // the default table and -q show no CreatedAt
+    let tz = (!a.quiet && a.format.as_deref().is_some_and(|f| f != "table"))
+        .then(jiff::tz::TimeZone::system);
     let mut rows = Vec::new();
     for c in engine.containers()? {
         if last > 0 && rows.len() as i64 >= last {
             break;
         }
+        if !filters.matches_more(engine, &c) {
+            continue;
+        }
         let paused = engine.is_paused(&c);
         let state = state_name(&c, paused);
-        let spec: Value = serde_json::from_str(&c.record.config).unwrap_or_default();
-        let labels = labels_of(&spec);
+        let spec = PsSpec::of(&c.record.config);
+        let labels = spec.labels();
         if !(all || c.status == LiveStatus::Running) || !filters.matches(&c, state, &labels) {
             continue;
         }
-        let mut row = ps_fields(engine, &c, a.no_trunc, now);
+        let mut row = ps_fields(engine, &c, spec.command(), a.no_trunc, now, tz.as_ref());
         row["State"] = json!(state);
         if paused {
             row["Status"] = json!(format!("{} (Paused)", row["Status"].as_str().unwrap_or("")));
@@ -177,6 +255,9 @@ pub fn ps(engine: &Engine, a: cli::Ps) -> Result {
         row["Mounts"] = json!("");
         row["Networks"] = json!(engine.network_names(&c.record));
         row["LocalVolumes"] = json!("0");
+        if mount_fields {
+            crate::ps_filters::row_fields(&mut row, &c.record.config, !a.no_trunc);
+        }
         row["Size"] = json!(match want_size {
             true => engine
                 .container_size(&c.record.id)
@@ -210,12 +291,7 @@ fn print_ps(rows: &[Value], a: &cli::Ps) -> Result {
         }
         Some(f) if f != "table" => {
             let t = render::Template::parse(f)?;
-            if t.table {
-                writeln!(out, "{}", t.header_with(&ps_title))?;
-            }
-            for r in rows {
-                writeln!(out, "{}", t.render(r)?)?;
-            }
+            write!(out, "{}", t.render_all(rows, &ps_title)?)?;
         }
         _ => {
             let mut head = vec![
@@ -560,6 +636,9 @@ fn container_json(engine: &Engine, c: &Container, size: bool) -> Value {
     if let Some(sig) = ann["io.nook.stop-signal"].as_str() {
         config["StopSignal"] = json!(sig);
     }
+    if let Some(h) = nook_engine::container::health::config_of(r) {
+        config["Healthcheck"] = json!(h);
+    }
     let mut v = json!({
         "Id": r.id,
         "Created": time(Some(r.created)),
@@ -626,6 +705,28 @@ mod tests {
         assert!(e.contains("\"bad\"") && e.contains("since"), "{e}");
         let ts: jiff::Timestamp = "2024-01-02T03:04:05.12Z".parse().unwrap();
         assert_eq!(rfc3339_nano_fixed(ts), "2024-01-02T03:04:05.120000000Z");
+    }
+
+    #[test]
+    fn ps_reads_the_command_and_labels_as_the_whole_spec_has_them() {
+        let spec = json!({
+            "linux": {"seccomp": {"syscalls": [{"names": ["read", "write"]}]}},
+            "annotations": {"io.nook.labels": "{\"b\":\"2\",\"a\":\"x=y\"}", "other": "1"},
+            "process": {"args": ["sh"]},
+        });
+        let text = spec.to_string();
+        let want = labels_of(&spec);
+        assert_eq!(want.len(), 2);
+        assert_eq!(PsSpec::of(&text).labels(), want);
+        assert_eq!(PsSpec::of(&text).command(), "sh");
+        for none in [
+            "{}",
+            r#"{"annotations":{}}"#,
+            r#"{"annotations":{"io.nook.labels":"[]"}}"#,
+            "x",
+        ] {
+            assert!(PsSpec::of(none).labels().is_empty(), "{none}");
+        }
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! Output as Docker writes it: sizes (`4.26MB`), ages (`2 weeks ago`),
 //! dates, tables (columns padded by three spaces) and `--format`
-//! templates (`{{.Field}}`, `{{json .Field}}`, `table ...`).
+//! templates (Go's text/template as Docker uses it: [`Template`]).
 
-use serde_json::Value;
+mod template;
+
+pub use template::{tabwrite, Template};
 
 /// A size as Docker shows it: three significant digits, decimal units.
 pub fn size(bytes: u64) -> String {
@@ -102,107 +104,6 @@ pub fn table(rows: &[Vec<String>]) -> String {
         out.push('\n');
     }
     out
-}
-
-/// A `--format` template, parsed.
-#[derive(Debug)]
-pub struct Template {
-    parts: Vec<Part>,
-    /// Whether it starts with `table ` (a header row is printed).
-    pub table: bool,
-}
-
-#[derive(Debug)]
-enum Part {
-    Text(String),
-    Field { path: Vec<String>, json: bool },
-}
-
-impl Template {
-    /// Parse `{{.A.B}}` and `{{json .A}}` placeholders in `s`.
-    pub fn parse(s: &str) -> Result<Template, String> {
-        let (table, mut rest) = match s.strip_prefix("table") {
-            Some(r) if r.is_empty() || r.starts_with(char::is_whitespace) => (true, r.trim_start()),
-            _ => (false, s),
-        };
-        let mut parts = Vec::new();
-        while let Some(i) = rest.find("{{") {
-            parts.push(Part::Text(unescape(&rest[..i])));
-            let end = rest[i..]
-                .find("}}")
-                .ok_or_else(|| format!("template {s:?}: unclosed {{{{"))?;
-            let inner = rest[i + 2..i + end].trim();
-            let (json, field) = match inner.strip_prefix("json ") {
-                Some(f) => (true, f.trim()),
-                None => (false, inner),
-            };
-            let path = field
-                .strip_prefix('.')
-                .ok_or_else(|| format!("template {s:?}: {inner:?} is not .Field or json .Field"))?;
-            let path = match path.is_empty() {
-                true => Vec::new(),
-                false => path.split('.').map(str::to_string).collect(),
-            };
-            parts.push(Part::Field { path, json });
-            rest = &rest[i + end + 2..];
-        }
-        parts.push(Part::Text(unescape(rest)));
-        Ok(Template { parts, table })
-    }
-
-    /// The template filled from `v`; an error naming a field `v` lacks.
-    pub fn render(&self, v: &Value) -> Result<String, String> {
-        let mut out = String::new();
-        for p in &self.parts {
-            match p {
-                Part::Text(t) => out += t,
-                Part::Field { path, json } => {
-                    let mut cur = v;
-                    for k in path {
-                        cur = cur
-                            .get(k)
-                            .ok_or_else(|| format!("template: no field {:?}", path.join(".")))?;
-                    }
-                    match (cur, json) {
-                        (Value::String(s), false) => out += s,
-                        (Value::Null, false) => out += "<no value>",
-                        (other, _) => out += &other.to_string(),
-                    }
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// The header row of a `table` template, each field titled by
-    /// `title` (its upper-cased name when `title` has none).
-    pub fn header_with(&self, title: &dyn Fn(&str) -> Option<&'static str>) -> String {
-        self.parts
-            .iter()
-            .map(|p| match p {
-                Part::Text(t) => t.clone(),
-                Part::Field { path, .. } => {
-                    let name = path.last().cloned().unwrap_or_default();
-                    title(&name).map_or_else(|| name.to_uppercase(), String::from)
-                }
-            })
-            .collect()
-    }
-
-    /// The header row of a `table` template: the field names.
-    pub fn header(&self) -> String {
-        self.parts
-            .iter()
-            .map(|p| match p {
-                Part::Text(t) => t.clone(),
-                Part::Field { path, .. } => path.last().cloned().unwrap_or_default().to_uppercase(),
-            })
-            .collect()
-    }
-}
-
-fn unescape(s: &str) -> String {
-    s.replace("\\t", "\t").replace("\\n", "\n")
 }
 
 #[cfg(test)]

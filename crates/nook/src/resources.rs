@@ -60,7 +60,11 @@ pub fn update(engine: &Engine, a: cli::Update) -> Result {
     let delta = flags(&a.limits).parse()?;
     let mut failed = false;
     for n in &a.containers {
-        match engine.update_container(n, &delta) {
+        let updated = match &a.restart {
+            Some(p) => engine.set_restart_policy(n, p),
+            None => Ok(()),
+        };
+        match updated.and_then(|()| engine.update_container(n, &delta)) {
             Ok(w) => {
                 warn(&w);
                 println!("{n}");

@@ -140,12 +140,7 @@ fn render_rows(out: &Output, rows: &[Value]) -> Result<String> {
     match out {
         Output::Json => rows.iter().for_each(|r| text += &format!("{r}\n")),
         Output::Template(t) => {
-            if t.table {
-                text += &format!("{}\n", t.header_with(&stats_title));
-            }
-            for r in rows {
-                text += &format!("{}\n", t.render(r)?);
-            }
+            text += &t.render_all(rows, &stats_title)?;
         }
         Output::Table => {
             let head = [
@@ -280,7 +275,8 @@ mod tests {
         let t = output(Some("table {{.ID}}\\t{{.CPUPerc}}\\t{{.Name}}")).unwrap();
         assert_eq!(
             render_rows(&t, &[r]).unwrap(),
-            "CONTAINER ID\tCPU %\tNAME\nabc\t0.00%\tweb\n"
+            // aligned as Docker's tabwriter aligns them
+            "CONTAINER ID   CPU %     NAME\nabc            0.00%     web\n"
         );
     }
 }

@@ -186,7 +186,8 @@ fn rm(engine: &Engine, a: cli::VolumeRm) -> Result {
 }
 
 fn prune(engine: &Engine, a: cli::VolumePrune) -> Result {
-    let (removed, freed) = engine.prune_volumes(a.all)?;
+    let filter = crate::lifecycle::prune_filter(&a.filter, false)?;
+    let (removed, freed) = engine.prune_volumes(a.all, &filter)?;
     let mut out = std::io::stdout().lock();
     if !removed.is_empty() {
         writeln!(out, "Deleted Volumes:")?;

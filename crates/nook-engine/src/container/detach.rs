@@ -32,6 +32,9 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The annotation [`Engine::remove_on_exit`] sets.
+const REMOVE_ON_EXIT: &str = "io.nook.remove-on-exit";
+
 /// `--restart`: whether a detached container is started again when it
 /// exits (never after `stop`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -165,38 +168,31 @@ pub(crate) fn annotations(opts: &super::RunOptions) -> Result<Value> {
             }
         }
     }
-    let mut health = json!({});
-    if let Some(cmd) = opts.health_cmd.as_deref().filter(|c| !c.is_empty()) {
-        let interval = match opts.health_interval.as_deref() {
-            Some(i) => super::health::parse_duration(i)
-                .filter(|d| *d >= Duration::from_millis(1))
-                .ok_or_else(|| {
-                    Error::invalid(
-                        "--health-interval",
-                        i,
-                        "a duration of at least 1ms (30s, 1m)",
-                    )
-                })?,
-            None => Duration::from_secs(30),
-        };
-        health = json!({
-            "io.nook.health-cmd": cmd,
-            "io.nook.health-interval-ms": (interval.as_millis() as u64).to_string(),
-            "io.nook.health-retries": opts.health_retries.unwrap_or(3).to_string(),
-        });
-    }
-    let mut a = json!({
+    super::health::check_flags(opts)?;
+    Ok(json!({
         "io.nook.tty": opts.tty.to_string(),
         "io.nook.stdin": opts.interactive.to_string(),
         "io.nook.restart": policy.name(),
         "io.nook.log-driver": driver.name(),
         "io.nook.log-max-size": size.to_string(),
         "io.nook.log-max-file": files.to_string(),
-    });
-    if let (Some(a), Some(h)) = (a.as_object_mut(), health.as_object()) {
-        a.extend(h.clone());
-    }
-    Ok(a)
+    }))
+}
+
+/// Spec JSON `config` whose terminal starts at `size` (rows, columns),
+/// when it has one.
+pub(crate) fn with_console_size(
+    config: &str,
+    tty: bool,
+    size: Option<(u16, u16)>,
+) -> Result<String> {
+    let Some((rows, cols)) = size.filter(|_| tty) else {
+        return Ok(config.to_string());
+    };
+    let mut spec: Value =
+        serde_json::from_str(config).map_err(|e| Error::invalid("spec", "consoleSize", e))?;
+    spec["process"]["consoleSize"] = json!({"height": rows, "width": cols});
+    serde_json::to_string(&spec).map_err(|e| Error::invalid("spec", "consoleSize", e))
 }
 
 /// Whether a container has a terminal (`-t`) and keeps its input open
@@ -204,13 +200,6 @@ pub(crate) fn annotations(opts: &super::RunOptions) -> Result<Value> {
 pub fn terminal(rec: &ContainerRecord) -> (bool, bool) {
     let yes = |k| annotation(rec, k).as_deref() == Some("true");
     (yes("io.nook.tty"), yes("io.nook.stdin"))
-}
-
-/// A container's health check: its command and retries.
-pub fn health_check(rec: &ContainerRecord) -> Option<(String, u32)> {
-    let cmd = annotation(rec, "io.nook.health-cmd")?;
-    let retries = annotation(rec, "io.nook.health-retries").and_then(|r| r.parse().ok());
-    Some((cmd, retries.unwrap_or(3)))
 }
 
 /// What a detached container's monitor runs: the monitor program, the
@@ -401,9 +390,15 @@ impl Engine {
         if cmds.wait_attach {
             cmd.arg("--wait-attach").arg("1");
         }
-        let interval = annotation(&rec, "io.nook.health-interval-ms");
-        if let Some(ms) = interval.filter(|_| !cmds.health.is_empty()) {
-            cmd.arg("--health-interval-ms").arg(ms);
+        let probe = super::health::probe_of(&rec);
+        if let Some(p) = probe.filter(|_| !cmds.health.is_empty()) {
+            let ms = |d: Duration| d.as_millis().max(1).to_string();
+            cmd.arg("--health-interval-ms").arg(ms(p.interval));
+            if !p.start_period.is_zero() {
+                cmd.arg("--health-start-period-ms").arg(ms(p.start_period));
+                cmd.arg("--health-start-interval-ms")
+                    .arg(ms(p.start_interval));
+            }
             for a in &cmds.health {
                 cmd.arg("--health-arg").arg(a);
             }
@@ -415,6 +410,84 @@ impl Engine {
     /// The socket `nook attach` connects to (served by the monitor).
     pub fn attach_socket(&self, id: &str) -> PathBuf {
         self.container_dir(id).join("attach")
+    }
+
+    /// The control socket of container `id`'s monitor, which sets the
+    /// size of its terminal (see `nook_monitor::attach::send_resize`).
+    pub fn control_socket(&self, id: &str) -> PathBuf {
+        self.container_dir(id)
+            .join(nook_monitor::attach::CONTROL_SOCKET)
+    }
+
+    /// `run -it --rm` detached from: container `id` is removed once it
+    /// exits (by its exit command, which reads the annotation this sets,
+    /// under the container's lock), or now when it has exited already.
+    pub fn remove_on_exit(&self, id: &str) -> Result<()> {
+        {
+            let _lock = ContainerLock::take(&self.container_dir(id));
+            let Some(rec) = self.state.container(id)? else {
+                return Ok(());
+            };
+            if matches!(
+                rec.status,
+                ContainerStatus::Running | ContainerStatus::Restarting
+            ) {
+                let extra = json!({ REMOVE_ON_EXIT: "true" });
+                let config = super::with_annotations(&rec.config, &extra)?;
+                self.state.set_container_config(id, &config)?;
+                return Ok(());
+            }
+        }
+        self.remove_container(id, true).map(drop)
+    }
+
+    /// After the attached run of container `id` (the caller its parent,
+    /// now reaped) exited with `code`: when its restart policy starts it
+    /// again, hand its exit over to `exit_command` (`nook container
+    /// cleanup ID`, run in a session of its own, as a detached monitor
+    /// would exec it: it records the exit, waits and restarts it under a
+    /// monitor) and say so; otherwise nothing is done (the caller records
+    /// the exit itself).
+    pub fn hand_over_restart(
+        &self,
+        id: &str,
+        code: i32,
+        exit_command: &[OsString],
+    ) -> Result<bool> {
+        let Some(rec) = self.state.container(id)? else {
+            return Ok(false);
+        };
+        let (Some(program), false) = (exit_command.first(), rec.stop_requested) else {
+            return Ok(false);
+        };
+        if rec.auto_remove || !restart_policy(&rec).restarts(code, rec.restart_count) {
+            return Ok(false);
+        }
+        let dir = self.container_dir(id);
+        let exit = Exit {
+            code,
+            time: now_nanos(),
+        };
+        nook_monitor::exit::write(&dir, exit).map_err(Error::io("write", dir.join(EXIT_FILE)))?;
+        let mut cmd = std::process::Command::new(program);
+        cmd.args(&exit_command[1..])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        // SAFETY: only async-signal-safe calls between fork and exec: a
+        // session of its own and an empty signal mask (the caller may have
+        // blocked some for its signalfd).
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                let mut none: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut none);
+                libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+                Ok(())
+            });
+        }
+        cmd.spawn().map_err(Error::io("run", program))?;
+        Ok(true)
     }
 
     /// The exit command's work, once container `id` has exited under its
@@ -431,6 +504,8 @@ impl Engine {
         if rec.status != ContainerStatus::Running {
             return Ok(None); // recorded already
         }
+        let mut rec = rec;
+        rec.auto_remove |= annotation(&rec, REMOVE_ON_EXIT).as_deref() == Some("true");
         let exit = Exit::read(&dir).unwrap_or(Exit {
             code: 255,
             time: now_nanos(),

@@ -60,14 +60,40 @@ impl Engine {
         self.container(&id)
     }
 
+    /// `update --restart`: container `word`'s restart policy replaced
+    /// (refused for a `--rm` container, as Docker refuses it).
+    pub fn set_restart_policy(&self, word: &str, policy: &str) -> Result<()> {
+        let p = super::detach::RestartPolicy::parse(policy)?;
+        let c = self.container(word)?;
+        let _lock = super::ContainerLock::take(&self.container_dir(&c.record.id));
+        let rec = self
+            .state
+            .container(&c.record.id)?
+            .ok_or_else(|| nook_state::Error::NoSuchContainer(word.to_string()))?;
+        if rec.auto_remove && p != super::detach::RestartPolicy::No {
+            return Err(Error::invalid(
+                "restart policy",
+                policy,
+                "restart policy cannot be updated because AutoRemove is enabled for the container",
+            ));
+        }
+        let mut spec: serde_json::Value = serde_json::from_str(&rec.config)
+            .map_err(|e| Error::invalid("container config", &rec.id, e))?;
+        spec["annotations"]["io.nook.restart"] = serde_json::json!(p.name());
+        self.state
+            .set_container_config(&rec.id, &spec.to_string())?;
+        Ok(())
+    }
+
     /// Stop container `word` (SIGKILL after `timeout`), then start it again.
     pub fn restart_container(
         &self,
         word: &str,
         timeout: Duration,
+        signal: Option<i32>,
         cmds: &dyn Fn(&str) -> Result<super::detach::MonitorCommands>,
     ) -> Result<Container> {
-        let c = self.stop_container(word, timeout)?;
+        let c = self.stop_container_with(word, timeout, signal)?;
         self.start_container(&c.record.id, cmds)
     }
 
@@ -99,13 +125,10 @@ impl Engine {
         Ok(code.unwrap_or(255))
     }
 
-    /// Whether a container's processes are frozen (`pause`).
+    /// Whether a container's processes are frozen (`pause`), as the
+    /// runtime said when its status was read.
     pub fn is_paused(&self, c: &Container) -> bool {
-        c.status == LiveStatus::Running
-            && matches!(
-                self.runtime().status(&c.record.id),
-                Ok(nook_container::Status::Paused)
-            )
+        c.status == LiveStatus::Running && c.paused
     }
 
     /// Freeze every process of running container `word`.
@@ -152,11 +175,13 @@ impl Engine {
         self.container(&c.record.id)
     }
 
-    /// Remove every container that is not running.
-    pub fn prune_containers(&self) -> Result<ContainerPrune> {
+    /// Remove every container that is not running (and `filter` picks).
+    pub fn prune_containers(&self, filter: &crate::PruneFilter) -> Result<ContainerPrune> {
         let mut report = ContainerPrune::default();
         for c in self.containers()? {
-            if c.status == LiveStatus::Running {
+            if c.status == LiveStatus::Running
+                || !filter.matches(Some(c.record.created), &c.labels())
+            {
                 continue;
             }
             let size = self.container_size(&c.record.id).map_or(0, |s| s.rw);

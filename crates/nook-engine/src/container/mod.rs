@@ -43,6 +43,10 @@ pub mod copy;
 pub mod detach;
 pub mod devices;
 pub mod etc;
+mod exec;
+
+/// A process started in a container (`exec`): its pid, pidfd and pty master.
+pub use nook_container::Child as ExecChild;
 pub mod health;
 pub mod lifecycle;
 pub mod logs;
@@ -106,10 +110,16 @@ pub struct RunOptions {
     pub health_interval: Option<String>,
     /// `--health-retries` (3 when `None`).
     pub health_retries: Option<u32>,
+    /// `--health-timeout`, `--health-start-period`,
+    /// `--health-start-interval`, `--no-healthcheck`.
+    pub health: health::HealthOptions,
     /// `-i`: its stdin kept open (for `attach`, or the caller's).
     pub interactive: bool,
     /// `-t`: a terminal.
     pub tty: bool,
+    /// The terminal's first size (rows, columns): the caller's own
+    /// (`process.consoleSize`, set before the program starts).
+    pub console_size: Option<(u16, u16)>,
     /// Capabilities, seccomp, read-only root, tmpfs, ulimits, sysctls.
     pub security: security::SecurityOptions,
     /// Labels, stop signal and timeout, `--init`, domain name.
@@ -157,12 +167,24 @@ pub struct Container {
     pub record: ContainerRecord,
     /// What is true now.
     pub status: LiveStatus,
+    /// Its processes are frozen (`pause`), as the runtime said when the
+    /// status was read (only ever true when `status` is running).
+    pub paused: bool,
 }
 
 impl Container {
     fn annotations(&self) -> Value {
         let spec: Value = serde_json::from_str(&self.record.config).unwrap_or_default();
         spec["annotations"].clone()
+    }
+
+    /// Its labels (`-l`, and the image's), a JSON object.
+    pub fn labels(&self) -> Value {
+        let ann = self.annotations();
+        ann[lifecycle::LABELS]
+            .as_str()
+            .and_then(|l| serde_json::from_str(l).ok())
+            .unwrap_or_else(|| json!({}))
     }
 
     /// The signal `stop` sends it (`--stop-signal`, the image's
@@ -238,6 +260,7 @@ impl Engine {
         let net_mode = self.network_mode(&opts.network)?;
         let _lock = self.lock(false)?;
         let image = self.inspect(&opts.image)?;
+        let detached = health::annotate(detached, opts, &image.config)?;
         let id = random_id()?;
         let lowers: Vec<nook_storage::Digest> = image
             .record
@@ -315,6 +338,7 @@ impl Engine {
             self.network_spec(&mut spec, &id, &net_mode)?;
             rec.config = spec.to_string();
             let config = with_annotations(&rec.config, &detached)?;
+            let config = detach::with_console_size(&config, opts.tty, opts.console_size)?;
             self.state.set_container_config(&id, &config)?;
             self.state.add_container_volumes(&id, &planned.volumes)?;
             Ok(())
@@ -449,31 +473,51 @@ impl Engine {
     /// Every container, newest first, with its live status.
     pub fn containers(&self) -> Result<Vec<Container>> {
         let recs = self.state.containers()?;
-        Ok(recs.into_iter().map(|r| self.with_status(r)).collect())
+        let rt = self.runtime();
+        Ok(recs.into_iter().map(|r| self.status_with(&rt, r)).collect())
     }
 
-    fn with_status(&self, mut record: ContainerRecord) -> Container {
-        if let Some(status) = self.detached_status(&mut record) {
-            return Container { record, status };
-        }
+    fn with_status(&self, record: ContainerRecord) -> Container {
+        self.status_with(&self.runtime(), record)
+    }
+
+    /// The live status of `record`.  A running record asks the runtime
+    /// first (one state read, which also tells a paused container): only
+    /// when its process is gone are the exit file and the monitor looked
+    /// at (a live process has no exit file: a new run removes the last
+    /// one before it starts).
+    fn status_with(&self, rt: &Runtime, mut record: ContainerRecord) -> Container {
+        let mut paused = false;
         let status = match record.status {
             ContainerStatus::Created => LiveStatus::Created,
-            ContainerStatus::Exited | ContainerStatus::Restarting => {
-                LiveStatus::Exited(record.exit_code)
-            }
-            ContainerStatus::Running => match self.runtime().status(&record.id) {
-                // its process is gone but its monitor is still draining
-                // the output and about to write the exit: not over yet
-                Ok(nook_container::Status::Stopped) | Err(_)
-                    if record.monitor_pid.is_some_and(process_alive) =>
-                {
+            ContainerStatus::Exited => LiveStatus::Exited(record.exit_code),
+            ContainerStatus::Restarting => self
+                .detached_status(&mut record)
+                .unwrap_or(LiveStatus::Exited(record.exit_code)),
+            ContainerStatus::Running => match rt.status(&record.id) {
+                Ok(nook_container::Status::Stopped) | Err(_) => {
+                    match self.detached_status(&mut record) {
+                        Some(s) => s,
+                        // its process is gone but its monitor is still
+                        // draining the output and about to write the
+                        // exit: not over yet
+                        None if record.monitor_pid.is_some_and(process_alive) => {
+                            LiveStatus::Running
+                        }
+                        None => LiveStatus::Exited(None),
+                    }
+                }
+                Ok(s) => {
+                    paused = s == nook_container::Status::Paused;
                     LiveStatus::Running
                 }
-                Ok(nook_container::Status::Stopped) | Err(_) => LiveStatus::Exited(None),
-                Ok(_) => LiveStatus::Running,
             },
         };
-        Container { record, status }
+        Container {
+            record,
+            status,
+            paused,
+        }
     }
 
     /// Send `sig` to a running container's first process.
@@ -489,6 +533,17 @@ impl Engine {
     /// Stop a running container: `SIGTERM`, then `SIGKILL` after `timeout`;
     /// returns once its exit is recorded (or it is removed, with `--rm`).
     pub fn stop_container(&self, word: &str, timeout: Duration) -> Result<Container> {
+        self.stop_container_with(word, timeout, None)
+    }
+
+    /// [`Engine::stop_container`] with `signal` instead of the container's
+    /// stop signal (`stop --signal`).
+    pub fn stop_container_with(
+        &self,
+        word: &str,
+        timeout: Duration,
+        signal: Option<i32>,
+    ) -> Result<Container> {
         let c = self.container(word)?;
         {
             // no restart after a stop (the exit command reads this under
@@ -504,7 +559,7 @@ impl Engine {
         let id = c.record.id.clone();
         let pidfd = c.record.pid.and_then(|p| nook_sys::pidfd::open(p).ok());
         let rt = self.runtime();
-        let _ = rt.kill(&id, c.stop_signal(), false);
+        let _ = rt.kill(&id, signal.unwrap_or_else(|| c.stop_signal()), false);
         let _ = rt.resume(&id); // a paused container gets the signal once thawed
         let exited = |t| match &pidfd {
             Some(fd) => {
@@ -569,6 +624,25 @@ impl Engine {
     /// Run `exec` in a running container, its stdio the caller's; the
     /// command's exit code.
     pub fn exec_container(&self, word: &str, opts: &ExecOptions) -> Result<i32> {
+        Ok(self.exec_start(word, opts)?.wait()?.code())
+    }
+
+    /// Start `exec` in a running container: the process (a child of the
+    /// caller; with `opts.tty`, its terminal's master in `pty_master`,
+    /// else its stdio the caller's, its stdin /dev/null unless
+    /// `opts.interactive`).
+    pub fn exec_start(&self, word: &str, opts: &ExecOptions) -> Result<nook_container::Child> {
+        self.spawn_exec(word, opts, None)
+    }
+
+    /// [`Engine::exec_start`], the process's standard streams `stdio`
+    /// when given (a health check's output pipe).
+    pub fn spawn_exec(
+        &self,
+        word: &str,
+        opts: &ExecOptions,
+        stdio: Option<nook_container::Stdio>,
+    ) -> Result<nook_container::Child> {
         let c = self.container(word)?;
         if c.status != LiveStatus::Running {
             return Err(Error::NotRunning(c.record.id.clone()));
@@ -610,11 +684,12 @@ impl Engine {
             serde_json::from_value(process).map_err(|e| Error::invalid("exec process", id, e))?;
         // as Docker's: an exec'd process has the container's OOM score
         process.set_oom_score_adj(base.oom_score_adj());
-        let child = match self.runtime().exec(ExecRequest::new(id.clone(), process)) {
-            Ok(c) => c,
-            Err(e) => return Err(cannot_run(e)),
-        };
-        Ok(child.wait()?.code())
+        let mut req = ExecRequest::new(id.clone(), process);
+        exec::terminal(&mut req, opts)?;
+        if let Some(stdio) = stdio {
+            req.stdio = stdio;
+        }
+        self.runtime().exec(req).map_err(cannot_run)
     }
 }
 
@@ -714,6 +789,14 @@ pub struct ExecOptions {
     pub user: Option<String>,
     /// `--privileged`: every capability.
     pub privileged: bool,
+    /// `-i`: its stdin the caller's (else /dev/null).
+    pub interactive: bool,
+    /// `-t`: a terminal, its master returned.
+    pub tty: bool,
+    /// The terminal's first size (rows, columns).
+    pub console_size: Option<(u16, u16)>,
+    /// `-d`: no stdio at all (/dev/null), no terminal.
+    pub detach: bool,
 }
 
 /// A failure to start a program: 127 when it is not found, 126 when it

@@ -264,6 +264,19 @@ impl Engine {
         l: Launched,
         echo: Option<(BorrowedFd, BorrowedFd)>,
     ) -> Result<i32> {
+        self.watch_then(id, l, echo, &[])
+    }
+
+    /// [`Engine::watch`], and when the container's restart policy starts
+    /// it again, its exit handed over to `exit_command` (see
+    /// [`Engine::hand_over_restart`]); the exit code of this run.
+    pub fn watch_then(
+        &self,
+        id: &str,
+        l: Launched,
+        echo: Option<(BorrowedFd, BorrowedFd)>,
+        exit_command: &[std::ffi::OsString],
+    ) -> Result<i32> {
         let log = match self.state.container(id)? {
             Some(rec) => super::detach::log_config(&rec),
             None => return Err(nook_state::Error::NoSuchContainer(id.to_string()).into()),
@@ -274,7 +287,9 @@ impl Engine {
         };
         relay(&l, &mut sink);
         let code = l.child.wait().map(|s| s.code()).unwrap_or(255);
-        self.finish(id, code);
+        if !matches!(self.hand_over_restart(id, code, exit_command), Ok(true)) {
+            self.finish(id, code);
+        }
         Ok(code)
     }
 

@@ -325,7 +325,11 @@ fn ps_filters_and_formats() {
         "--format",
         "table {{.ID}}\\t{{.Names}}\\t{{.RunningFor}}",
     ]);
-    let want = format!("CONTAINER ID\tNAMES\tCREATED\n{}\trun1\t", &run_id[..12]);
+    // aligned as Docker's tabwriter aligns (at least 10 wide, padding 3)
+    let want = format!(
+        "CONTAINER ID   NAMES     CREATED\n{}   run1      ",
+        &run_id[..12]
+    );
     assert!(t.starts_with(&want), "{t:?}");
     assert_eq!(b.ok(&["ps", "-q"]), format!("{}\n", &run_id[..12]));
     assert_eq!(b.ok(&["ps", "-q", "--no-trunc"]), format!("{run_id}\n"));
@@ -625,4 +629,165 @@ fn unknown_containers_are_one_line_errors() {
     );
     assert_eq!(err.lines().count(), 2, "{err}");
     assert_eq!(b.ok(&["ps", "-aq"]), "");
+}
+
+#[test]
+fn stop_and_restart_take_a_signal_and_a_timeout() {
+    let b = Bb::new();
+    // the container says which signal ended it
+    let script = "trap 'echo got-usr1; exit 5' USR1; trap 'echo got-term; exit 6' TERM; \
+                  echo ready; while :; do sleep 0.1; done";
+    b.detached("sig", script);
+    until("ready", || b.ok(&["logs", "sig"]).contains("ready"));
+    b.ok(&["stop", "--signal", "USR1", "--timeout", "30", "sig"]);
+    assert_eq!(b.field("sig", "{{.State.ExitCode}}"), "5");
+    assert!(b.ok(&["logs", "sig"]).contains("got-usr1"));
+    b.ok(&["start", "sig"]);
+    until("a second run", || {
+        b.ok(&["logs", "sig"]).matches("ready").count() == 2
+    });
+    b.ok(&["restart", "-s", "SIGUSR1", "sig"]);
+    until("a third run", || {
+        b.ok(&["logs", "sig"]).matches("ready").count() == 3
+    });
+    b.ok(&["restart", "--time", "5", "sig"]);
+    until("a fourth run", || {
+        b.ok(&["logs", "sig"]).matches("ready").count() == 4
+    });
+    let logs = b.ok(&["logs", "sig"]);
+    assert_eq!(logs.matches("got-usr1").count(), 2, "{logs}");
+    assert_eq!(logs.matches("got-term").count(), 1, "{logs}");
+    let err = b.n.fails(&["stop", "--signal", "SIGNOPE", "sig"]);
+    assert!(err.contains("SIGNOPE"), "{err}");
+    b.ok(&["rm", "-f", "sig"]);
+}
+
+#[test]
+fn exec_reads_env_files_before_env_flags() {
+    let b = Bb::new();
+    b.detached("envs", "sleep 1000");
+    let f = b.n.dir.path().join("exec.env");
+    std::fs::write(&f, "# a comment\nFROM_FILE=1\nBOTH=file\n").unwrap();
+    let out = b.ok(&[
+        "exec",
+        "--env-file",
+        f.to_str().unwrap(),
+        "-e",
+        "BOTH=flag",
+        "envs",
+        "sh",
+        "-c",
+        "echo $FROM_FILE $BOTH",
+    ]);
+    assert_eq!(out, "1 flag\n");
+    let missing = b.n.dir.path().join("nope.env");
+    let err = b.n.fails(&[
+        "exec",
+        "--env-file",
+        missing.to_str().unwrap(),
+        "envs",
+        "true",
+    ]);
+    assert!(err.contains("nope.env"), "{err}");
+    b.ok(&["rm", "-f", "envs"]);
+}
+
+#[test]
+fn update_restart_changes_the_policy_the_monitor_follows() {
+    let b = Bb::new();
+    b.ok(&[
+        "create",
+        "--name",
+        "pol",
+        "bb:1",
+        "sh",
+        "-c",
+        "echo ran; exit 3",
+    ]);
+    b.ok(&["update", "--restart", "on-failure:2", "pol"]);
+    assert_eq!(
+        b.field("pol", "{{.HostConfig.RestartPolicy.Name}}"),
+        "on-failure"
+    );
+    b.ok(&["start", "pol"]);
+    // the first run and two restarts, then it stays exited
+    until("three runs", || {
+        b.ok(&["logs", "pol"]).matches("ran").count() == 3
+    });
+    until("exited", || b.field("pol", "{{.State.Status}}") == "exited");
+    assert_eq!(b.field("pol", "{{.RestartCount}}"), "2");
+    let err = b.n.fails(&["update", "--restart", "sometimes", "pol"]);
+    assert!(err.contains("sometimes"), "{err}");
+    b.ok(&[
+        "run",
+        "-d",
+        "--rm",
+        "--name",
+        "gone",
+        "bb:1",
+        "sh",
+        "-c",
+        "sleep 1000",
+    ]);
+    let err = b.n.fails(&["update", "--restart", "always", "gone"]);
+    assert!(err.contains("AutoRemove"), "{err}");
+    b.ok(&["rm", "-f", "pol", "gone"]);
+}
+
+#[test]
+fn prune_filters_pick_by_label_and_age() {
+    let b = Bb::new();
+    for (name, label) in [
+        ("old-web", "tier=web"),
+        ("old-db", "tier=db"),
+        ("keep", "keep=1"),
+    ] {
+        b.ok(&[
+            "run", "--name", name, "-l", label, "bb:1", "sh", "-c", "true",
+        ]);
+    }
+    // made after the cut: kept by until
+    std::thread::sleep(Duration::from_millis(1100));
+    let cut = unix_now();
+    std::thread::sleep(Duration::from_millis(1100));
+    b.ok(&[
+        "run", "--name", "new-web", "-l", "tier=web", "bb:1", "sh", "-c", "true",
+    ]);
+    let out = b.ok(&[
+        "container",
+        "prune",
+        "-f",
+        "--filter",
+        "label=tier=web",
+        "--filter",
+        &format!("until={cut}"),
+    ]);
+    assert!(out.contains("Deleted Containers:"), "{out}");
+    let names = b.ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    let mut names: Vec<&str> = names.lines().collect();
+    names.sort();
+    assert_eq!(names, ["keep", "new-web", "old-db"]);
+    b.ok(&["container", "prune", "-f", "--filter", "label!=keep"]);
+    assert_eq!(b.ok(&["ps", "-a", "--format", "{{.Names}}"]), "keep\n");
+    // volumes: by label
+    b.ok(&["volume", "create", "--label", "scratch", "v1"]);
+    b.ok(&["volume", "create", "v2"]);
+    b.ok(&["volume", "prune", "-a", "-f", "--filter", "label=scratch"]);
+    assert_eq!(b.ok(&["volume", "ls", "-q"]), "v2\n");
+    let err =
+        b.n.fails(&["container", "prune", "-f", "--filter", "name=x"]);
+    assert!(err.contains("name=x"), "{err}");
+    let err =
+        b.n.fails(&["volume", "prune", "-f", "--filter", "until=1h"]);
+    assert!(err.contains("until=1h"), "{err}");
+    b.ok(&["rm", "keep"]);
+    b.ok(&["volume", "rm", "v2"]);
+}
+
+/// Unix seconds now.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }

@@ -8,6 +8,7 @@ mod archive;
 mod auth;
 mod crash;
 mod errors;
+mod health;
 mod isolation;
 mod lifecycle;
 mod misc;
@@ -20,6 +21,7 @@ mod resources;
 mod run;
 mod security;
 mod stats;
+mod terminal;
 mod tls;
 mod volumes;
 

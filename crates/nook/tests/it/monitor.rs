@@ -11,12 +11,12 @@ use super::*;
 use std::time::{Duration, Instant};
 
 /// A store with busybox imported as `bb`, emptied on drop.
-struct Store {
-    n: Nook,
+pub(super) struct Store {
+    pub(super) n: Nook,
 }
 
 impl Store {
-    fn new() -> Store {
+    pub(super) fn new() -> Store {
         let n = Nook::new();
         let tar = n.dir.path().join("bb.tar");
         std::fs::write(&tar, layout::busybox_layer_with_dirs(&["etc/", "tmp/"])).unwrap();
@@ -28,12 +28,12 @@ impl Store {
         nook_state::State::open(self.n.root.join("nook.db")).unwrap()
     }
 
-    fn record(&self, id: &str) -> Option<nook_state::ContainerRecord> {
+    pub(super) fn record(&self, id: &str) -> Option<nook_state::ContainerRecord> {
         self.state().container(id).unwrap()
     }
 
     /// `ps -a`'s STATUS of `id`.
-    fn status(&self, id: &str) -> String {
+    pub(super) fn status(&self, id: &str) -> String {
         self.n
             .ok(&["ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Status}}"])
             .lines()
@@ -42,7 +42,7 @@ impl Store {
     }
 
     /// Wait until `id`'s status starts with `prefix`.
-    fn wait_status(&self, id: &str, prefix: &str) -> String {
+    pub(super) fn wait_status(&self, id: &str, prefix: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let s = self.status(id);
