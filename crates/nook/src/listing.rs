@@ -253,11 +253,11 @@ pub fn ps(engine: &Engine, a: cli::Ps) -> Result {
         l.sort();
         row["Labels"] = json!(l.join(","));
         row["Mounts"] = json!("");
-        row["Networks"] = json!(engine.network_names(&c.record));
         row["LocalVolumes"] = json!("0");
         if mount_fields {
             crate::ps_filters::row_fields(&mut row, &c.record.config, !a.no_trunc);
         }
+        row["Networks"] = json!(engine.network_names(&c.record));
         row["Size"] = json!(match want_size {
             true => engine
                 .container_size(&c.record.id)

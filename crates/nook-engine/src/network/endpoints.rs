@@ -183,6 +183,8 @@ impl Engine {
             Mode::Bridge(_) => "bridge".to_string(),
             m => m.name(),
         });
+        // what `ps --filter network=` matches: the first network, or the mode
+        spec["annotations"]["io.nook.network"] = json!(mode.name());
         Ok(())
     }
 

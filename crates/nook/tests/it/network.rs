@@ -511,6 +511,8 @@ fn ipv6_network_gives_both_families_and_ip6_is_honoured() {
     assert_eq!(n["IPAddress"], "10.212.0.2");
     let ps = b.ok(&["ps", "--format", "{{.Networks}}"]);
     assert_eq!(ps.trim(), "dual");
+    let ps = b.ok(&["ps", "--filter", "network=dual", "--format", "{{.Names}}"]);
+    assert_eq!(ps.trim(), "v6peer");
 }
 
 /// A TCP server in a namespace of the test's own that answers each client
