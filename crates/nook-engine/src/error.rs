@@ -86,6 +86,15 @@ pub enum Error {
         /// What went wrong (naming the path).
         message: String,
     },
+    /// Network namespaces, links, addresses, routes.
+    #[error(transparent)]
+    Network(#[from] nook_network::Error),
+    /// nook's nftables rules.
+    #[error(transparent)]
+    Firewall(#[from] nook_network::firewall::FirewallError),
+    /// A subnet or an address that cannot be used.
+    #[error(transparent)]
+    Ipam(#[from] nook_network::ipam::IpamError),
     /// A value the caller gave that cannot be used.
     #[error("invalid {what} {value:?}: {reason}")]
     Invalid {

@@ -33,6 +33,8 @@
 //! - [`progress`]: what a pull reports as it goes.
 //! - [`units`]: sizes as Docker's command line writes them.
 //! - [`lock`]: the lock file between adding and freeing content.
+//! - [`network`]: bridge networks, containers' network namespaces and
+//!   their endpoints.
 
 #![warn(missing_docs)]
 
@@ -43,6 +45,7 @@ pub mod error;
 pub mod info;
 pub mod lock;
 pub mod names;
+pub mod network;
 pub mod progress;
 pub mod prune_filter;
 pub mod pull;
@@ -60,7 +63,7 @@ pub use error::{Error, Result};
 pub use info::{DiskUsage, ImageDetails};
 pub use names::ImageName;
 pub use nook_image::{AuthConfig, Credentials, Digest, Platform, Reference};
-pub use nook_state::{ContainerRecord, ImageRecord, Tag};
+pub use nook_state::{ContainerRecord, ImageRecord, NetworkRecord, Tag};
 pub use progress::{NoProgress, PullEvent, PullProgress};
 pub use prune_filter::PruneFilter;
 pub use pull::{PullOptions, PullResult};
@@ -88,6 +91,10 @@ pub struct EngineOptions {
     /// [`container::CGROUP_PARENT`]); a relative path is below the
     /// caller's own cgroup.
     pub cgroup_parent: Option<String>,
+    /// The network namespace nook's bridges, host veth ends, nftables
+    /// table and `--network host` containers live in (a namespace file or
+    /// `/proc/PID/ns/net`); `None`: the caller's own.
+    pub netns: Option<PathBuf>,
 }
 
 /// The engine on one store root.

@@ -20,6 +20,16 @@ pub struct Cli {
     /// relative path is below nook's own cgroup.
     #[arg(long, global = true, env = "NOOK_CGROUP_PARENT", value_name = "CGROUP")]
     pub cgroup_parent: Option<String>,
+    /// The network namespace (a file) nook's bridges and firewall live in
+    /// (default: nook's own).
+    #[arg(
+        long,
+        global = true,
+        env = "NOOK_NETNS",
+        value_name = "PATH",
+        hide = true
+    )]
+    pub netns: Option<PathBuf>,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -104,6 +114,9 @@ pub enum Command {
     /// Manage volumes.
     #[command(subcommand)]
     Volume(VolumeCommand),
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(crate::networks::NetworkCommand),
     /// Copy files between a container and the host.
     Cp(Cp),
 }

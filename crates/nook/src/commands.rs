@@ -21,6 +21,7 @@ fn engine_options(cli: &Cli) -> EngineOptions {
         auth: nook_image::AuthConfig::from_env(&nook_image::auth::AuthEnv::current()),
         insecure_registries: cli.insecure_registries.clone(),
         cgroup_parent: cli.cgroup_parent.clone(),
+        netns: cli.netns.clone(),
         ..Default::default()
     }
 }
@@ -62,6 +63,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         },
         Command::System(SystemCommand::Prune(a)) => crate::lifecycle::system_prune(&engine()?, a)?,
         Command::Volume(c) => crate::volumes::volume(&engine()?, c)?,
+        Command::Network(c) => crate::networks::network(&engine()?, c)?,
         Command::Cp(a) => crate::volumes::cp(&engine()?, a)?,
         other => image_command(Cli {
             command: other,
@@ -112,6 +114,7 @@ fn image_command(cli: Cli) -> Result {
         | Command::Healthcheck(_)
         | Command::Attach(_)
         | Command::Volume(_)
+        | Command::Network(_)
         | Command::Cp(_)
         | Command::System(SystemCommand::Prune(_)) => {
             unreachable!("container commands are run by run()")

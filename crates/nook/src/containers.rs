@@ -31,6 +31,10 @@ pub(crate) fn monitor_commands(engine: &Engine, id: &str) -> Result<MonitorComma
     nook.push(engine.root().into());
     nook.push("--cgroup-parent".into());
     nook.push(engine.cgroup_parent().into());
+    if let Some(ns) = engine.netns_path() {
+        nook.push("--netns".into());
+        nook.push(ns.into());
+    }
     let with = |args: [&str; 3]| {
         let mut c = nook.clone();
         c.extend(args.map(Into::into));
@@ -457,6 +461,7 @@ pub fn run(engine: &Engine, a: cli::Run) -> Result<i32> {
         device_cgroup_rules: a.isolation.device_cgroup_rules.clone(),
         volumes_from: a.isolation.volumes_from.clone(),
         etc: a.network.etc(),
+        network: a.network.network(),
     };
     let cidfile = a.cidfile.as_deref().map(CidFile::claim).transpose()?;
     let rec = create_pulling(engine, &opts, &a.pull, a.quiet, a.platform.as_deref())?;
@@ -472,9 +477,10 @@ pub fn run(engine: &Engine, a: cli::Run) -> Result<i32> {
             wait_attach: !a.detach,
             ..monitor_commands(engine, &rec.id)?
         };
-        let (root, cgroup_parent) = (
+        let (root, cgroup_parent, netns) = (
             engine.root().to_path_buf(),
             engine.cgroup_parent().to_string(),
+            engine.netns_path().map(Into::into),
         );
         if let Err(e) = engine.start_detached(&rec.id, &cmds) {
             return report(e);
@@ -486,6 +492,7 @@ pub fn run(engine: &Engine, a: cli::Run) -> Result<i32> {
         // -t: a terminal served by the monitor, attached to here
         let options = nook_engine::EngineOptions {
             cgroup_parent: Some(cgroup_parent),
+            netns,
             ..Default::default()
         };
         let engine = Engine::open_with(root, options)?;

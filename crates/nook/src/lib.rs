@@ -27,6 +27,7 @@ pub mod isolation;
 pub mod lifecycle;
 pub mod listing;
 pub mod network_flags;
+pub mod networks;
 pub mod progress;
 pub mod ps_filters;
 pub mod render;

@@ -202,7 +202,7 @@ fn port(engine: &Engine, a: cli::Port) -> Result {
 }
 
 /// Ask `question`; whether the answer is yes.
-fn confirm(question: &str) -> Result<bool> {
+pub(crate) fn confirm(question: &str) -> Result<bool> {
     eprint!("{question}\nAre you sure you want to continue? [y/N] ");
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer)?;
@@ -241,7 +241,7 @@ pub fn system_prune(engine: &Engine, a: cli::SystemPrune) -> Result {
             false => "",
         };
         let q = format!(
-            "WARNING! This will remove:\n  - all stopped containers\n{volumes}  - {images}\n"
+            "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n{volumes}  - {images}\n"
         );
         if !confirm(&q)? {
             return Ok(());
@@ -251,6 +251,12 @@ pub fn system_prune(engine: &Engine, a: cli::SystemPrune) -> Result {
     if !c.removed.is_empty() {
         println!("Deleted Containers:");
         c.removed.iter().for_each(|id| println!("{id}"));
+        println!();
+    }
+    let n = engine.prune_networks()?;
+    if !n.is_empty() {
+        println!("Deleted Networks:");
+        n.iter().for_each(|name| println!("{name}"));
         println!();
     }
     let i = engine.prune_images(a.all, &filter)?;

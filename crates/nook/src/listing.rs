@@ -253,11 +253,11 @@ pub fn ps(engine: &Engine, a: cli::Ps) -> Result {
         l.sort();
         row["Labels"] = json!(l.join(","));
         row["Mounts"] = json!("");
-        row["Networks"] = json!("none");
         row["LocalVolumes"] = json!("0");
         if mount_fields {
             crate::ps_filters::row_fields(&mut row, &c.record.config, !a.no_trunc);
         }
+        row["Networks"] = json!(engine.network_names(&c.record));
         row["Size"] = json!(match want_size {
             true => engine
                 .container_size(&c.record.id)
@@ -595,19 +595,6 @@ fn host_config_json(c: &Container, spec: &Value) -> Value {
     hc
 }
 
-/// `inspect`'s NetworkSettings: no network but `none` (nook has no
-/// networking yet).
-fn network_settings() -> Value {
-    let none = json!({"IPAMConfig": null, "Links": null, "Aliases": null,
-        "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
-        "IPPrefixLen": 0, "MacAddress": ""});
-    json!({
-        "Bridge": "", "SandboxID": "", "HairpinMode": false, "Ports": {},
-        "SandboxKey": "", "IPAddress": "", "IPPrefixLen": 0, "Gateway": "", "MacAddress": "",
-        "Networks": {"none": none},
-    })
-}
-
 /// A container in Docker's `inspect` shape (the fields nook has).
 fn container_json(engine: &Engine, c: &Container, size: bool) -> Value {
     let r = &c.record;
@@ -673,7 +660,7 @@ fn container_json(engine: &Engine, c: &Container, size: bool) -> Value {
         "GraphDriver": {"Name": "overlay", "Data": graph},
         "Mounts": annotation_json(&spec, "io.nook.mounts").unwrap_or(json!([])),
         "Config": config,
-        "NetworkSettings": network_settings(),
+        "NetworkSettings": engine.network_settings(r),
     });
     // labels, stop settings, --init's command, the security flags
     crate::run_flags::inspect_fields(&mut v, &spec);

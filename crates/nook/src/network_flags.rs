@@ -3,6 +3,7 @@
 
 use clap::Args;
 use nook_engine::container::etc::EtcOptions;
+use nook_engine::network::NetworkOptions;
 
 /// The flags.
 #[derive(Debug, Args, Default)]
@@ -19,6 +20,22 @@ pub struct NetworkFlags {
     /// Add a custom host-to-IP mapping (NAME:IP).
     #[arg(long = "add-host", value_name = "NAME:IP")]
     pub add_host: Vec<String>,
+    /// Connect a container to a network (none, host, container:NAME, or
+    /// networks; repeat or separate with commas).
+    #[arg(long = "network", alias = "net", value_name = "NETWORK")]
+    pub network: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104).
+    #[arg(long = "ip", value_name = "IP")]
+    pub ip: Option<String>,
+    /// IPv6 address (e.g., 2001:db8::33).
+    #[arg(long = "ip6", value_name = "IP")]
+    pub ip6: Option<String>,
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33).
+    #[arg(long = "mac-address", value_name = "MAC")]
+    pub mac_address: Option<String>,
+    /// Add network-scoped alias for the container.
+    #[arg(long = "network-alias", alias = "net-alias", value_name = "ALIAS")]
+    pub network_alias: Vec<String>,
 }
 
 impl NetworkFlags {
@@ -29,6 +46,18 @@ impl NetworkFlags {
             dns_search: self.dns_search.clone(),
             dns_options: self.dns_option.clone(),
             add_hosts: self.add_host.clone(),
+            ..Default::default()
+        }
+    }
+
+    /// The engine's network options.
+    pub fn network(&self) -> NetworkOptions {
+        NetworkOptions {
+            networks: self.network.clone(),
+            ip: self.ip.clone(),
+            ip6: self.ip6.clone(),
+            mac_address: self.mac_address.clone(),
+            aliases: self.network_alias.clone(),
         }
     }
 }

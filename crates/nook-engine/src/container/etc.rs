@@ -19,6 +19,9 @@ pub struct EtcOptions {
     pub dns_options: Vec<String>,
     /// `--add-host NAME:IP` (or `NAME=IP`; IPv6 may be in brackets).
     pub add_hosts: Vec<String>,
+    /// The container's own addresses (on its first network): its hostname
+    /// resolves to them instead of 127.0.0.1.
+    pub own_addresses: Vec<IpAddr>,
 }
 
 /// One `--add-host` as (name, address).
@@ -120,7 +123,12 @@ impl EtcOptions {
             let (name, ip) = parse_add_host(h)?;
             out.push_str(&format!("{ip}\t{name}\n"));
         }
-        out.push_str(&format!("127.0.0.1\t{hostname}\n"));
+        if self.own_addresses.is_empty() {
+            out.push_str(&format!("127.0.0.1\t{hostname}\n"));
+        }
+        for a in &self.own_addresses {
+            out.push_str(&format!("{a}\t{hostname}\n"));
+        }
         Ok(out)
     }
 }

@@ -142,6 +142,8 @@ pub struct RunOptions {
     pub volumes_from: Vec<String>,
     /// `--dns`, `--dns-search`, `--dns-option`, `--add-host`.
     pub etc: etc::EtcOptions,
+    /// `--network`, `--ip`, `--ip6`, `--mac-address`, `--network-alias`.
+    pub network: crate::network::NetworkOptions,
 }
 
 /// A container's status as it truly is: the record, checked against the
@@ -255,6 +257,7 @@ impl Engine {
         for d in &opts.devices {
             devices::resolve(&devices::parse_device(d)?)?;
         }
+        let net_mode = self.network_mode(&opts.network)?;
         let _lock = self.lock(false)?;
         let image = self.inspect(&opts.image)?;
         let detached = health::annotate(detached, opts, &image.config)?;
@@ -316,10 +319,11 @@ impl Engine {
             .and_then(|()| Ok(self.layers.prepare_rootfs(&id, &lowers)?));
         let result = made.and_then(|rootfs| {
             rootfs.mount(&nook_storage::MountOptions::default())?;
-            let opts = RunOptions {
+            let mut opts = RunOptions {
                 resources: limits,
                 ..opts.clone()
             };
+            opts.etc.own_addresses = self.record_endpoints(&id, &net_mode, &opts.network)?;
             self.plan_mounts(mount_requests, &rootfs.merged(), &mut planned)?;
             let mut rec = self.new_record(
                 &id,
@@ -329,6 +333,10 @@ impl Engine {
                 &image.record.id,
             )?;
             rec.config = mounts::apply(&rec.config, &planned)?;
+            let mut spec: Value =
+                serde_json::from_str(&rec.config).map_err(|e| Error::invalid("spec", &id, e))?;
+            self.network_spec(&mut spec, &id, &net_mode)?;
+            rec.config = spec.to_string();
             let config = with_annotations(&rec.config, &detached)?;
             let config = detach::with_console_size(&config, opts.tty, opts.console_size)?;
             self.state.set_container_config(&id, &config)?;
@@ -605,6 +613,7 @@ impl Engine {
             let _ = r.remove(&self.layers);
         }
         let _ = std::fs::remove_dir_all(self.container_dir(id));
+        self.network_down(id);
     }
 
     /// Run `exec` in a running container, its stdio the caller's; the
@@ -740,6 +749,7 @@ fn host_config(opts: &RunOptions) -> Value {
         })).collect::<Vec<_>>(),
         "DeviceCgroupRules": opts.device_cgroup_rules,
         "VolumesFrom": opts.volumes_from,
+        "NetworkMode": opts.network.mode().map(|m| m.name()).unwrap_or_default(),
         "Annotations": opts.lifecycle.annotations.iter().filter_map(|a| a.split_once('='))
             .map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
     })

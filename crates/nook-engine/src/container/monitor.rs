@@ -184,6 +184,7 @@ impl Engine {
         req.stdio = io;
         req.console = console;
         let rt = self.runtime();
+        self.network_up(&rec).map_err(|e| (e, Some(125)))?;
         let started = rt.create(req).and_then(|child| {
             self.state
                 .set_container_running(id, child.pid, std::process::id() as i32, now_nanos())
@@ -307,6 +308,7 @@ impl Engine {
     pub(crate) fn record_exit(&self, rec: &nook_state::ContainerRecord, code: i32, time: i64) {
         let id = &rec.id;
         let _ = self.runtime().delete(id, true);
+        self.network_down(id);
         if let Ok(r) = self.layers.rootfs(id) {
             let _ = r.unmount();
         }

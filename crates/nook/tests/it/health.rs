@@ -278,7 +278,7 @@ fn format_templates_and_filters_over_real_containers() {
     for filter in [
         "volume=hvol",
         "volume=/data",
-        "network=none",
+        "network=nook",
         "is-task=false",
     ] {
         let t = s.n.ok(&[

@@ -476,7 +476,7 @@ fn inspect_shows_dockers_fields() {
         .unwrap()
         .iter()
         .any(|e| e.as_str().unwrap().starts_with("PATH=")));
-    assert_eq!(c["HostConfig"]["NetworkMode"], "none");
+    assert_eq!(c["HostConfig"]["NetworkMode"], "nook");
     assert_eq!(c["GraphDriver"]["Name"], "overlay");
     let data = &c["GraphDriver"]["Data"];
     let merged = data["MergedDir"].as_str().unwrap();
@@ -497,7 +497,10 @@ fn inspect_shows_dockers_fields() {
     );
     assert!(v[0]["SizeRootFs"].as_u64().unwrap() > v[0]["SizeRw"].as_u64().unwrap());
     assert!(c["Mounts"].is_array());
-    assert!(c["NetworkSettings"]["Networks"]["none"].is_object());
+    assert!(c["NetworkSettings"]["Networks"]["nook"]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .starts_with("10.88."));
 
     // templates, --type
     assert_eq!(b.field("i1", "{{.State.Status}}"), "running");

@@ -13,6 +13,7 @@ mod isolation;
 mod lifecycle;
 mod misc;
 mod monitor;
+mod network;
 mod progress;
 mod pull;
 mod remove;
@@ -38,6 +39,9 @@ pub struct Nook {
     pub dir: tempfile::TempDir,
     pub root: PathBuf,
     pub cgroup_parent: String,
+    /// The network namespace nook's networking lives in (`NOOK_NETNS`):
+    /// the test's own, never the host's.
+    pub netns: Option<nook_testkit::netns::NetnsFile>,
 }
 
 impl Default for Nook {
@@ -47,10 +51,14 @@ impl Default for Nook {
         let root = dir.path().join("root");
         let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let cgroup_parent = format!("nook-test-{}-{n}", std::process::id());
+        let netns = Some(nook_testkit::netns::NetnsFile::create(
+            dir.path().join("netns"),
+        ));
         Nook {
             dir,
             root,
             cgroup_parent,
+            netns,
         }
     }
 }
@@ -69,6 +77,7 @@ impl Drop for Nook {
         for d in cgroup_dirs_named(&self.cgroup_parent) {
             let _ = std::fs::remove_dir(d);
         }
+        self.netns.take();
     }
 }
 
@@ -102,12 +111,23 @@ impl Nook {
         Nook::default()
     }
 
+    /// The test's network namespace file.
+    pub fn netns_path(&self) -> &Path {
+        self.netns.as_ref().expect("the fixture's netns").path()
+    }
+
+    /// `ARGS` (`ip ...`, `nft ...`) run in the test's network namespace.
+    pub fn in_netns(&self, args: &[&str]) -> String {
+        self.netns.as_ref().expect("the fixture's netns").run(args)
+    }
+
     /// `nook ARGS` on this root, credentials in this test's own file.
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_nook"));
         c.args(args)
             .env("NOOK_ROOT", &self.root)
             .env("NOOK_CGROUP_PARENT", &self.cgroup_parent)
+            .env("NOOK_NETNS", self.netns_path())
             .env("REGISTRY_AUTH_FILE", self.dir.path().join("auth.json"))
             .env("HOME", self.dir.path())
             .env_remove("XDG_RUNTIME_DIR")

@@ -46,8 +46,20 @@ fn memory_usage(row: &Value) -> f64 {
 #[test]
 fn cpu_follows_a_busy_loop_and_an_idle_one_stays_low() {
     let b = Bb::new();
-    b.detached("spin", "while :; do :; done");
-    b.detached("idle", "sleep 1000");
+    for (name, script) in [("spin", "while :; do :; done"), ("idle", "sleep 1000")] {
+        let args = [
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            name,
+            "bb:1",
+            "sh",
+            "-c",
+        ];
+        b.ok(&[&args[..], &[script]].concat());
+    }
     // one busy CPU is 100 %; on a loaded 2-core machine (load ~10 while
     // other builds run) the loop gets a fraction of a CPU, but always far
     // more than an idle one: the best of a few samples is compared
@@ -156,6 +168,7 @@ fn live_table_redraws_in_place_on_a_terminal() {
         .args(["-qfec", &format!("{nook} stats live"), "/dev/null"])
         .env("NOOK_ROOT", &b.n.root)
         .env("NOOK_CGROUP_PARENT", &b.n.cgroup_parent)
+        .env("NOOK_NETNS", b.n.netns_path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
