@@ -86,6 +86,9 @@ pub enum Error {
         /// What went wrong (naming the path).
         message: String,
     },
+    /// A port that cannot be published (`-p`, `--expose`, a taken port).
+    #[error(transparent)]
+    Ports(#[from] crate::network::ports::PortError),
     /// A value the caller gave that cannot be used.
     #[error("invalid {what} {value:?}: {reason}")]
     Invalid {

@@ -1,0 +1,3 @@
+//! Container networking in the engine: published ports (more to come).
+
+pub mod ports;

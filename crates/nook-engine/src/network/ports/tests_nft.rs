@@ -1,0 +1,1 @@
+//! Published ports against real nftables, in network namespaces the test makes.
