@@ -318,6 +318,7 @@ pub fn run(engine: &Engine, a: cli::Run) -> Result<i32> {
         device_cgroup_rules: a.isolation.device_cgroup_rules.clone(),
         volumes_from: a.isolation.volumes_from.clone(),
         etc: a.network.etc(),
+        ports: a.ports.parse()?,
     };
     let cidfile = a.cidfile.as_deref().map(CidFile::claim).transpose()?;
     let rec = create_pulling(engine, &opts, &a.pull, a.quiet, a.platform.as_deref())?;

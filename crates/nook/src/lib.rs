@@ -25,6 +25,7 @@ pub mod isolation;
 pub mod lifecycle;
 pub mod listing;
 pub mod network_flags;
+pub mod ports_flags;
 pub mod progress;
 pub mod render;
 pub mod resources;

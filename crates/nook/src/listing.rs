@@ -47,6 +47,7 @@ impl Filters {
                 "exited" if v.parse::<i32>().is_err() => {
                     return Err(Failure(format!("invalid filter 'exited={v}'")))
                 }
+                "publish" | "expose" => crate::ports_flags::check_filter(&k, v)?,
                 "status" | "exited" | "name" | "id" | "label" | "ancestor" | "before" | "since" => {
                 }
                 _ => return Err(Failure(format!("invalid filter '{k}'"))),
@@ -76,7 +77,13 @@ impl Filters {
     }
 
     /// Whether container `c` (in `state`, with `labels`) passes.
-    fn matches(&self, c: &Container, state: &str, labels: &Map<String, Value>) -> bool {
+    fn matches(
+        &self,
+        engine: &Engine,
+        c: &Container,
+        (state, spec): (&str, &Value),
+        labels: &Map<String, Value>,
+    ) -> bool {
         self.0.iter().all(|(k, vals)| {
             vals.iter().any(|v| match k.as_str() {
                 "status" => v == state,
@@ -90,6 +97,7 @@ impl Filters {
                 "ancestor" => ancestor_matches(c, v),
                 "before" => v.parse().is_ok_and(|t: i64| c.record.created < t),
                 "since" => v.parse().is_ok_and(|t: i64| c.record.created > t),
+                "publish" | "expose" => crate::ports_flags::filter_matches(engine, c, spec, k, v),
                 _ => false,
             })
         })
@@ -160,7 +168,9 @@ pub fn ps(engine: &Engine, a: cli::Ps) -> Result {
         let state = state_name(&c, paused);
         let spec: Value = serde_json::from_str(&c.record.config).unwrap_or_default();
         let labels = labels_of(&spec);
-        if !(all || c.status == LiveStatus::Running) || !filters.matches(&c, state, &labels) {
+        if !(all || c.status == LiveStatus::Running)
+            || !filters.matches(engine, &c, (state, &spec), &labels)
+        {
             continue;
         }
         let mut row = ps_fields(engine, &c, a.no_trunc, now);
@@ -176,6 +186,7 @@ pub fn ps(engine: &Engine, a: cli::Ps) -> Result {
         row["Labels"] = json!(l.join(","));
         row["Mounts"] = json!("");
         row["Networks"] = json!("none");
+        row["Ports"] = json!(crate::ports_flags::ps_column(engine, &c, &spec));
         row["LocalVolumes"] = json!("0");
         row["Size"] = json!(match want_size {
             true => engine
@@ -598,6 +609,7 @@ fn container_json(engine: &Engine, c: &Container, size: bool) -> Value {
     });
     // labels, stop settings, --init's command, the security flags
     crate::run_flags::inspect_fields(&mut v, &spec);
+    crate::ports_flags::inspect_fields(engine, c, &mut v, &spec);
     if size {
         let s = engine.container_size(&r.id).unwrap_or_default();
         v["SizeRw"] = json!(s.rw);
