@@ -146,8 +146,12 @@ pub fn ps_ports(published: &[PublishedPort], exposed: &[PortKey]) -> String {
         .join(", ")
 }
 
-/// `ps`'s PORTS of container `c` (its spec already parsed).
+/// `ps`'s PORTS of container `c` (its spec already parsed): empty unless
+/// it runs, as Docker's.
 pub fn ps_column(engine: &Engine, c: &Container, spec: &Value) -> String {
+    if c.status != LiveStatus::Running {
+        return String::new();
+    }
     let opts = PortOptions::from_spec(spec);
     let exposed: Vec<PortKey> = opts.exposed.iter().copied().collect();
     ps_ports(&published(engine, c), &exposed)

@@ -1,1 +1,146 @@
-//! Published ports against real nftables, in network namespaces the test makes.
+//! Published ports against real nftables and real traffic, in network
+//! namespaces the test makes (the firewall tests' lab: a "host" namespace
+//! playing the engine's, a bridge, a "container" namespace on a veth and an
+//! "outside" peer); nothing touches the machine's network.
+
+#[path = "../../../../nook-network/tests/firewall_support/mod.rs"]
+mod support;
+
+use super::PortOptions;
+use crate::Engine;
+use nook_network::firewall::{Firewall, NetworkRules, Subnet};
+use nook_state::{ContainerRecord, NewContainer, NewImage};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use support::{tcp_ask, tcp_server, udp_ask, udp_server, Lab, HOST4};
+
+/// A container record asking `publish` (its spec keeps only that).
+fn record(engine: &Engine, n: u8, publish: &[&str]) -> ContainerRecord {
+    let s = engine.state();
+    let image = nook_state::Digest::try_from(format!("sha256:{}", "ab".repeat(32))).unwrap();
+    if s.image(&image).ok().flatten().is_none() {
+        let new = NewImage {
+            id: image.clone(),
+            manifest_digest: image.clone(),
+            manifest_media_type: "m".into(),
+            size: 1,
+            created: None,
+            os: "linux".into(),
+            architecture: "amd64".into(),
+            layers: vec![],
+            blobs: vec![],
+        };
+        s.record_image(&new, &[], &[]).unwrap();
+    }
+    let publish: Vec<String> = publish.iter().map(|p| p.to_string()).collect();
+    let opts = PortOptions::parse(&publish, &[], false).unwrap();
+    let spec = serde_json::json!({"annotations": {super::ANNOTATION: opts.to_annotation()}});
+    let id = format!("{n:02x}").repeat(32);
+    s.insert_container(&NewContainer {
+        id: id.clone(),
+        name: format!("c{n}"),
+        image_id: image,
+        image_name: "i".into(),
+        config: spec.to_string(),
+        created: 1,
+        log_path: "/l".into(),
+        auto_remove: false,
+    })
+    .unwrap();
+    s.container(&id).unwrap().unwrap()
+}
+
+/// The lab's host namespace, by path (as the engine is given it).
+fn host_netns(lab: &Lab) -> PathBuf {
+    PathBuf::from(format!(
+        "/proc/{}/task/{}/ns/net",
+        std::process::id(),
+        lab.host.tid
+    ))
+}
+
+#[test]
+fn published_ports_reach_the_container_and_are_gone_after_unpublish() {
+    let lab = Lab::new();
+    lab.bridge("nkp0", "10.77.9.1", None);
+    let ctr = lab.container("nkp0", "vethp1", ("10.77.9.2", "10.77.9.1"), None);
+    let rules = NetworkRules {
+        name: "ports".into(),
+        bridge: "nkp0".into(),
+        subnets: vec![Subnet::new("10.77.9.0".parse().unwrap(), 24)],
+        internal: false,
+    };
+    lab.host
+        .run(move || Firewall::new().ensure_network(&rules))
+        .unwrap();
+    // the engine's ephemeral range is read in its namespace
+    lab.host
+        .sysctl("net/ipv4/ip_local_port_range", "40000 40009");
+    let _tcp = tcp_server(&ctr, "0.0.0.0:80");
+    let _udp = udp_server(&ctr, "0.0.0.0:53");
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    let ns = host_netns(&lab);
+    let addrs: Vec<IpAddr> = vec!["10.77.9.2".parse().unwrap()];
+
+    let a = record(&engine, 1, &["8080:80", "5353:53/udp", "80"]);
+    engine.publish_ports(&a, &addrs, Some(&ns)).unwrap();
+    let published = engine.published_ports(&a.id).unwrap();
+    let any = published
+        .iter()
+        .find(|p| p.host_port != 8080 && p.key.port == 80)
+        .expect("a free port for -p 80");
+    assert!((40000..=40009).contains(&any.host_port), "{any:?}");
+    let any = any.host_port;
+    for target in [format!("{HOST4}:8080"), format!("{HOST4}:{any}")] {
+        assert!(
+            tcp_ask(&lab.outside, &target).is_some(),
+            "{target} from outside"
+        );
+    }
+    assert!(
+        tcp_ask(&lab.host, "127.0.0.1:8080").is_some(),
+        "from 127.0.0.1"
+    );
+    assert!(udp_ask(&lab.outside, &format!("{HOST4}:5353")).is_some());
+
+    // a second container asking for a taken port: Docker's message, nothing left
+    let b = record(&engine, 2, &["9000:80", "8080:80"]);
+    let e = engine.publish_ports(&b, &addrs, Some(&ns)).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Bind for 0.0.0.0:8080 failed: port is already allocated"
+    );
+    // a port some process of the host holds
+    let held = lab
+        .host
+        .run(|| std::net::TcpListener::bind("0.0.0.0:8181"))
+        .unwrap();
+    let c = record(&engine, 3, &["8181:80"]);
+    let e = engine.publish_ports(&c, &addrs, Some(&ns)).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Bind for 0.0.0.0:8181 failed: address already in use"
+    );
+    drop(held);
+    for id in [&b.id, &c.id] {
+        assert!(engine.published_ports(id).unwrap().is_empty());
+    }
+    let ruleset = lab.host.ruleset();
+    assert!(
+        ruleset.contains(&a.id) && !ruleset.contains(&b.id),
+        "{ruleset}"
+    );
+    assert!(tcp_ask(&lab.outside, &format!("{HOST4}:9000")).is_none());
+
+    engine.unpublish_ports(&a.id, Some(&ns)).unwrap();
+    assert!(tcp_ask(&lab.outside, &format!("{HOST4}:8080")).is_none());
+    assert!(tcp_ask(&lab.host, "127.0.0.1:8080").is_none());
+    assert!(engine.published_ports(&a.id).unwrap().is_empty());
+    assert!(!lab.host.ruleset().contains(&a.id));
+    // again: nothing to do; then the port is free for another
+    engine.unpublish_ports(&a.id, Some(&ns)).unwrap();
+    engine.publish_ports(&b, &addrs, Some(&ns)).unwrap();
+    assert!(tcp_ask(&lab.outside, &format!("{HOST4}:8080")).is_some());
+    engine.unpublish_ports(&b.id, Some(&ns)).unwrap();
+}
