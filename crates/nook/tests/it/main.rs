@@ -12,6 +12,7 @@ mod isolation;
 mod lifecycle;
 mod misc;
 mod monitor;
+mod ports;
 mod progress;
 mod pull;
 mod remove;
