@@ -322,6 +322,32 @@ impl Engine {
         Ok(())
     }
 
+    /// Removes the firewall mappings of containers that hold no host port
+    /// in the store (a crash between a stop's two steps, or a container
+    /// removed meanwhile), in the network namespace at `netns`; their ids.
+    #[allow(dead_code)] // until the network wiring's reconcile calls it
+    pub(crate) fn reconcile_ports(&self, netns: Option<&Path>) -> Result<Vec<String>> {
+        let held: std::collections::BTreeSet<String> = self
+            .state()
+            .all_port_bindings()?
+            .into_iter()
+            .map(|b| b.container_id)
+            .collect();
+        let removed = in_ns(netns, "reconcile published ports", || {
+            let fw = Firewall::new();
+            let stale: Vec<String> = fw
+                .containers_with_ports()?
+                .into_iter()
+                .filter(|id| !held.contains(id))
+                .collect();
+            for id in &stale {
+                fw.remove_ports(id)?;
+            }
+            Ok(stale)
+        })?;
+        Ok(removed)
+    }
+
     /// The host ports container `id` holds now, by container port.
     pub fn published_ports(&self, id: &str) -> Result<Vec<PublishedPort>> {
         let mut out: Vec<PublishedPort> = self
