@@ -146,7 +146,10 @@ fn published_ports_reach_the_container_and_are_gone_after_unpublish() {
     engine.publish_ports(&b, &addrs, Some(&ns)).unwrap();
     engine.state().unbind_ports(&b.id).unwrap();
     assert!(tcp_ask(&lab.outside, &format!("{HOST4}:8080")).is_some());
-    assert_eq!(engine.reconcile_ports(Some(&ns)).unwrap(), [b.id.clone()]);
+    assert_eq!(
+        engine.reconcile_ports(Some(&ns)).unwrap(),
+        vec![b.id.clone()]
+    );
     assert!(tcp_ask(&lab.outside, &format!("{HOST4}:8080")).is_none());
     assert!(!lab.host.ruleset().contains(&b.id));
     assert!(engine.reconcile_ports(Some(&ns)).unwrap().is_empty());
