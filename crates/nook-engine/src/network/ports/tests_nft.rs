@@ -154,3 +154,101 @@ fn published_ports_reach_the_container_and_are_gone_after_unpublish() {
     assert!(!lab.host.ruleset().contains(&b.id));
     assert!(engine.reconcile_ports(Some(&ns)).unwrap().is_empty());
 }
+
+/// A server in `ns` on `addr` that reads each connection to its end and
+/// answers with the byte count; one connection at a time, `n` of them.
+fn sink(ns: &support::Ns, addr: &str, n: usize) -> std::thread::JoinHandle<()> {
+    use std::io::{Read, Write};
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    let l = ns.run(move || std::net::TcpListener::bind(addr)).unwrap();
+    std::thread::spawn(move || {
+        for _ in 0..n {
+            let (mut s, _) = l.accept().unwrap();
+            let mut buf = vec![0u8; 1 << 16];
+            let mut total = 0u64;
+            loop {
+                match s.read(&mut buf).unwrap() {
+                    0 => break,
+                    k => total += k as u64,
+                }
+            }
+            s.write_all(total.to_string().as_bytes()).unwrap();
+        }
+    })
+}
+
+/// MB/s of `bytes` streamed from `ns` to `target` (best of three).
+fn stream(ns: &support::Ns, target: &str, bytes: usize) -> f64 {
+    use std::io::{Read, Write};
+    let target: std::net::SocketAddr = target.parse().unwrap();
+    let best = (0..3)
+        .map(|_| {
+            ns.run(move || {
+                let buf = vec![7u8; 1 << 16];
+                let t = std::time::Instant::now();
+                let wait = std::time::Duration::from_secs(2);
+                let mut s = std::net::TcpStream::connect_timeout(&target, wait).unwrap();
+                for _ in 0..bytes / buf.len() {
+                    s.write_all(&buf).unwrap();
+                }
+                s.shutdown(std::net::Shutdown::Write).unwrap();
+                let mut answer = String::new();
+                s.read_to_string(&mut answer).unwrap();
+                assert_eq!(answer, bytes.to_string());
+                t.elapsed().as_secs_f64()
+            })
+        })
+        .fold(f64::MAX, f64::min);
+    bytes as f64 / best / 1e6
+}
+
+/// Published-port throughput beside the direct path (`cargo test -p
+/// nook-engine --lib published_port_throughput -- --ignored --nocapture`).
+#[test]
+#[ignore = "a benchmark"]
+fn published_port_throughput() {
+    let lab = Lab::new();
+    lab.bridge("nkq0", "10.77.8.1", None);
+    let ctr = lab.container("nkq0", "vethq1", ("10.77.8.2", "10.77.8.1"), None);
+    let rules = NetworkRules {
+        name: "bench".into(),
+        bridge: "nkq0".into(),
+        subnets: vec![Subnet::new("10.77.8.0".parse().unwrap(), 24)],
+        internal: false,
+    };
+    lab.host
+        .run(move || Firewall::new().ensure_network(&rules))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    let a = record(&engine, 9, &["8080:80"]);
+    let ns = host_netns(&lab);
+    let addrs: Vec<IpAddr> = vec!["10.77.8.2".parse().unwrap()];
+    engine.publish_ports(&a, &addrs, Some(&ns)).unwrap();
+    let server = sink(&ctr, "0.0.0.0:80", 9);
+    let size = 512 << 20;
+    let direct = stream(&lab.host, "10.77.8.2:80", size);
+    // the same path without nook's rules: the outside routes to the
+    // container's address through the host (nook's firewall forbids that)
+    let plain = Lab::new();
+    plain.bridge("nkq0", "10.77.8.1", None);
+    let pctr = plain.container("nkq0", "vethq1", ("10.77.8.2", "10.77.8.1"), None);
+    plain.host.sysctl("net/ipv4/ip_forward", "1");
+    let psink = sink(&pctr, "0.0.0.0:80", 3);
+    let routed = stream(&plain.outside, "10.77.8.2:80", size);
+    psink.join().unwrap();
+    println!("outside -> container address, routed, no nook rules: {routed:.0} MB/s");
+    let outside = stream(&lab.outside, &format!("{HOST4}:8080"), size);
+    let local = stream(&lab.host, "127.0.0.1:8080", size);
+    server.join().unwrap();
+    println!("host -> container address (direct): {direct:.0} MB/s");
+    println!(
+        "outside -> {HOST4}:8080 (published): {outside:.0} MB/s ({:.2} x routed)",
+        outside / routed
+    );
+    println!(
+        "host -> 127.0.0.1:8080 (published): {local:.0} MB/s ({:.2} x direct)",
+        local / direct
+    );
+    engine.unpublish_ports(&a.id, Some(&ns)).unwrap();
+}
