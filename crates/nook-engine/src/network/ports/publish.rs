@@ -309,10 +309,14 @@ impl Engine {
 
     /// Removes container `id`'s published ports (its firewall mappings in
     /// the network namespace at `netns`, then its hold on the host ports).
-    /// Idempotent; costs nothing for a container that had none.
+    /// Idempotent; costs nothing for a recorded container that holds no
+    /// port (mappings go before the hold, so none can be left); once its
+    /// record is removed (its hold went with it) the mappings are removed
+    /// by its id whatever it had.
     #[allow(dead_code)] // until the network wiring (start/stop) calls it
     pub(crate) fn unpublish_ports(&self, id: &str, netns: Option<&Path>) -> Result<()> {
-        if self.state().port_bindings(id)?.is_empty() {
+        let held = !self.state().port_bindings(id)?.is_empty();
+        if !held && self.state().container(id)?.is_some() {
             return Ok(());
         }
         in_ns(netns, "unpublish ports", || {

@@ -153,6 +153,12 @@ fn published_ports_reach_the_container_and_are_gone_after_unpublish() {
     assert!(tcp_ask(&lab.outside, &format!("{HOST4}:8080")).is_none());
     assert!(!lab.host.ruleset().contains(&b.id));
     assert!(engine.reconcile_ports(Some(&ns)).unwrap().is_empty());
+    // rm removed the record (and its hold) before the ports were unpublished
+    engine.publish_ports(&b, &addrs, Some(&ns)).unwrap();
+    engine.state().remove_container(&b.id).unwrap();
+    engine.unpublish_ports(&b.id, Some(&ns)).unwrap();
+    assert!(tcp_ask(&lab.outside, &format!("{HOST4}:8080")).is_none());
+    assert!(!lab.host.ruleset().contains(&b.id));
 }
 
 /// A server in `ns` on `addr` that reads each connection to its end and
