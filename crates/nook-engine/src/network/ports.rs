@@ -332,6 +332,30 @@ impl PortOptions {
         Ok(o)
     }
 
+    /// What Docker says of these ports (before the image's are added)
+    /// with network mode `mode`: with `container:NAME` an error (no port
+    /// can be published or exposed on another's network); with `host` the
+    /// warning that published ports are discarded; else nothing.
+    pub fn check_network_mode(&self, mode: &str) -> Result<Option<&'static str>, PortError> {
+        let publishes = !self.bindings.is_empty() || self.publish_all;
+        if mode.starts_with("container:") {
+            if publishes {
+                return Err(invalid(
+                    "conflicting options: port publishing and the container type network mode",
+                ));
+            }
+            if !self.exposed.is_empty() {
+                return Err(invalid(
+                    "conflicting options: port exposing and the container type network mode",
+                ));
+            }
+        }
+        Ok(match mode == "host" && publishes {
+            true => Some("Published ports are discarded when using host network mode"),
+            false => None,
+        })
+    }
+
     /// Whether nothing is asked.
     pub fn is_empty(&self) -> bool {
         self.bindings.is_empty() && self.exposed.is_empty() && !self.publish_all
@@ -586,6 +610,21 @@ mod tests {
             ]
         );
         assert!(PortOptions::from_spec(&json!({})).is_empty());
+        assert_eq!(o.check_network_mode("bridge").unwrap(), None);
+        assert!(o.check_network_mode("host").unwrap().is_some());
+        assert_eq!(
+            o.check_network_mode("container:x").unwrap_err().to_string(),
+            "conflicting options: port publishing and the container type network mode"
+        );
+        let exposing = PortOptions::parse(&[], &["80".into()], false).unwrap();
+        assert_eq!(exposing.check_network_mode("host").unwrap(), None);
+        assert_eq!(
+            exposing
+                .check_network_mode("container:x")
+                .unwrap_err()
+                .to_string(),
+            "conflicting options: port exposing and the container type network mode"
+        );
         let e = PortOptions::parse(&[], &["x".into()], false).unwrap_err();
         assert!(e.to_string().contains("--expose: x"), "{e}");
     }
