@@ -320,6 +320,9 @@ pub fn run(engine: &Engine, a: cli::Run) -> Result<i32> {
         etc: a.network.etc(),
         ports: a.ports.parse()?,
     };
+    if !a.create_only {
+        engine.check_ports_free(&opts.ports)?;
+    }
     let cidfile = a.cidfile.as_deref().map(CidFile::claim).transpose()?;
     let rec = create_pulling(engine, &opts, &a.pull, a.quiet, a.platform.as_deref())?;
     if let Some(f) = cidfile {

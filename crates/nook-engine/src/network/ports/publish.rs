@@ -352,6 +352,37 @@ impl Engine {
         Ok(removed)
     }
 
+    /// Fails with Docker's "port is already allocated" when a host port
+    /// `opts` names (not a range, not a free one) is held by another
+    /// container now: `run` checks before it creates anything.  Only a
+    /// first check: the start decides, in one transaction.
+    pub fn check_ports_free(&self, opts: &PortOptions) -> Result<()> {
+        let held = self.state().all_port_bindings()?;
+        for (key, b) in opts.requests() {
+            let w = want(key, &b, true, b.host_ip.contains(':'))?;
+            let Choice::Fixed(port) = w.choice else {
+                continue;
+            };
+            let taken = w.addresses.iter().any(|ip| {
+                let row = PortBinding {
+                    container_id: String::new(),
+                    host_ip: *ip,
+                    host_port: port,
+                    protocol: key.protocol.name().into(),
+                    container_port: key.port,
+                };
+                held.iter().any(|h| h.conflicts_with(&row))
+            });
+            if taken {
+                let address = w.shown;
+                return Err(
+                    PortError::from(nook_state::Error::PortAllocated { address, port }).into(),
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// The host ports container `id` holds now, by container port.
     pub fn published_ports(&self, id: &str) -> Result<Vec<PublishedPort>> {
         let mut out: Vec<PublishedPort> = self

@@ -104,6 +104,24 @@ fn published_ports_reach_the_container_and_are_gone_after_unpublish() {
     );
     assert!(udp_ask(&lab.outside, &format!("{HOST4}:5353")).is_some());
 
+    // run's first check sees it too
+    let asks = |p: &str| PortOptions::parse(&[p.to_string()], &[], false).unwrap();
+    let e = engine
+        .check_ports_free(&asks("127.0.0.1:8080:80"))
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Bind for 127.0.0.1:8080 failed: port is already allocated"
+    );
+    for free in [
+        "8080:80/udp",
+        "8081:80",
+        "8080-8090:80",
+        "80",
+        "[::1]:8080:80",
+    ] {
+        engine.check_ports_free(&asks(free)).unwrap();
+    }
     // a second container asking for a taken port: Docker's message, nothing left
     let b = record(&engine, 2, &["9000:80", "8080:80"]);
     let e = engine.publish_ports(&b, &addrs, Some(&ns)).unwrap_err();
