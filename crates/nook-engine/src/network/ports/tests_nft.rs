@@ -12,7 +12,7 @@ use nook_network::firewall::{Firewall, NetworkRules, Subnet};
 use nook_state::{ContainerRecord, NewContainer, NewImage};
 use std::net::IpAddr;
 use std::path::PathBuf;
-use support::{tcp_ask, tcp_server, udp_ask, udp_server, Lab, HOST4};
+use support::{tcp_ask, tcp_server, udp_ask, udp_server, Lab, HOST4, HOST6};
 
 /// A container record asking `publish` (its spec keeps only that).
 fn record(engine: &Engine, n: u8, publish: &[&str]) -> ContainerRecord {
@@ -177,6 +177,69 @@ fn published_ports_reach_the_container_and_are_gone_after_unpublish() {
     engine.unpublish_ports(&b.id, Some(&ns)).unwrap();
     assert!(tcp_ask(&lab.outside, &format!("{HOST4}:8080")).is_none());
     assert!(!lab.host.ruleset().contains(&b.id));
+}
+
+#[test]
+fn a_container_with_ipv6_is_published_on_both_families() {
+    let lab = Lab::new();
+    lab.bridge("nkr0", "10.77.7.1", Some("fd77:7::1"));
+    let ctr = lab.container(
+        "nkr0",
+        "vethr1",
+        ("10.77.7.2", "10.77.7.1"),
+        Some(("fd77:7::2", "fd77:7::1")),
+    );
+    let rules = NetworkRules {
+        name: "six".into(),
+        bridge: "nkr0".into(),
+        subnets: vec![
+            Subnet::new("10.77.7.0".parse().unwrap(), 24),
+            Subnet::new("fd77:7::".parse().unwrap(), 64),
+        ],
+        internal: false,
+    };
+    lab.host
+        .run(move || Firewall::new().ensure_network(&rules))
+        .unwrap();
+    let _tcp = tcp_server(&ctr, "[::]:80");
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    let ns = host_netns(&lab);
+    let addrs: Vec<IpAddr> = vec!["10.77.7.2".parse().unwrap(), "fd77:7::2".parse().unwrap()];
+    let a = record(&engine, 4, &["8082:80", "[::]:8083:80", "80"]);
+    engine.publish_ports(&a, &addrs, Some(&ns)).unwrap();
+    let got: Vec<String> = engine
+        .published_ports(&a.id)
+        .unwrap()
+        .iter()
+        .map(|p| p.host_text())
+        .collect();
+    // -p 80: one free port for both families
+    let free = got
+        .iter()
+        .find(|t| t.starts_with("0.0.0.0:") && !t.ends_with(":8082"));
+    let free = free.unwrap().rsplit(':').next().unwrap().to_string();
+    assert_eq!(
+        got,
+        [
+            "0.0.0.0:8082".to_string(),
+            format!("0.0.0.0:{free}"),
+            "[::]:8082".into(),
+            "[::]:8083".into(),
+            format!("[::]:{free}"),
+        ]
+    );
+    for t in [
+        format!("{HOST4}:8082"),
+        format!("[{HOST6}]:8082"),
+        format!("[{HOST6}]:8083"),
+        format!("[{HOST6}]:{free}"),
+    ] {
+        assert!(tcp_ask(&lab.outside, &t).is_some(), "{t}");
+    }
+    assert!(tcp_ask(&lab.outside, &format!("{HOST4}:8083")).is_none());
+    engine.unpublish_ports(&a.id, Some(&ns)).unwrap();
+    assert!(tcp_ask(&lab.outside, &format!("[{HOST6}]:8082")).is_none());
 }
 
 /// A server in `ns` on `addr` that reads each connection to its end and
