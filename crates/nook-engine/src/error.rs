@@ -95,6 +95,9 @@ pub enum Error {
     /// A subnet or an address that cannot be used.
     #[error(transparent)]
     Ipam(#[from] nook_network::ipam::IpamError),
+    /// A port that cannot be published (`-p`, `--expose`, a taken port).
+    #[error(transparent)]
+    Ports(#[from] crate::network::ports::PortError),
     /// A value the caller gave that cannot be used.
     #[error("invalid {what} {value:?}: {reason}")]
     Invalid {

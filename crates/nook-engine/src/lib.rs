@@ -25,6 +25,7 @@
 //! - [`container`]: containers: create, run (attached, or detached under a
 //!   monitor), list, stop, kill, exec, logs, remove.
 //! - [`pull`]: pull, unpack, record.
+//! - [`network`]: published ports.
 //! - [`names`]: what a name given by a user (tag, digest, id prefix) means.
 //! - [`remove`]: tag, rmi, image prune.
 //! - [`archive`]: load, save, import.

@@ -18,6 +18,8 @@
 //! - [`volumes`]: volumes and the containers that use them.
 //! - [`networks`]: networks, containers' endpoints, and the addresses each
 //!   holds (chosen and taken in one transaction).
+//! - [`ports`]: the host ports published containers hold (chosen and taken
+//!   in one transaction).
 //!
 //! Every change is one transaction (`BEGIN IMMEDIATE`, so two writers queue
 //! on the database lock instead of failing an upgrade); the database runs
@@ -29,6 +31,7 @@
 pub mod containers;
 pub mod images;
 pub mod networks;
+pub mod ports;
 pub mod schema;
 pub mod volumes;
 
@@ -36,6 +39,7 @@ pub use containers::{ContainerRecord, ContainerStatus, NewContainer};
 pub use images::{BlobRef, Freed, ImageRecord, LayerRecord, NewImage, Recorded, RepoDigest, Tag};
 pub use networks::{Endpoint, NetworkRecord, NewNetwork, SubnetConfig};
 pub use oci_spec::image::Digest;
+pub use ports::PortBinding;
 pub use volumes::{NewVolume, VolumeRecord};
 
 use rusqlite::{Connection, TransactionBehavior};
@@ -156,6 +160,14 @@ pub enum Error {
         container: String,
         /// The network.
         network: String,
+    },
+    /// A host port another container holds (Docker's message).
+    #[error("Bind for {address}:{port} failed: port is already allocated")]
+    PortAllocated {
+        /// The host address, as Docker shows it (`0.0.0.0`, `[::]`).
+        address: String,
+        /// The port.
+        port: u16,
     },
     /// A value in the database that does not parse.
     #[error("state database: bad {what} {value:?}")]

@@ -10,7 +10,7 @@ use std::path::Path;
 
 /// The migrations; `MIGRATIONS[n]` takes the schema from version `n` to
 /// `n + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// Version 1: images, the layers and blobs they use, tags and repository
 /// digests.  Digests are `algorithm:hex` text; times are Unix seconds.
@@ -160,6 +160,22 @@ CREATE TABLE addresses (
     FOREIGN KEY (container_id, network) REFERENCES endpoints(container_id, network) ON DELETE CASCADE
 ) STRICT;
 CREATE INDEX addresses_by_container ON addresses(container_id);
+";
+
+/// Version 6: the host ports published containers hold.  One row per
+/// (host address, host port, protocol) — `0.0.0.0` and `::` stand for
+/// every address of their family — unique, so no two containers hold one;
+/// rows go with their container (and are freed when it stops).
+const V6: &str = "
+CREATE TABLE port_bindings (
+    container_id   TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+    host_ip        TEXT NOT NULL,
+    host_port      INTEGER NOT NULL,
+    protocol       TEXT NOT NULL,           -- tcp, udp, sctp
+    container_port INTEGER NOT NULL,
+    UNIQUE (host_ip, host_port, protocol)
+) STRICT;
+CREATE INDEX port_bindings_by_container ON port_bindings(container_id);
 ";
 
 /// The schema version this build writes.

@@ -596,6 +596,9 @@ pub struct Run {
     /// Name resolution flags.
     #[command(flatten)]
     pub network: Box<crate::network_flags::NetworkFlags>,
+    /// Published ports.
+    #[command(flatten)]
+    pub ports: Box<crate::ports_flags::PortFlags>,
     /// Pull the image before running: always, missing (the default), never.
     #[arg(long, value_name = "POLICY", default_value = "missing")]
     pub pull: String,
@@ -646,7 +649,7 @@ pub struct Ps {
     #[arg(short, long)]
     pub size: bool,
     /// Filter (`status=`, `name=`, `id=`, `label=`, `ancestor=`, `exited=`,
-    /// `before=`, `since=`).
+    /// `before=`, `since=`, `publish=`, `expose=`).
     #[arg(short, long)]
     pub filter: Vec<String>,
 }

@@ -462,7 +462,20 @@ pub fn run(engine: &Engine, a: cli::Run) -> Result<i32> {
         volumes_from: a.isolation.volumes_from.clone(),
         etc: a.network.etc(),
         network: a.network.network(),
+        ports: a.ports.parse()?,
     };
+    let mode = opts
+        .network
+        .networks
+        .first()
+        .map_or("bridge", String::as_str);
+    if let Some(warning) = opts.ports.check_network_mode(mode)? {
+        eprintln!("WARNING: {warning}");
+    }
+    // ports are published on bridge networks only
+    if !a.create_only && !matches!(mode, "host" | "none") {
+        engine.check_ports_free(&opts.ports)?;
+    }
     let cidfile = a.cidfile.as_deref().map(CidFile::claim).transpose()?;
     let rec = create_pulling(engine, &opts, &a.pull, a.quiet, a.platform.as_deref())?;
     if let Some(f) = cidfile {

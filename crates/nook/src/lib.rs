@@ -28,6 +28,7 @@ pub mod lifecycle;
 pub mod listing;
 pub mod network_flags;
 pub mod networks;
+pub mod ports_flags;
 pub mod progress;
 pub mod ps_filters;
 pub mod render;

@@ -82,7 +82,7 @@ pub fn run(engine: &Engine, command: Command) -> Result<i32> {
         Command::Unpause(a) => each(&a.containers, |n| engine.unpause_container(n).map(drop))?,
         Command::Rename(a) => drop(engine.rename_container(&a.container, &a.new_name)?),
         Command::Top(a) => top(engine, a)?,
-        Command::Port(a) => port(engine, a)?,
+        Command::Port(a) => crate::ports_flags::port(engine, a)?,
         Command::Stats(a) => crate::stats::stats(engine, a)?,
         _ => unreachable!("not a lifecycle command"),
     }
@@ -181,24 +181,6 @@ fn top(engine: &Engine, a: cli::Top) -> Result {
     rows.extend(t.processes);
     write!(std::io::stdout().lock(), "{}", render::table(&rows))?;
     Ok(())
-}
-
-/// `port`: no port is published (nook has no networking yet), so nothing
-/// to list; a port asked for that the image exposes, or not, is not
-/// published.
-fn port(engine: &Engine, a: cli::Port) -> Result {
-    let c = engine.container(&a.container)?;
-    let Some(p) = a.private_port else {
-        return Ok(());
-    };
-    let (num, proto) = p.split_once('/').unwrap_or((&p, "tcp"));
-    if num.parse::<u16>().is_err() || !["tcp", "udp", "sctp"].contains(&proto) {
-        return Err(Failure(format!("invalid port {p:?}")));
-    }
-    Err(Failure(format!(
-        "no public port '{num}/{proto}' published for {}",
-        c.record.short_id()
-    )))
 }
 
 /// Ask `question`; whether the answer is yes.

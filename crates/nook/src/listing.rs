@@ -253,6 +253,7 @@ pub fn ps(engine: &Engine, a: cli::Ps) -> Result {
         l.sort();
         row["Labels"] = json!(l.join(","));
         row["Mounts"] = json!("");
+        row["Ports"] = json!(crate::ports_flags::ps_column(engine, &c, &c.record.config));
         row["LocalVolumes"] = json!("0");
         if mount_fields {
             crate::ps_filters::row_fields(&mut row, &c.record.config, !a.no_trunc);
@@ -664,6 +665,7 @@ fn container_json(engine: &Engine, c: &Container, size: bool) -> Value {
     });
     // labels, stop settings, --init's command, the security flags
     crate::run_flags::inspect_fields(&mut v, &spec);
+    crate::ports_flags::inspect_fields(engine, c, &mut v, &spec);
     if size {
         let s = engine.container_size(&r.id).unwrap_or_default();
         v["SizeRw"] = json!(s.rw);

@@ -52,8 +52,7 @@ pub fn matches(engine: &Engine, c: &Container, spec: &Value, key: &str, value: &
         }
         "volume" => has_volume(spec, value),
         "network" => network(spec) == value,
-        // no port is published or recorded (nook has no port mapping yet)
-        "publish" | "expose" => false,
+        "publish" | "expose" => crate::ports_flags::filter_matches(engine, c, spec, key, value),
         // no container is a Swarm task
         "is-task" => matches!(value, "false" | "0"),
         _ => false,

@@ -144,6 +144,8 @@ pub struct RunOptions {
     pub etc: etc::EtcOptions,
     /// `--network`, `--ip`, `--ip6`, `--mac-address`, `--network-alias`.
     pub network: crate::network::NetworkOptions,
+    /// `-p`, `-P`, `--expose` (parsed; the image's ExposedPorts are added).
+    pub ports: crate::network::ports::PortOptions,
 }
 
 /// A container's status as it truly is: the record, checked against the
@@ -715,6 +717,9 @@ fn finish_spec(
     sec.apply(&mut v, rootfs)?;
     lifecycle::apply(&opts.lifecycle, image_config, &mut v);
     v["annotations"]["io.nook.host-config"] = json!(host_config(opts).to_string());
+    let mut ports = opts.ports.clone();
+    ports.add_image_exposed(&image_config["config"]["ExposedPorts"]);
+    v["annotations"][crate::network::ports::ANNOTATION] = json!(ports.to_annotation());
     // what the runtime will read must be a valid spec
     serde_json::from_value::<oci_spec::runtime::Spec>(v.clone())
         .map_err(|e| Error::invalid("container spec", "built", e))?;

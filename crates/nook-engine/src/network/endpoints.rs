@@ -225,9 +225,7 @@ impl Engine {
             self.attach_endpoint_live(&mut nl, ns, ep, i == 0)?;
             addresses.extend(ep.addresses.iter().filter_map(|a| a.parse::<IpAddr>().ok()));
         }
-        // ports: self.publish_ports(&rec, &addresses)?
-        let _ = &addresses;
-        Ok(())
+        self.publish_ports(rec, &addresses, self.netns_path())
     }
 
     /// Attach endpoint `ep` to its network in namespace `ns` (its network
@@ -278,7 +276,7 @@ impl Engine {
     /// After container `id` has exited or as it is removed: its namespace
     /// file removed (the kernel deletes its veths).  Best effort.
     pub(crate) fn network_down(&self, id: &str) {
-        // ports: self.unpublish_ports(id)
+        let _ = self.unpublish_ports(id, self.netns_path());
         let _ = netns::remove_file(self.container_netns(id));
     }
 

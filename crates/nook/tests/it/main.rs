@@ -14,6 +14,8 @@ mod lifecycle;
 mod misc;
 mod monitor;
 mod network;
+mod ports;
+mod ports_e2e;
 mod progress;
 mod pull;
 mod remove;
