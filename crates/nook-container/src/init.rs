@@ -454,6 +454,14 @@ fn setup(plan: &InitPlan<'_>, ch: &Channel, ready: &Cell<bool>) -> Result<()> {
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nook_process::set_hostname(h)?;
     }
+    let new_netns =
+        linux.namespaces().iter().flatten().any(|n| {
+            n.typ() == oci_spec::runtime::LinuxNamespaceType::Network && n.path().is_none()
+        });
+    if new_netns {
+        // best effort, as the namespace works without it
+        let _ = nook_process::loopback_up();
+    }
     if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
         nook_process::set_domainname(d)?;
     }

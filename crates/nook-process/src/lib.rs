@@ -1,6 +1,7 @@
 //! Attributes of the container's process, applied by its init (or an
 //! `exec`ed process) inside the container's namespaces: host and domain
-//! name, sysctls, resource limits, user and groups, umask, scheduler, I/O
+//! name, the loopback interface of a new network namespace, sysctls,
+//! resource limits, user and groups, umask, scheduler, I/O
 //! priority, personality, and finding the program to run.
 
 #![warn(missing_docs)]
@@ -49,6 +50,36 @@ pub fn set_hostname(name: &str) -> Result<()> {
     // SAFETY: buffer and length describe `name`.
     if unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) } < 0 {
         return Err(sys(format!("set hostname {name:?}")));
+    }
+    Ok(())
+}
+
+/// Bring up `lo` in this process's network namespace (a new one starts
+/// with it down), as runc does for a network namespace it makes.
+pub fn loopback_up() -> Result<()> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    // SAFETY: a plain socket call; the descriptor is owned right below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(sys("socket for lo"));
+    }
+    // SAFETY: `fd` is a new descriptor nothing else owns.
+    let sock = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    // SAFETY: ifreq is plain data; all zeroes is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *d = *s as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS reads the name and writes the flags of `req`,
+    // which lives across the call.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } < 0 {
+        return Err(sys("read the flags of lo"));
+    }
+    // SAFETY: the union's flags member is what SIOCGIFFLAGS filled.
+    unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    // SAFETY: SIOCSIFFLAGS reads `req` (name and flags) during the call.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } < 0 {
+        return Err(sys("bring lo up"));
     }
     Ok(())
 }

@@ -331,6 +331,11 @@ impl State {
         self.read(|c| endpoints(c, "WHERE container_id = ?1", &[&id]))
     }
 
+    /// Every endpoint, by container and interface.
+    pub fn all_endpoints(&self) -> Result<Vec<Endpoint>> {
+        self.read(|c| endpoints(c, "", &[]))
+    }
+
     /// The endpoints on network `name`.
     pub fn network_endpoints(&self, name: &str) -> Result<Vec<Endpoint>> {
         self.read(|c| endpoints(c, "WHERE network = ?1", &[&name]))

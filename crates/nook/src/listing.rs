@@ -166,6 +166,10 @@ struct PsProcess {
 struct PsAnnotations {
     #[serde(rename = "io.nook.labels")]
     labels: Option<String>,
+    #[serde(rename = "io.nook.ports")]
+    ports: Option<String>,
+    #[serde(rename = "io.nook.network-mode")]
+    network_mode: Option<String>,
 }
 
 impl PsSpec {
@@ -226,6 +230,7 @@ pub fn ps(engine: &Engine, a: cli::Ps) -> Result {
     // the default table and -q show no CreatedAt
     let tz = (!a.quiet && a.format.as_deref().is_some_and(|f| f != "table"))
         .then(jiff::tz::TimeZone::system);
+    let networks = engine.networks_by_container()?;
     let mut rows = Vec::new();
     for c in engine.containers()? {
         if last > 0 && rows.len() as i64 >= last {
@@ -253,12 +258,19 @@ pub fn ps(engine: &Engine, a: cli::Ps) -> Result {
         l.sort();
         row["Labels"] = json!(l.join(","));
         row["Mounts"] = json!("");
-        row["Ports"] = json!(crate::ports_flags::ps_column(engine, &c, &c.record.config));
+        row["Ports"] = json!(crate::ports_flags::ps_column(
+            engine,
+            &c,
+            spec.annotations.ports.as_deref()
+        ));
         row["LocalVolumes"] = json!("0");
         if mount_fields {
             crate::ps_filters::row_fields(&mut row, &c.record.config, !a.no_trunc);
         }
-        row["Networks"] = json!(engine.network_names(&c.record));
+        row["Networks"] = json!(match networks.get(&c.record.id) {
+            Some(names) => names.join(","),
+            None => spec.annotations.network_mode.clone().unwrap_or_default(),
+        });
         row["Size"] = json!(match want_size {
             true => engine
                 .container_size(&c.record.id)

@@ -146,17 +146,21 @@ pub fn ps_ports(published: &[PublishedPort], exposed: &[PortKey]) -> String {
         .join(", ")
 }
 
-/// `ps`'s PORTS of container `c` (its spec's JSON text `config`): empty
-/// unless it runs, as Docker's; the spec decoded and the store asked only
-/// when it has ports.
-pub fn ps_column(engine: &Engine, c: &Container, config: &str) -> String {
-    if c.status != LiveStatus::Running || !config.contains("\"io.nook.ports\"") {
+/// `ps`'s PORTS of container `c` (`ports`: its `io.nook.ports`
+/// annotation's text): empty unless it runs, as Docker's; the store is
+/// asked only when it publishes something.
+pub fn ps_column(engine: &Engine, c: &Container, ports: Option<&str>) -> String {
+    let Some(text) = ports.filter(|_| c.status == LiveStatus::Running) else {
         return String::new();
-    }
-    let spec: Value = serde_json::from_str(config).unwrap_or_default();
+    };
+    let spec = serde_json::json!({"annotations": {ports::ANNOTATION: text}});
     let opts = PortOptions::from_spec(&spec);
     let exposed: Vec<PortKey> = opts.exposed.iter().copied().collect();
-    ps_ports(&published(engine, c), &exposed)
+    let published = match opts.bindings.is_empty() && !opts.publish_all {
+        true => Vec::new(),
+        false => published(engine, c),
+    };
+    ps_ports(&published, &exposed)
 }
 
 /// Checks a `publish=`/`expose=` filter value (`PORT[/PROTO]`,

@@ -163,7 +163,9 @@ impl Engine {
     /// Point `spec`'s network namespace where `mode` says; record the mode.
     pub(crate) fn network_spec(&self, spec: &mut Value, id: &str, mode: &Mode) -> Result<()> {
         let path = match mode {
-            Mode::None | Mode::Bridge(_) => Some(self.container_netns(id)),
+            // none: a namespace of its own that the runtime makes (lo up)
+            Mode::None => None,
+            Mode::Bridge(_) => Some(self.container_netns(id)),
             Mode::Host => self.netns_path().map(PathBuf::from),
             Mode::Container(c) => {
                 let other = self.container(c)?.record.id;
@@ -175,7 +177,7 @@ impl Engine {
             ns.retain(|n| n["type"] != "network");
             match (mode, path) {
                 (_, Some(p)) => ns.push(json!({"type": "network", "path": p})),
-                (Mode::Container(_), None) => ns.push(json!({"type": "network"})),
+                (Mode::Container(_) | Mode::None, None) => ns.push(json!({"type": "network"})),
                 _ => {}
             }
         }
@@ -376,6 +378,16 @@ impl Engine {
                 .collect::<Vec<_>>()
                 .join(","),
         }
+    }
+
+    /// The networks of every container that is on one, by container id
+    /// (one query: what `ps` shows).
+    pub fn networks_by_container(&self) -> Result<std::collections::HashMap<String, Vec<String>>> {
+        let mut out: std::collections::HashMap<String, Vec<String>> = Default::default();
+        for ep in self.state.all_endpoints()? {
+            out.entry(ep.container_id).or_default().push(ep.network);
+        }
+        Ok(out)
     }
 
     /// `inspect`'s NetworkSettings of container `rec`.
