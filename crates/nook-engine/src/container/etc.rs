@@ -22,6 +22,9 @@ pub struct EtcOptions {
     /// The container's own addresses (on its first network): its hostname
     /// resolves to them instead of 127.0.0.1.
     pub own_addresses: Vec<IpAddr>,
+    /// nook's name server on the container's networks (their gateways):
+    /// the nameservers, with the search domain `dns.nook`, unless `--dns`.
+    pub name_servers: Vec<IpAddr>,
 }
 
 /// One `--add-host` as (name, address).
@@ -81,7 +84,8 @@ impl EtcOptions {
             match w.next() {
                 Some("nameserver") => {
                     let a = w.next().unwrap_or_default();
-                    if self.dns.is_empty() && !(a.starts_with("127.") || a == "::1") {
+                    let ours = !self.name_servers.is_empty();
+                    if self.dns.is_empty() && !ours && !(a.starts_with("127.") || a == "::1") {
                         out.push_str(&format!("nameserver {a}\n"));
                     }
                 }
@@ -92,6 +96,20 @@ impl EtcOptions {
         }
         for d in &self.dns {
             out.push_str(&format!("nameserver {d}\n"));
+        }
+        if self.dns.is_empty() && !self.name_servers.is_empty() {
+            for a in self.name_servers.iter().take(3) {
+                out.push_str(&format!("nameserver {a}\n"));
+            }
+            let host_search = search.as_deref().map_or("", |l| {
+                l.split_once(char::is_whitespace)
+                    .map_or("", |(_, d)| d.trim())
+            });
+            search = Some(
+                format!("search dns.nook {host_search}")
+                    .trim_end()
+                    .to_string(),
+            );
         }
         if !self.dns_search.is_empty() {
             let list: Vec<&str> = self

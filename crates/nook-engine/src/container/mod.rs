@@ -326,6 +326,7 @@ impl Engine {
                 ..opts.clone()
             };
             opts.etc.own_addresses = self.record_endpoints(&id, &net_mode, &opts.network)?;
+            opts.etc.name_servers = self.name_servers(&net_mode)?;
             self.plan_mounts(mount_requests, &rootfs.merged(), &mut planned)?;
             let mut rec = self.new_record(
                 &id,

@@ -227,7 +227,9 @@ impl Engine {
             self.attach_endpoint_live(&mut nl, ns, ep, i == 0)?;
             addresses.extend(ep.addresses.iter().filter_map(|a| a.parse::<IpAddr>().ok()));
         }
-        self.publish_ports(rec, &addresses, self.netns_path())
+        self.publish_ports(rec, &addresses, self.netns_path())?;
+        self.refresh_names(&rec.id, true);
+        Ok(())
     }
 
     /// Attach endpoint `ep` to its network in namespace `ns` (its network
@@ -278,6 +280,7 @@ impl Engine {
     /// After container `id` has exited or as it is removed: its namespace
     /// file removed (the kernel deletes its veths).  Best effort.
     pub(crate) fn network_down(&self, id: &str) {
+        self.refresh_names(id, false);
         let _ = self.unpublish_ports(id, self.netns_path());
         let _ = netns::remove_file(self.container_netns(id));
     }
@@ -335,6 +338,7 @@ impl Engine {
                 let _ = self.state.detach_endpoint(&id, &ep.network);
                 return Err(e);
             }
+            self.refresh_names(&id, true);
         }
         Ok(())
     }
@@ -363,6 +367,7 @@ impl Engine {
             attach::detach(&mut nl, &host_ifname)?;
         }
         self.state.detach_endpoint(&id, &ep.network)?;
+        self.forget_name(&net, &id);
         Ok(())
     }
 

@@ -11,9 +11,12 @@
 //! - [`endpoints`]: a container's side: its mode (`--network`), its
 //!   endpoints and addresses recorded at create, its namespace file and
 //!   veths made at start and removed at exit, connect and disconnect.
+//! - `dns`: the names of running containers on each network, served by
+//!   the `nook-dns` responder.
 //! - [`ports`]: published ports (`-p`, `-P`, `--expose`): parsed, host
 //!   ports chosen and held in the store, mapped by the firewall.
 
+mod dns;
 pub mod endpoints;
 pub mod networks;
 pub mod ports;

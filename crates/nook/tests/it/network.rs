@@ -658,3 +658,56 @@ fn create_options_ls_filters_and_inspect_shape() {
     let err = b.n.run(&["network", "ls", "--filter", "colour=red"]);
     assert!(!err.status.success());
 }
+
+#[test]
+fn names_resolve_on_a_network_while_their_containers_run() {
+    let b = Bb::new();
+    b.ok(&["network", "create", "--subnet", "10.77.0.0/24", "front"]);
+    b.ok(&["network", "create", "--subnet", "10.78.0.0/24", "other"]);
+    sleeper(&b, "web", &["--network", "front", "--network-alias", "www"]);
+    let web = address(&b, "web", "front");
+    let id = b.ok(&["inspect", "-f", "{{.Id}}", "web"]).trim()[..12].to_string();
+    sleeper(&b, "client", &["--network", "front"]);
+    let (_, resolv) = exec(&b, "client", "cat /etc/resolv.conf");
+    assert!(
+        resolv.contains("nameserver 10.77.0.1") && resolv.contains("search dns.nook"),
+        "{resolv}"
+    );
+    // by name, alias, short id, with the search domain; and a later container
+    for name in ["web", "www", id.as_str(), "web.dns.nook", "WEB"] {
+        let (ok, out) = exec(&b, "client", &format!("busybox nslookup {name} 10.77.0.1"));
+        assert!(ok && out.contains(&web), "{name}: {out}");
+    }
+    sleeper(&b, "late", &["--network", "front"]);
+    let late = address(&b, "late", "front");
+    let (ok, out) = exec(&b, "client", "busybox nslookup late 10.77.0.1");
+    assert!(ok && out.contains(&late), "{out}");
+    let (ok, _) = exec(&b, "client", "busybox ping -c1 -W2 web");
+    assert!(ok, "ping by name");
+    // another network sees none of them
+    sleeper(&b, "stranger", &["--network", "other"]);
+    let (ok, out) = exec(&b, "stranger", "busybox nslookup web 10.78.0.1");
+    assert!(!ok || !out.contains(&web), "{out}");
+    // gone with its container
+    b.ok(&["rm", "-f", "late"]);
+    until("late forgotten", || {
+        let (ok, out) = exec(&b, "client", "busybox nslookup late 10.77.0.1");
+        !ok || !out.contains(&late)
+    });
+    b.ok(&["rm", "-f", "web", "client", "stranger"]);
+    b.ok(&["network", "rm", "front", "other"]);
+    // the responder ends with the last records file
+    let dir = b.n.root.join("dns");
+    until("no records", || {
+        std::fs::read_dir(&dir).map_or(true, |d| {
+            d.flatten()
+                .all(|e| e.file_name().to_string_lossy().starts_with('.'))
+        })
+    });
+    until("the responder gone", || {
+        !std::fs::read_dir("/proc").unwrap().flatten().any(|p| {
+            std::fs::read(p.path().join("cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(dir.to_str().unwrap()))
+        })
+    });
+}
