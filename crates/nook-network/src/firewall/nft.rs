@@ -12,6 +12,9 @@ use serde_json::{json, Value};
 
 use super::FirewallError;
 
+/// How nft is told to read its batch from its stdin.
+const STDIN: &str = "/proc/self/fd/0";
+
 /// nook's table name, the same in every family it uses.
 pub(crate) const TABLE: &str = "nook";
 
@@ -409,8 +412,10 @@ pub(crate) fn apply(
         return Ok(());
     }
     match syntax {
-        Syntax::Json => run(nft, &["-j", "-f", "-"], Some(&batch.to_json()), op)?,
-        Syntax::Text => run(nft, &["-f", "-"], Some(&batch.to_text()), op)?,
+        // the batch on stdin, named by /proc: `-f -` opens /dev/stdin,
+        // which a minimal /dev (devtmpfs alone) does not have
+        Syntax::Json => run(nft, &["-j", "-f", STDIN], Some(&batch.to_json()), op)?,
+        Syntax::Text => run(nft, &["-f", STDIN], Some(&batch.to_text()), op)?,
     };
     Ok(())
 }

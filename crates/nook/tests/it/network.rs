@@ -347,7 +347,9 @@ fn killed_mid_setup_is_listed_and_rm_frees_everything() {
     use std::os::unix::process::CommandExt;
     let b = Bb::new();
     b.ok(&["network", "create", "--subnet", "10.209.0.0/24", "crash"]);
-    for delay_ms in [5u64, 15, 30, 45, 60, 80, 120] {
+    // (the later delays for the slow emulated v2 VM, where a record takes
+    // longer than 120 ms to be made)
+    for delay_ms in [5u64, 15, 30, 45, 60, 80, 120, 400, 1500] {
         let mut c = b.n.cmd(&[
             "run",
             "-d",
