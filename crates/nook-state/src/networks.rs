@@ -378,34 +378,7 @@ mod tests {
         }
     }
 
-    fn container(s: &State, id: &str) {
-        let image = crate::Digest::try_from(format!("sha256:{}", "ab".repeat(32))).unwrap();
-        if s.image(&image).ok().flatten().is_none() {
-            let new = crate::NewImage {
-                id: image.clone(),
-                manifest_digest: image.clone(),
-                manifest_media_type: "m".into(),
-                size: 1,
-                created: None,
-                os: "linux".into(),
-                architecture: "amd64".into(),
-                layers: vec![],
-                blobs: vec![],
-            };
-            s.record_image(&new, &[], &[]).unwrap();
-        }
-        s.insert_container(&crate::NewContainer {
-            id: id.into(),
-            name: format!("c{id}"),
-            image_id: image,
-            image_name: "i".into(),
-            config: "{}".into(),
-            created: 1,
-            log_path: "/l".into(),
-            auto_remove: false,
-        })
-        .unwrap();
-    }
+    use crate::test_support::container;
 
     fn endpoint(id: &str, network: &str) -> Endpoint {
         Endpoint {
